@@ -1,0 +1,67 @@
+"""The ``cleanup-verify`` command line: a thin layer over the library API.
+
+Each command group lives next to the code it drives and exposes ``register(sub, dataset_sub)``, where
+``sub`` is the top-level ``add_subparsers()`` object and ``dataset_sub`` the one of ``cleanup-verify
+dataset``. A command sets ``func`` (``args -> exit status``) with ``set_defaults``.
+
+Exit status: 0 when the work was done (even if some entries or photos carry errors), 2 for bad usage,
+1 when the command itself failed.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules that add commands, in help order. Each has register(sub, dataset_sub).
+COMMAND_MODULES = [
+    "pipeline.commands",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cleanup-verify",
+        description="First-pass judging of clean-up challenge entries: finds reused photos, detects litter, "
+                    "checks that the after photo shows the same place, and scores each entry 0-100 with "
+                    "flags and reasons. Judges decide; this tool gathers the evidence.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"cleanup-verify {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    dataset = sub.add_parser("dataset", help="build training datasets and export judges' corrections")
+    dataset_sub = dataset.add_subparsers(dest="dataset_command", metavar="DATASET_COMMAND")
+    dataset.set_defaults(func=lambda a: _missing(dataset))
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, dataset_sub)
+    return parser
+
+
+def _missing(p: argparse.ArgumentParser) -> int:
+    p.print_help(sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume where it stopped", file=sys.stderr)
+        return 130
+    except UsageError as e:
+        print(f"cleanup-verify: error: {e}", file=sys.stderr)
+        return 2
+
+
+class UsageError(Exception):
+    """Bad usage the user can fix (missing folder, unknown model name...): exit status 2."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

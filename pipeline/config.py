@@ -1,0 +1,164 @@
+"""All configuration, in one typed place.
+
+A run's configuration is a :class:`Config` built from defaults, optionally overridden by a TOML file
+(``--config FILE``) whose tables mirror the sections below::
+
+    [detect]
+    confidence = 0.3
+
+    [score.weights]
+    removed = 0.6
+
+Each stage caches its results under the hash of *its own section* (``Config.section_hash``), so changing
+a score weight re-scores without re-running detection. ``Config.hash`` covers everything and is recorded
+with every score.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """Photo decoding. Sizes in pixels, file size in bytes."""
+
+    analysis_max_side: int = 1024  # longest side of the decoded analysis image
+    max_pixels: int = 100_000_000  # decompression-bomb limit on the full-size photo (width * height)
+    max_file_bytes: int = 80 * 1024 * 1024  # larger files are refused unread
+    thumb_max_side: int = 480  # thumbnails kept in the workspace for reports
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Perceptual-hash matching. Thresholds are Hamming distances in bits."""
+
+    phash_threshold: int = 8  # of 64
+    dhash_threshold: int = 10  # of 64
+    pdq_threshold: int = 31  # of 256
+    pdq_min_quality: int = 50
+    match_variants: bool = True  # also match the 7 flipped/rotated variants
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Litter detection. ``model`` is a registry name under ``models/`` or a path to weights."""
+
+    model: str = "default"
+    confidence: float = 0.25  # operating threshold in [0, 1]
+    iou: float = 0.5
+    imgsz: int = 640
+    batch_size: int = 8
+    device: str = "cpu"
+    torch_threads: int = 0  # 0: one per CPU core
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """Same-place check and litter change."""
+
+    max_side: int = 1024  # photos are matched at this longest side
+    features: int = 2000
+    ratio_test: float = 0.8
+    min_inliers: int = 25
+    min_inlier_ratio: float = 0.15
+    match_iou: float = 0.3  # IoU above which a before box and a mapped after box are the same item
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    removed: float = 0.55  # fraction of the litter removed
+    amount: float = 0.20  # how much litter there was before
+    evidence: float = 0.25  # quality of the evidence (same place, photo quality, metadata)
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+    amount_saturation: int = 10  # litter items before at which the amount component reaches 1
+    exif_max_gap_hours: float = 72.0  # EXIF_TIME_GAP above this
+    gps_max_distance_m: float = 200.0  # GPS_MISMATCH above this
+    blur_min_variance: float = 60.0  # LOW_QUALITY: variance of the Laplacian below this
+    dark_max_mean: float = 40.0  # LOW_QUALITY: mean brightness (0-255) below this
+    kg_per_item_max: float = 25.0  # CLAIM_IMPLAUSIBLE when reported kg per visible item exceeds this
+    participants_per_item_max: float = 20.0
+
+
+@dataclass(frozen=True)
+class Config:
+    load: LoadConfig = field(default_factory=LoadConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+
+    # ---------------------------------------------------------------------------------------- hashing
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def hash(self) -> str:
+        """sha256[:16] of the whole configuration (canonical JSON)."""
+        return _digest(self.to_dict())
+
+    def section_hash(self, section: str) -> str:
+        """sha256[:16] of one section, e.g. ``"detect"``: the cache key of that stage's results."""
+        return _digest(dataclasses.asdict(getattr(self, section)))
+
+    # ---------------------------------------------------------------------------------------- loading
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Config":
+        with open(path, "rb") as f:
+            return cls.from_dict(tomllib.load(f))
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from ``data``, refusing unknown keys and wrong types with a clear message."""
+    if not isinstance(data, dict):
+        raise ValueError(f"config: [{where or 'top'}] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{where}.{key}" if where else key
+        if key not in fields:
+            raise ValueError(f"config: unknown setting '{name}' (known: {', '.join(sorted(fields))})")
+        default = fields[key].default_factory() if fields[key].default_factory is not dataclasses.MISSING \
+            else fields[key].default
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _build(type(default), value, name)
+        else:
+            kwargs[key] = _coerce(value, default, name)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, default: Any, name: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"config: '{name}' must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"config: '{name}' must be an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"config: '{name}' must be a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ValueError(f"config: '{name}' must be a string, got {value!r}")
+        return value
+    return value

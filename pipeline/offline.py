@@ -1,0 +1,75 @@
+"""Import ultralytics without it ever touching the network.
+
+ultralytics probes the network at import, sends analytics, checks PyPI for updates and downloads
+Arial.ttf in ``train()``; behind a firewall each try blocks for seconds, and nothing may be downloaded
+anyway. Measured fix (zero connection attempts): set ``YOLO_OFFLINE=1`` and ``YOLO_CONFIG_DIR`` to a
+folder of ours *before* the first import, put a TrueType font at
+``$YOLO_CONFIG_DIR/Ultralytics/Arial.ttf`` (matplotlib ships DejaVuSans.ttf), turn settings sync off,
+and load weights by path only.
+
+ultralytics also sets torch to one thread on small machines; :func:`ultralytics` puts it back.
+
+Always get ultralytics through :func:`ultralytics`, never ``import ultralytics`` directly.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+_DEFAULT_DIR = Path(os.environ.get("CLEANUP_VERIFY_HOME", Path.home() / ".cache" / "cleanup-verify")) / "yolo"
+_ready = False
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("YOLO_CONFIG_DIR") or _DEFAULT_DIR)
+
+
+def prepare_environment() -> Path:
+    """Set the environment variables and the font ultralytics needs to stay offline. Idempotent."""
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(_DEFAULT_DIR))
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    cfg = Path(os.environ["YOLO_CONFIG_DIR"])
+    font_dir = cfg / "Ultralytics"
+    font_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        target = font_dir / name
+        if not target.exists():
+            src = _bundled_font()
+            if src is not None:
+                tmp = target.with_suffix(".tmp")
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, target)
+    return cfg
+
+
+def _bundled_font() -> Path | None:
+    try:
+        import matplotlib
+
+        p = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+        return p if p.exists() else None
+    except Exception:  # pragma: no cover - matplotlib is a dependency
+        return None
+
+
+def ultralytics(threads: int = 0) -> ModuleType:
+    """Import and return the ``ultralytics`` module, offline, with torch using ``threads`` threads
+    (0: one per CPU core)."""
+    global _ready
+    prepare_environment()
+    import torch
+    import ultralytics as ul
+
+    if not _ready:
+        try:
+            from ultralytics.utils import SETTINGS
+
+            SETTINGS.update({"sync": False, "hub": False}) if "hub" in SETTINGS else SETTINGS.update({"sync": False})
+        except Exception:
+            pass
+        _ready = True
+    torch.set_num_threads(threads if threads > 0 else max(1, os.cpu_count() or 1))
+    return ul

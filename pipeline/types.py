@@ -1,0 +1,451 @@
+"""Values passed between stages.
+
+Every stage takes and returns these frozen dataclasses; no ad-hoc dicts cross a module boundary.
+Each value that is stored in the workspace has ``to_dict``/``from_dict`` so that the storage format is
+plain JSON and stays readable with ``sqlite3`` alone.
+
+Coordinates: boxes are ``xyxy`` in pixels of the *oriented* (EXIF rotation applied) full-size photo,
+with (0, 0) at the top-left corner. ``image_size`` is ``(width, height)`` of that oriented photo.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+Role = Literal["before", "after"]
+ROLES: tuple[str, ...] = ("before", "after")
+Severity = Literal["high", "medium", "low", "info"]
+SEVERITIES: tuple[str, ...] = ("high", "medium", "low", "info")
+Status = Literal["scored", "needs_review", "error"]
+
+
+# --------------------------------------------------------------------------------------------- ingest
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with an entry or a photo. Recorded, shown, never fatal for the batch.
+
+    ``code`` is UPPER_SNAKE_CASE and stable (e.g. ``PHOTO_TRUNCATED``); ``path`` is the photo's path
+    relative to the batch folder when the problem concerns one photo.
+    """
+
+    code: str
+    message: str
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Problem":
+        return cls(code=d["code"], message=d["message"], path=d.get("path"))
+
+
+@dataclass(frozen=True)
+class PhotoRef:
+    """One photo of an entry as the input names it (not yet read).
+
+    ``path`` is absolute and guaranteed to lie inside the batch folder; ``rel_path`` is relative to
+    the batch folder with forward slashes. ``taken_at``/``lat``/``lon`` come from a manifest, when given,
+    and override nothing: EXIF values are kept separately in :class:`PhotoMeta`.
+    """
+
+    entry_id: str
+    role: Role
+    path: Path
+    rel_path: str
+    taken_at: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PhotoRef":
+        return cls(entry_id=d["entry_id"], role=d["role"], path=Path(d["path"]), rel_path=d["rel_path"],
+                   taken_at=d.get("taken_at"), lat=d.get("lat"), lon=d.get("lon"))
+
+
+@dataclass(frozen=True)
+class Location:
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What the entrant reported: number of participants and kilograms collected."""
+
+    participants: int | None = None
+    kg: float | None = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One contest entry: its metadata, its photos and the problems found while reading it."""
+
+    entry_id: str
+    photos: tuple[PhotoRef, ...] = ()
+    participant: str | None = None
+    team: str | None = None
+    kind: str | None = None  # individual | collective
+    event_date: str | None = None
+    location: Location = field(default_factory=Location)
+    reported: Reported = field(default_factory=Reported)
+    problems: tuple[Problem, ...] = ()
+
+    def photos_with_role(self, role: str) -> tuple[PhotoRef, ...]:
+        return tuple(p for p in self.photos if p.role == role)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entry_id": self.entry_id,
+            "participant": self.participant,
+            "team": self.team,
+            "kind": self.kind,
+            "event_date": self.event_date,
+            "location": asdict(self.location),
+            "reported": asdict(self.reported),
+            "photos": [p.to_dict() for p in self.photos],
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Submission":
+        return cls(
+            entry_id=d["entry_id"],
+            participant=d.get("participant"),
+            team=d.get("team"),
+            kind=d.get("kind"),
+            event_date=d.get("event_date"),
+            location=Location(**(d.get("location") or {})),
+            reported=Reported(**(d.get("reported") or {})),
+            photos=tuple(PhotoRef.from_dict(p) for p in d.get("photos", [])),
+            problems=tuple(Problem.from_dict(p) for p in d.get("problems", [])),
+        )
+
+
+# ----------------------------------------------------------------------------------------------- load
+@dataclass(frozen=True)
+class PhotoMeta:
+    """What is known about a photo's file, independent of any analysis.
+
+    ``width``/``height``: the oriented full-size photo in pixels. ``taken_at``: EXIF DateTimeOriginal as
+    ISO 8601 without time zone (``2024-06-02T07:31:05``) or None. ``gps``: (lat, lon) in decimal degrees.
+    """
+
+    sha256: str
+    size_bytes: int
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    taken_at: str | None = None
+    gps_lat: float | None = None
+    gps_lon: float | None = None
+    camera_make: str | None = None
+    camera_model: str | None = None
+    exif_orientation: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PhotoMeta":
+        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedPhoto:
+    """A photo decoded once for analysis.
+
+    ``image``: HxWx3 uint8 RGB, EXIF orientation applied, longest side at most the configured
+    analysis size. ``scale``: analysis pixels per full-size pixel (<= 1), so a box in full-size pixels
+    is ``box * scale`` in ``image`` pixels.
+    """
+
+    meta: PhotoMeta
+    image: np.ndarray
+    scale: float
+
+
+# ----------------------------------------------------------------------------------------------- hash
+@dataclass(frozen=True)
+class PhotoHashes:
+    """Perceptual hashes of one photo. 64-bit hashes are Python ints; PDQ is 32 bytes (256 bits).
+
+    ``*_variants`` hold the hashes of the 8 dihedral transforms (rotations by 0/90/180/270 degrees, then
+    the same mirrored), index 0 being the photo as it is.
+    """
+
+    sha256: str
+    phash: int
+    dhash: int
+    pdq: bytes | None = None
+    pdq_quality: int | None = None
+    phash_variants: tuple[int, ...] = ()
+    pdq_variants: tuple[bytes, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "phash": f"{self.phash:016x}",
+            "dhash": f"{self.dhash:016x}",
+            "pdq": self.pdq.hex() if self.pdq is not None else None,
+            "pdq_quality": self.pdq_quality,
+            "phash_variants": [f"{v:016x}" for v in self.phash_variants],
+            "pdq_variants": [v.hex() for v in self.pdq_variants],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PhotoHashes":
+        return cls(
+            sha256=d["sha256"],
+            phash=int(d["phash"], 16),
+            dhash=int(d["dhash"], 16),
+            pdq=bytes.fromhex(d["pdq"]) if d.get("pdq") else None,
+            pdq_quality=d.get("pdq_quality"),
+            phash_variants=tuple(int(v, 16) for v in d.get("phash_variants", [])),
+            pdq_variants=tuple(bytes.fromhex(v) for v in d.get("pdq_variants", [])),
+        )
+
+
+MatchKind = Literal["exact", "same_image", "mirrored_rotated", "cropped"]
+
+
+@dataclass(frozen=True)
+class DuplicateMatch:
+    """``photo`` (a photo of this batch) matches ``other`` (any photo in the workspace).
+
+    ``first_seen`` is ``"other"`` when the other photo entered the workspace first, else ``"this"``.
+    ``distance`` is the Hamming distance of the hash named by ``hash_name`` (0 for exact bytes).
+    """
+
+    photo_sha256: str
+    other_sha256: str
+    kind: MatchKind
+    distance: int
+    hash_name: str
+    first_seen: Literal["this", "other"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DuplicateMatch":
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Photos (by sha256) that are copies of one another, with the pairwise matches that joined them."""
+
+    group_id: int
+    members: tuple[str, ...]
+    matches: tuple[DuplicateMatch, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group_id": self.group_id, "members": list(self.members),
+                "matches": [m.to_dict() for m in self.matches]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DuplicateGroup":
+        return cls(group_id=d["group_id"], members=tuple(d["members"]),
+                   matches=tuple(DuplicateMatch.from_dict(m) for m in d.get("matches", [])))
+
+
+# --------------------------------------------------------------------------------------------- detect
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """Litter detections in one photo (after the supervision library's ``Detections``).
+
+    ``xyxy``: float32 (N, 4) in pixels of the oriented full-size photo; ``confidence``: float32 (N,) in
+    [0, 1]; ``class_id``: int32 (N,) indexing ``class_names``. ``model_id`` names the model that produced
+    them (``<registry name>@<sha256[:12] of weights>``).
+    """
+
+    xyxy: np.ndarray
+    confidence: np.ndarray
+    class_id: np.ndarray
+    class_names: tuple[str, ...]
+    model_id: str
+    image_size: tuple[int, int]  # (width, height) of the oriented full-size photo
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "xyxy", np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4))
+        object.__setattr__(self, "confidence", np.asarray(self.confidence, dtype=np.float32).reshape(-1))
+        object.__setattr__(self, "class_id", np.asarray(self.class_id, dtype=np.int32).reshape(-1))
+        n = len(self.xyxy)
+        if len(self.confidence) != n or len(self.class_id) != n:
+            raise ValueError("xyxy, confidence and class_id must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    @classmethod
+    def empty(cls, model_id: str, image_size: tuple[int, int], class_names: tuple[str, ...] = ("litter",)):
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0), class_names, model_id, image_size)
+
+    def above(self, min_confidence: float) -> "Detections":
+        """The detections with confidence >= ``min_confidence``."""
+        keep = self.confidence >= min_confidence
+        return Detections(self.xyxy[keep], self.confidence[keep], self.class_id[keep], self.class_names,
+                          self.model_id, self.image_size)
+
+    def area_fraction(self) -> float:
+        """Fraction of the photo covered by the union of the boxes, in [0, 1] (rasterised at 1/8 scale)."""
+        w, h = self.image_size
+        if len(self) == 0 or w <= 0 or h <= 0:
+            return 0.0
+        s = 8.0
+        gw, gh = max(1, int(np.ceil(w / s))), max(1, int(np.ceil(h / s)))
+        mask = np.zeros((gh, gw), dtype=bool)
+        for x1, y1, x2, y2 in self.xyxy:
+            mask[max(0, int(y1 / s)):max(0, int(np.ceil(y2 / s))), max(0, int(x1 / s)):max(0, int(np.ceil(x2 / s)))] = True
+        return float(mask.mean())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "xyxy": np.round(self.xyxy, 2).tolist(),
+            "confidence": np.round(self.confidence, 4).tolist(),
+            "class_id": self.class_id.tolist(),
+            "class_names": list(self.class_names),
+            "model_id": self.model_id,
+            "image_size": list(self.image_size),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Detections":
+        return cls(np.array(d["xyxy"], dtype=np.float32).reshape(-1, 4), np.array(d["confidence"]),
+                   np.array(d["class_id"]), tuple(d["class_names"]), d["model_id"], tuple(d["image_size"]))
+
+
+# --------------------------------------------------------------------------------------------- verify
+@dataclass(frozen=True)
+class SceneMatch:
+    """Same-place check of one before/after pair.
+
+    ``homography``: 3x3 row-major mapping before-photo full-size pixels to after-photo full-size pixels,
+    or None when no model could be fitted. ``inliers``: RANSAC inlier count; ``inlier_ratio`` in [0, 1].
+    ``overlap``: fraction of the before photo visible in the after photo, in [0, 1].
+    """
+
+    before_sha256: str
+    after_sha256: str
+    same_place: bool
+    inliers: int
+    matches: int
+    inlier_ratio: float
+    overlap: float = 0.0
+    homography: tuple[float, ...] | None = None
+    method: str = "orb+ransac"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["homography"] = list(self.homography) if self.homography is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SceneMatch":
+        h = d.get("homography")
+        return cls(**{**d, "homography": tuple(h) if h is not None else None})
+
+
+@dataclass(frozen=True)
+class LitterChange:
+    """Litter counted across one aligned before/after pair (boxes at the operating threshold)."""
+
+    before_sha256: str
+    after_sha256: str
+    before_count: int
+    removed: int
+    remaining: int
+    new: int
+    area_before: float  # fraction of the ground seen in both photos covered by litter, before
+    area_after: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LitterChange":
+        return cls(**d)
+
+
+# ---------------------------------------------------------------------------------------------- score
+@dataclass(frozen=True)
+class Flag:
+    """A finding a judge should see. ``code`` is stable (README table); ``photos`` are rel_paths."""
+
+    code: str
+    severity: Severity
+    message: str
+    message_vi: str = ""
+    photos: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "message": self.message,
+                "message_vi": self.message_vi, "photos": list(self.photos)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Flag":
+        return cls(code=d["code"], severity=d["severity"], message=d["message"],
+                   message_vi=d.get("message_vi", ""), photos=tuple(d.get("photos", ())))
+
+
+@dataclass(frozen=True)
+class ScoreCard:
+    """The pipeline's judgement of one entry: 0-100 score (None when it cannot be scored), its parts,
+    flags, and a plain-language explanation in English and Vietnamese."""
+
+    entry_id: str
+    score: float | None
+    status: Status
+    components: dict[str, float]
+    flags: tuple[Flag, ...]
+    model_id: str
+    config_hash: str
+    explanation: str = ""
+    explanation_vi: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entry_id": self.entry_id,
+            "score": self.score,
+            "status": self.status,
+            "components": dict(self.components),
+            "flags": [f.to_dict() for f in self.flags],
+            "model_id": self.model_id,
+            "config_hash": self.config_hash,
+            "explanation": self.explanation,
+            "explanation_vi": self.explanation_vi,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ScoreCard":
+        return cls(entry_id=d["entry_id"], score=d["score"], status=d["status"],
+                   components=dict(d["components"]), flags=tuple(Flag.from_dict(f) for f in d["flags"]),
+                   model_id=d["model_id"], config_hash=d["config_hash"],
+                   explanation=d.get("explanation", ""), explanation_vi=d.get("explanation_vi", ""))
+
+
+# --------------------------------------------------------------------------------------------- review
+@dataclass(frozen=True)
+class Review:
+    """A judge's decision on an entry. ``version`` increases by one per decision on that entry."""
+
+    entry_id: str
+    judge: str
+    decision: Literal["accept", "override", "disqualify"]
+    score_override: float | None
+    reason: str
+    version: int
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

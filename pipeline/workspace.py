@@ -1,0 +1,331 @@
+"""The workspace: one folder holding everything a contest has processed, across batches and rounds.
+
+Layout::
+
+    WS/workspace.db   SQLite in WAL mode (schema below, version in table ``meta``)
+    WS/thumbs/        <sha256>.jpg thumbnails of every photo, for reports and the review app
+    WS/logs/          one log file per run
+    WS/runs/          per-run summaries (JSON)
+
+Stage results are content-addressed: keyed by (photo sha256, stage, stage version, model id, config
+hash of the stage's section). Every write happens in a transaction, so a killed run loses at most the
+work in flight, and rerunning skips whatever is stored.
+
+Other modules add their own tables through :func:`register_schema` (e.g. the dedup index, reviews);
+each registered block must be idempotent (``CREATE TABLE IF NOT EXISTS``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .types import PhotoMeta, Problem, ScoreCard, Submission
+
+SCHEMA_VERSION = 1
+
+_CORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    batch TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'running',   -- running | finished | failed
+    summary_json TEXT
+);
+CREATE TABLE IF NOT EXISTS entries (
+    entry_id TEXT PRIMARY KEY,
+    batch TEXT NOT NULL,
+    seq INTEGER NOT NULL,                      -- order of first arrival in the workspace
+    submission_json TEXT NOT NULL,
+    problems_json TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS photos (
+    sha256 TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,                      -- order of first arrival in the workspace
+    size_bytes INTEGER NOT NULL,
+    meta_json TEXT NOT NULL,
+    first_entry_id TEXT,
+    first_rel_path TEXT
+);
+CREATE TABLE IF NOT EXISTS entry_photos (
+    entry_id TEXT NOT NULL,
+    rel_path TEXT NOT NULL,
+    role TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    sha256 TEXT,                               -- NULL when the file could not be read at all
+    error_json TEXT,                           -- a Problem when the photo could not be used
+    PRIMARY KEY (entry_id, rel_path)
+);
+CREATE INDEX IF NOT EXISTS entry_photos_sha ON entry_photos(sha256);
+CREATE TABLE IF NOT EXISTS stage_results (
+    sha256 TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    stage_version TEXT NOT NULL,
+    model_id TEXT NOT NULL DEFAULT '',
+    config_hash TEXT NOT NULL,
+    result_json TEXT NOT NULL,
+    PRIMARY KEY (sha256, stage, stage_version, model_id, config_hash)
+);
+CREATE TABLE IF NOT EXISTS entry_results (
+    entry_id TEXT NOT NULL,
+    stage TEXT NOT NULL,                       -- verify | dedup | score
+    input_key TEXT NOT NULL,                   -- hash of everything the result depends on
+    result_json TEXT NOT NULL,
+    PRIMARY KEY (entry_id, stage)
+);
+"""
+
+_extra_schemas: list[str] = []
+_seq_lock = threading.Lock()
+
+
+def register_schema(sql: str) -> None:
+    """Add an idempotent schema block (``CREATE TABLE IF NOT EXISTS ...``) applied on every open."""
+    if sql not in _extra_schemas:
+        _extra_schemas.append(sql)
+
+
+class WorkspaceError(RuntimeError):
+    pass
+
+
+class Workspace:
+    """A workspace folder and its database. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, root: str | Path, create: bool = True):
+        self.root = Path(root)
+        if not self.root.exists():
+            if not create:
+                raise WorkspaceError(f"workspace {self.root} does not exist")
+            self.root.mkdir(parents=True)
+        elif not (self.root / "workspace.db").exists() and not create:
+            raise WorkspaceError(f"{self.root} is not a workspace (no workspace.db)")
+        for sub in ("thumbs", "logs", "runs"):
+            (self.root / sub).mkdir(exist_ok=True)
+        self.db_path = self.root / "workspace.db"
+        self.conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    # ------------------------------------------------------------------------------------- lifecycle
+    def _migrate(self) -> None:
+        # executescript commits implicitly, so it runs outside an explicit transaction; every block is
+        # idempotent (IF NOT EXISTS), so concurrent opens are safe.
+        self.conn.executescript(_CORE_SCHEMA + "".join(_extra_schemas))
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                              (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise WorkspaceError(f"workspace {self.root} has schema version {row[0]}, newer than this "
+                                 f"cleanup-verify understands ({SCHEMA_VERSION}); upgrade cleanup-verify")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # ------------------------------------------------------------------------------------------ runs
+    def start_run(self, batch: str, config_json: str, config_hash: str) -> int:
+        with self.transaction() as c:
+            cur = c.execute("INSERT INTO runs(started_at, batch, config_json, config_hash) VALUES (?,?,?,?)",
+                            (_now(), batch, config_json, config_hash))
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET finished_at=?, status=?, summary_json=? WHERE run_id=?",
+                      (_now(), status, json.dumps(summary, sort_keys=True), run_id))
+        atomic_write_text(self.root / "runs" / f"run-{run_id:05d}.json",
+                          json.dumps({"run_id": run_id, "status": status, **summary}, indent=2, sort_keys=True))
+
+    # --------------------------------------------------------------------------------------- entries
+    def put_submission(self, sub: Submission, batch: str) -> None:
+        """Insert or update an entry (its metadata, photo list and ingest problems)."""
+        with self.transaction() as c:
+            row = c.execute("SELECT seq FROM entries WHERE entry_id=?", (sub.entry_id,)).fetchone()
+            seq = row[0] if row else _next_seq(c, "entries")
+            c.execute("INSERT OR REPLACE INTO entries(entry_id, batch, seq, submission_json, problems_json) "
+                      "VALUES (?,?,?,?,?)",
+                      (sub.entry_id, batch, seq, json.dumps(sub.to_dict(), sort_keys=True),
+                       json.dumps([p.to_dict() for p in sub.problems], sort_keys=True)))
+            keep = {p.rel_path for p in sub.photos}
+            for r in c.execute("SELECT rel_path FROM entry_photos WHERE entry_id=?", (sub.entry_id,)).fetchall():
+                if r[0] not in keep:
+                    c.execute("DELETE FROM entry_photos WHERE entry_id=? AND rel_path=?", (sub.entry_id, r[0]))
+            for i, p in enumerate(sub.photos):
+                c.execute("INSERT INTO entry_photos(entry_id, rel_path, role, ord) VALUES (?,?,?,?) "
+                          "ON CONFLICT(entry_id, rel_path) DO UPDATE SET role=excluded.role, ord=excluded.ord",
+                          (sub.entry_id, p.rel_path, p.role, i))
+
+    def submission(self, entry_id: str) -> Submission | None:
+        row = self.conn.execute("SELECT submission_json FROM entries WHERE entry_id=?", (entry_id,)).fetchone()
+        return Submission.from_dict(json.loads(row[0])) if row else None
+
+    def entry_ids(self, batch: str | None = None) -> list[str]:
+        """Entry ids in arrival order (optionally of one batch)."""
+        if batch is None:
+            rows = self.conn.execute("SELECT entry_id FROM entries ORDER BY seq").fetchall()
+        else:
+            rows = self.conn.execute("SELECT entry_id FROM entries WHERE batch=? ORDER BY seq", (batch,)).fetchall()
+        return [r[0] for r in rows]
+
+    def entry_photos(self, entry_id: str) -> list[dict[str, Any]]:
+        """The entry's photos in input order: dicts with rel_path, role, sha256, error (Problem|None)."""
+        rows = self.conn.execute("SELECT rel_path, role, sha256, error_json FROM entry_photos WHERE entry_id=? "
+                                 "ORDER BY ord", (entry_id,)).fetchall()
+        return [{"rel_path": r[0], "role": r[1], "sha256": r[2],
+                 "error": Problem.from_dict(json.loads(r[3])) if r[3] else None} for r in rows]
+
+    def set_entry_photo(self, entry_id: str, rel_path: str, sha256: str | None, error: Problem | None) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE entry_photos SET sha256=?, error_json=? WHERE entry_id=? AND rel_path=?",
+                      (sha256, json.dumps(error.to_dict()) if error else None, entry_id, rel_path))
+
+    def entries_with_photo(self, sha256: str) -> list[tuple[str, str, str]]:
+        """(entry_id, rel_path, role) of every use of a photo, in arrival order."""
+        rows = self.conn.execute(
+            "SELECT ep.entry_id, ep.rel_path, ep.role FROM entry_photos ep JOIN entries e USING(entry_id) "
+            "WHERE ep.sha256=? ORDER BY e.seq, ep.ord", (sha256,)).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    # ---------------------------------------------------------------------------------------- photos
+    def put_photo(self, meta: PhotoMeta, entry_id: str, rel_path: str) -> None:
+        """Record a photo the first time its bytes are seen; later sightings keep the first arrival."""
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM photos WHERE sha256=?", (meta.sha256,)).fetchone():
+                c.execute("UPDATE photos SET meta_json=? WHERE sha256=?",
+                          (json.dumps(meta.to_dict(), sort_keys=True), meta.sha256))
+                return
+            c.execute("INSERT INTO photos(sha256, seq, size_bytes, meta_json, first_entry_id, first_rel_path) "
+                      "VALUES (?,?,?,?,?,?)",
+                      (meta.sha256, _next_seq(c, "photos"), meta.size_bytes,
+                       json.dumps(meta.to_dict(), sort_keys=True), entry_id, rel_path))
+
+    def photo_meta(self, sha256: str) -> PhotoMeta | None:
+        row = self.conn.execute("SELECT meta_json FROM photos WHERE sha256=?", (sha256,)).fetchone()
+        return PhotoMeta.from_dict(json.loads(row[0])) if row else None
+
+    def photo_seq(self, sha256: str) -> int | None:
+        row = self.conn.execute("SELECT seq FROM photos WHERE sha256=?", (sha256,)).fetchone()
+        return int(row[0]) if row else None
+
+    def thumb_path(self, sha256: str) -> Path:
+        return self.root / "thumbs" / f"{sha256}.jpg"
+
+    # --------------------------------------------------------------------------------- stage results
+    def get_result(self, sha256: str, stage: str, stage_version: str, config_hash: str,
+                   model_id: str = "") -> Any | None:
+        row = self.conn.execute(
+            "SELECT result_json FROM stage_results WHERE sha256=? AND stage=? AND stage_version=? "
+            "AND model_id=? AND config_hash=?", (sha256, stage, stage_version, model_id, config_hash)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_result(self, sha256: str, stage: str, stage_version: str, config_hash: str, result: Any,
+                   model_id: str = "", conn: sqlite3.Connection | None = None) -> None:
+        sql = ("INSERT OR REPLACE INTO stage_results(sha256, stage, stage_version, model_id, config_hash, "
+               "result_json) VALUES (?,?,?,?,?,?)")
+        args = (sha256, stage, stage_version, model_id, config_hash, json.dumps(result, sort_keys=True))
+        if conn is not None:
+            conn.execute(sql, args)
+        else:
+            with self.transaction() as c:
+                c.execute(sql, args)
+
+    def latest_result(self, sha256: str, stage: str) -> Any | None:
+        """The most recently written result of a stage for a photo, whatever its key (for reports)."""
+        row = self.conn.execute("SELECT result_json FROM stage_results WHERE sha256=? AND stage=? "
+                                "ORDER BY rowid DESC LIMIT 1", (sha256, stage)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def get_entry_result(self, entry_id: str, stage: str, input_key: str | None = None) -> Any | None:
+        row = self.conn.execute("SELECT input_key, result_json FROM entry_results WHERE entry_id=? AND stage=?",
+                                (entry_id, stage)).fetchone()
+        if row is None or (input_key is not None and row[0] != input_key):
+            return None
+        return json.loads(row[1])
+
+    def put_entry_result(self, entry_id: str, stage: str, input_key: str, result: Any) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO entry_results(entry_id, stage, input_key, result_json) "
+                      "VALUES (?,?,?,?)", (entry_id, stage, input_key, json.dumps(result, sort_keys=True)))
+
+    def scorecard(self, entry_id: str) -> ScoreCard | None:
+        d = self.get_entry_result(entry_id, "score")
+        return ScoreCard.from_dict(d) if d else None
+
+    def scorecards(self) -> list[ScoreCard]:
+        """Score cards of every entry, in arrival order (entries not yet scored are left out)."""
+        rows = self.conn.execute("SELECT r.result_json FROM entry_results r JOIN entries e USING(entry_id) "
+                                 "WHERE r.stage='score' ORDER BY e.seq").fetchall()
+        return [ScoreCard.from_dict(json.loads(r[0])) for r in rows]
+
+
+def _next_seq(c: sqlite3.Connection, table: str) -> int:
+    row = c.execute(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}").fetchone()
+    return int(row[0])
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_lines(path: str | Path, lines: Iterable[str]) -> None:
+    atomic_write_text(path, "".join(line if line.endswith("\n") else line + "\n" for line in lines))
