@@ -1,6 +1,136 @@
-"""Core commands: run, export, demo (filled in by the foundation work)."""
+"""Core commands: ``run``, ``export`` and ``demo``."""
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
 
-def register(sub, dataset_sub) -> None:  # noqa: ARG001
-    pass
+from .cli import UsageError
+from .config import Config
+
+
+def load_config(path: str | None) -> Config:
+    if not path:
+        return Config()
+    try:
+        return Config.from_toml(path)
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} not found") from None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _add_common(p: argparse.ArgumentParser, workspace_required: bool = True) -> None:
+    p.add_argument("--workspace", "-w", required=workspace_required, metavar="WS",
+                   help="workspace folder (created if missing): database, thumbnails, logs")
+
+
+def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersAction) -> None:  # noqa: ARG001
+    p = sub.add_parser(
+        "run", help="process a batch of entries into a workspace (resumes where a killed run stopped)",
+        description="Process a batch: read every entry and photo, find reused photos, detect litter, check "
+                    "that after photos show the same place, and score each entry. BATCH is a folder "
+                    "(BATCH/<entry_id>/{before,after}/*.jpg, optional entry.json) or a manifest file "
+                    "(.csv or .jsonl, one row per photo). Rerunning skips finished work. Exit status 0 when "
+                    "the batch was processed, even if some entries carry errors.")
+    p.add_argument("batch", metavar="BATCH", help="batch folder or manifest file")
+    _add_common(p)
+    p.add_argument("--config", metavar="FILE", help="TOML file overriding settings (see README)")
+    p.add_argument("--model", metavar="NAME|PATH", help="detector: registry name under models/ or weights path")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar; only the final summary line")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("export", help="write one record per entry (JSON Lines or CSV)",
+                       description="Export every entry's score, status, components and flags from a "
+                                   "workspace, in the stable contract of the README.")
+    _add_common(p)
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of standard output")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("demo", help="generate the bundled sample batch, run it and write the report",
+                       description="Draw a deterministic sample batch of about 12 entries (full, partial and "
+                                   "no clean-up, reused and mirrored photos, an unrelated after photo, a "
+                                   "corrupt file, ...), run the pipeline on it and write the HTML report.")
+    p.add_argument("--out", default="demo-output", metavar="DIR",
+                   help="folder for the sample batch, workspace and report (default: demo-output)")
+    p.add_argument("--form", choices=("folder", "manifest"), default="folder", help="input form of the sample")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_batch
+    from .workspace import Workspace
+
+    cfg = load_config(args.config)
+    if args.model:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, detect=dataclasses.replace(cfg.detect, model=args.model))
+    batch = Path(args.batch)
+    if not batch.exists():
+        raise UsageError(f"batch {batch} not found")
+    try:
+        from .detect.registry import resolve_model
+
+        resolve_model(cfg.detect.model)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    try:
+        from .ingest import ingest
+
+        parsed = ingest(batch)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    with Workspace(args.workspace) as ws:
+        s = run_batch(batch, ws, cfg, quiet=args.quiet, batch=parsed)
+    print(f"run {s.run_id}: {s.entries} entries, {s.photos} photos ({s.photos_decoded} decoded, "
+          f"{s.photos_failed} unusable); {s.entries_scored} scored, {s.entries_needs_review} need review, "
+          f"{s.entries_error} errors; {s.elapsed_s:.1f} s. Log: {Path(args.workspace) / 'logs'}")
+    for p in s.batch_problems:
+        print(f"  batch problem {p.code}: {p.message}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import export
+    from .workspace import Workspace, WorkspaceError, atomic_write_text
+
+    try:
+        ws = Workspace(args.workspace, create=False)
+    except WorkspaceError as e:
+        raise UsageError(str(e)) from None
+    with ws:
+        text = export.to_jsonl(ws) if args.format == "jsonl" else export.to_csv(ws)
+    if args.out:
+        atomic_write_text(args.out, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .report import write_report
+    from .runner import run_batch
+    from .sample import make_sample
+    from .workspace import Workspace
+
+    out = Path(args.out).absolute()
+    batch_dir = out / "batch"
+    sample = make_sample(batch_dir, seed=0, form=args.form)
+    batch_path = sample.root if args.form == "folder" else sample.root / "manifest.csv"
+    with Workspace(out / "workspace") as ws:
+        s = run_batch(batch_path, ws, Config(), quiet=args.quiet)
+        index = write_report(ws, out / "report")
+        from . import export
+        from .workspace import atomic_write_text
+
+        atomic_write_text(out / "export.jsonl", export.to_jsonl(ws))
+        atomic_write_text(out / "export.csv", export.to_csv(ws))
+    print(f"demo: {s.entries} entries, {s.photos} photos; {s.entries_scored} scored, "
+          f"{s.entries_needs_review} need review, {s.entries_error} errors.")
+    print(f"Sample batch: {batch_dir}")
+    print(f"Export:       {out / 'export.jsonl'} and {out / 'export.csv'}")
+    print(f"Report:       {index}")
+    return 0
