@@ -67,7 +67,10 @@ def ultralytics(threads: int = 0) -> ModuleType:
         try:
             from ultralytics.utils import SETTINGS
 
-            SETTINGS.update({"sync": False, "hub": False}) if "hub" in SETTINGS else SETTINGS.update({"sync": False})
+            off = {k: False for k in ("sync", "hub", "clearml", "comet", "dvc", "mlflow", "neptune", "raytune",
+                                      "wandb", "tensorboard", "vscode_msg", "openvino_msg") if k in SETTINGS}
+            if any(SETTINGS.get(k) for k in off):
+                SETTINGS.update(off)  # no analytics, no logger integrations that could phone home
         except Exception:
             pass
         _ready = True
