@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -47,6 +48,13 @@ def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersA
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of standard output")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("status", help="what a workspace holds: runs, entries by status, unusable photos",
+                       description="Summarise a workspace for an operator: its runs (started, finished, "
+                                   "failed), entries by status and photos that could not be used.")
+    _add_common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("demo", help="generate the bundled sample batch, run it and write the report",
                        description="Draw a deterministic sample batch of about 12 entries (full, partial and "
@@ -107,6 +115,48 @@ def cmd_export(args: argparse.Namespace) -> int:
         atomic_write_text(args.out, text)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def workspace_status(ws) -> dict:
+    """Counts an operator needs: runs, entries by status, photos, unusable photos by code."""
+    c = ws.conn
+    runs = [dict(r) for r in c.execute("SELECT run_id, started_at, finished_at, status, batch FROM runs "
+                                       "ORDER BY run_id DESC LIMIT 10")]
+    by_status: dict[str, int] = {}
+    for card in ws.scorecards():
+        by_status[card.status] = by_status.get(card.status, 0) + 1
+    entries = c.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+    by_status["not_scored"] = entries - sum(by_status.values())
+    errors: dict[str, int] = {}
+    for (ej,) in c.execute("SELECT error_json FROM entry_photos WHERE error_json IS NOT NULL"):
+        code = json.loads(ej)["code"]
+        errors[code] = errors.get(code, 0) + 1
+    return {"entries": entries, "entries_by_status": by_status,
+            "photos": c.execute("SELECT COUNT(*) FROM photos").fetchone()[0],
+            "photo_uses": c.execute("SELECT COUNT(*) FROM entry_photos").fetchone()[0],
+            "unusable_photos_by_code": errors, "recent_runs": runs}
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .workspace import Workspace, WorkspaceError
+
+    try:
+        ws = Workspace(args.workspace, create=False)
+    except WorkspaceError as e:
+        raise UsageError(str(e)) from None
+    with ws:
+        st = workspace_status(ws)
+    if args.json:
+        print(json.dumps(st, sort_keys=True))
+        return 0
+    print(f"{st['entries']} entries, {st['photos']} distinct photos ({st['photo_uses']} uses)")
+    print("entries by status: " + ", ".join(f"{k} {v}" for k, v in sorted(st["entries_by_status"].items())))
+    if st["unusable_photos_by_code"]:
+        print("unusable photos: " + ", ".join(f"{k} {v}" for k, v in sorted(st["unusable_photos_by_code"].items())))
+    for r in st["recent_runs"]:
+        print(f"run {r['run_id']}: {r['status']:<8} started {r['started_at']} finished {r['finished_at'] or '-'}"
+              f"  {r['batch']}")
     return 0
 
 
