@@ -1,0 +1,28 @@
+"""ultralytics, offline, with the number of torch threads we ask for.
+
+:func:`pipeline.offline.ultralytics` sets torch's threads, but ultralytics' ``select_device`` (called by
+every ``train``/``val``/``predict``) resets them to ``min(8, cpu_count - 1)``, i.e. 1 on a 2-core
+machine, which is 1.7-1.9x slower than 2 (docs/research.md). :func:`ultralytics_threads` also changes
+the value ``select_device`` applies.
+"""
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+from .. import offline
+
+
+def resolve_threads(threads: int) -> int:
+    """``threads`` if > 0, else one per CPU core."""
+    return threads if threads > 0 else max(1, os.cpu_count() or 1)
+
+
+def ultralytics_threads(threads: int = 0) -> ModuleType:
+    """The ultralytics module (offline), with torch on ``threads`` threads (0: all cores) that stick."""
+    n = resolve_threads(threads)
+    ul = offline.ultralytics(n)
+    from ultralytics.utils import torch_utils
+
+    torch_utils.NUM_THREADS = n
+    return ul
