@@ -1,0 +1,411 @@
+"""What the report and the review app show, gathered from a workspace into plain values.
+
+Both the static report and the review app render these values with the same templates. Everything read
+from the workspace that came from an entrant (ids, names, paths) is kept as text and escaped by the
+templates (Jinja2 autoescape); nothing here builds HTML.
+
+Box geometry: detections are xyxy in full-size pixels; boxes are drawn as percentages of the photo
+(``left``/``top``/``width``/``height`` in [0, 100]), so they fit the thumbnail whatever its size. The aligned
+overlay uses the verify stage's homography (before -> after, full-size pixels) rescaled to thumbnail
+pixels and written as a CSS ``matrix3d``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..config import Config
+from ..types import (Detections, DuplicateMatch, Flag, LitterChange, Problem, Review, SceneMatch, ScoreCard,
+                     Submission)
+from ..workspace import Workspace
+from ..review import store
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+_HEX64 = frozenset("0123456789abcdef")
+
+
+def entry_key(entry_id: str) -> str:
+    """A file-name-safe key for an entry id (entry ids are user-supplied): sha256[:16] in hex."""
+    return hashlib.sha256(entry_id.encode("utf-8")).hexdigest()[:16]
+
+
+def is_sha256(s: str) -> bool:
+    return len(s) == 64 and set(s) <= _HEX64
+
+
+def effective_score(card: ScoreCard | None, review: Review | None) -> float | None:
+    """The score the ranking uses: the judge's override when there is one, None when disqualified."""
+    if review is not None:
+        if review.decision == "override":
+            return review.score_override
+        if review.decision == "disqualify":
+            return None
+    return card.score if card is not None else None
+
+
+# ------------------------------------------------------------------------------------------------ ranking
+@dataclass(frozen=True)
+class RankingRow:
+    entry_id: str
+    key: str
+    seq: int  # arrival order, from 1
+    participant: str | None
+    team: str | None
+    pipeline_score: float | None
+    score: float | None  # effective score
+    status: str  # scored | needs_review | error | unscored (pipeline) ; see review for the decision
+    flags: tuple[Flag, ...]
+    review: Review | None
+    rank: int = 0
+
+    @property
+    def flag_codes(self) -> frozenset[str]:
+        return frozenset(f.code for f in self.flags)
+
+    @property
+    def shown_status(self) -> str:
+        if self.review is not None and self.review.decision == "disqualify":
+            return "disqualified"
+        return self.status
+
+
+def ranking_rows(ws: Workspace) -> list[RankingRow]:
+    """Every entry, ranked: effective score descending, entries without a score last, then arrival order."""
+    rows = ws.conn.execute(
+        "SELECT e.entry_id, e.seq, e.submission_json, r.result_json FROM entries e "
+        "LEFT JOIN entry_results r ON r.entry_id = e.entry_id AND r.stage = 'score' ORDER BY e.seq").fetchall()
+    reviews = store.latest_reviews(ws)
+    out: list[RankingRow] = []
+    for entry_id, seq, sub_json, card_json in rows:
+        sub = json.loads(sub_json)
+        card = _card(card_json)
+        review = reviews.get(entry_id)
+        flags = tuple(sorted(card.flags, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code))) if card else ()
+        out.append(RankingRow(entry_id=entry_id, key=entry_key(entry_id), seq=int(seq),
+                              participant=_text(sub.get("participant")), team=_text(sub.get("team")),
+                              pipeline_score=card.score if card else None, score=effective_score(card, review),
+                              status=card.status if card else "unscored", flags=flags, review=review))
+    return rank(out)
+
+
+def rank(rows: list[RankingRow]) -> list[RankingRow]:
+    """Sort by effective score (descending, None last), ties by arrival; number the ranks from 1."""
+    ordered = sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.seq))
+    return [_with_rank(r, i + 1) for i, r in enumerate(ordered)]
+
+
+def _with_rank(r: RankingRow, i: int) -> RankingRow:
+    from dataclasses import replace
+    return replace(r, rank=i)
+
+
+def _card(card_json: str | None) -> ScoreCard | None:
+    if not card_json:
+        return None
+    try:
+        return ScoreCard.from_dict(json.loads(card_json))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+# -------------------------------------------------------------------------------------------------- entry
+@dataclass(frozen=True)
+class BoxView:
+    """One box over a photo: ``left``/``top``/``width``/``height`` in percent of the photo; ``xyxy`` in
+    full-size pixels. ``kind``: ``det`` (a detection), ``not_litter`` (a detection a judge rejected),
+    ``missed`` (litter a judge boxed)."""
+
+    index: int | None
+    kind: str
+    left: float
+    top: float
+    width: float
+    height: float
+    xyxy: tuple[float, float, float, float]
+    confidence: float | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class PhotoView:
+    rel_path: str
+    role: str
+    sha256: str | None
+    error: Problem | None
+    has_thumb: bool
+    thumb_size: tuple[int, int] | None  # (width, height) in thumbnail pixels
+    full_size: tuple[int, int] | None  # (width, height) of the oriented full-size photo
+    model_id: str = ""
+    boxes: tuple[BoxView, ...] = ()
+    taken_at: str | None = None
+    camera: str | None = None
+
+    @property
+    def aspect_pct(self) -> float:
+        """Height as a percentage of width (for a box that keeps the photo's shape)."""
+        w, h = self.thumb_size or self.full_size or (4, 3)
+        return 100.0 * h / max(w, 1)
+
+
+@dataclass(frozen=True)
+class PairView:
+    before: PhotoView
+    after: PhotoView
+    scene: SceneMatch | None
+    change: LitterChange | None
+    matrix3d: str | None  # CSS transform mapping the before thumbnail onto the after thumbnail
+
+
+@dataclass(frozen=True)
+class DuplicateView:
+    """A photo of this entry that also appears (exactly or nearly) in another entry."""
+
+    rel_path: str
+    sha256: str | None
+    other_entry_id: str
+    other_key: str
+    other_rel_path: str
+    other_role: str
+    other_sha256: str
+    other_has_thumb: bool
+    kind: str  # exact | same_image | mirrored_rotated | cropped | ...
+    distance: int | None = None
+    first_seen: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryView:
+    entry_id: str
+    key: str
+    submission: Submission
+    card: ScoreCard | None
+    photos: tuple[PhotoView, ...]
+    pairs: tuple[PairView, ...]
+    duplicates: tuple[DuplicateView, ...]
+    reviews: tuple[Review, ...] = ()
+    corrections: tuple[store.Correction, ...] = ()
+    min_confidence: float = 0.25
+
+    @property
+    def review(self) -> Review | None:
+        return self.reviews[-1] if self.reviews else None
+
+    @property
+    def version(self) -> int:
+        return self.reviews[-1].version if self.reviews else 0
+
+    @property
+    def score(self) -> float | None:
+        return effective_score(self.card, self.review)
+
+    @property
+    def flags(self) -> tuple[Flag, ...]:
+        if self.card is None:
+            return ()
+        return tuple(sorted(self.card.flags, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code)))
+
+    @property
+    def photo_errors(self) -> tuple[PhotoView, ...]:
+        return tuple(p for p in self.photos if p.error is not None)
+
+    def role_photos(self, role: str) -> tuple[PhotoView, ...]:
+        return tuple(p for p in self.photos if p.role == role)
+
+
+def operating_confidence(ws: Workspace) -> float:
+    """The detection threshold of the latest run's configuration (the default when there is none)."""
+    row = ws.conn.execute("SELECT config_json FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+    if row is not None:
+        try:
+            return Config.from_dict(json.loads(row[0])).detect.confidence
+        except (ValueError, TypeError, KeyError):
+            pass
+    return Config().detect.confidence
+
+
+def entry_view(ws: Workspace, entry_id: str, min_confidence: float | None = None,
+               with_reviews: bool = True) -> EntryView | None:
+    """Everything the entry page shows, or None when there is no such entry."""
+    sub = ws.submission(entry_id)
+    if sub is None:
+        return None
+    conf = operating_confidence(ws) if min_confidence is None else min_confidence
+    card = ws.scorecard(entry_id)
+    corrections: list[store.Correction] = []
+    photos: list[PhotoView] = []
+    for p in ws.entry_photos(entry_id):
+        view, corr = _photo_view(ws, p["rel_path"], p["role"], p["sha256"], p["error"], conf)
+        photos.append(view)
+        corrections.extend(corr)
+    return EntryView(entry_id=entry_id, key=entry_key(entry_id), submission=sub, card=card, photos=tuple(photos),
+                     pairs=tuple(_pairs(ws, entry_id, photos)), duplicates=tuple(_duplicates(ws, entry_id, photos)),
+                     reviews=tuple(store.entry_reviews(ws, entry_id)) if with_reviews else (),
+                     corrections=tuple(corrections), min_confidence=conf)
+
+
+def thumb_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of a thumbnail from its header, or None when it is missing or unreadable."""
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            return int(im.size[0]), int(im.size[1])
+    except (OSError, ValueError):
+        return None
+
+
+def _photo_view(ws: Workspace, rel_path: str, role: str, sha: str | None, error: Problem | None,
+                conf: float) -> tuple[PhotoView, list[store.Correction]]:
+    if not sha:
+        return PhotoView(rel_path, role, None, error, False, None, None), []
+    tsize = thumb_size(ws.thumb_path(sha))
+    meta = ws.photo_meta(sha)
+    full = (meta.width, meta.height) if meta and meta.width and meta.height else None
+    det = _detections(ws.latest_result(sha, "detect"))
+    boxes: list[BoxView] = []
+    corrections: list[store.Correction] = []
+    model_id = ""
+    if det is not None:
+        model_id = det.model_id
+        full = full or (int(det.image_size[0]), int(det.image_size[1]))
+        corrections = store.photo_corrections(ws, sha, model_id)
+        rejected = {c.det_index for c in corrections if c.kind == "not_litter"}
+        for i in range(len(det)):
+            c = float(det.confidence[i])
+            if c < conf:
+                continue
+            cid = int(det.class_id[i])
+            label = det.class_names[cid] if 0 <= cid < len(det.class_names) else str(cid)
+            boxes.append(_box(i, "not_litter" if i in rejected else "det", det.xyxy[i], full, c, label))
+        for c in corrections:
+            if c.kind == "missed":
+                boxes.append(_box(None, "missed", c.box, full, None, "missed"))
+    taken = meta.taken_at if meta else None
+    camera = " ".join(x for x in ((meta.camera_make, meta.camera_model) if meta else ()) if x) or None
+    return PhotoView(rel_path, role, sha, error, tsize is not None, tsize, full, model_id, tuple(boxes),
+                     taken, camera), corrections
+
+
+def _box(index: int | None, kind: str, xyxy: Any, full: tuple[int, int] | None, conf: float | None,
+         label: str) -> BoxView:
+    w, h = full if full else (1, 1)
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    pct = lambda v, d: round(min(max(100.0 * v / max(d, 1), 0.0), 100.0), 3)  # noqa: E731
+    return BoxView(index=index, kind=kind, left=pct(x1, w), top=pct(y1, h), width=round(pct(x2, w) - pct(x1, w), 3),
+                   height=round(pct(y2, h) - pct(y1, h), 3), xyxy=(round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)),
+                   confidence=conf, label=label)
+
+
+def _detections(d: Any) -> Detections | None:
+    if not isinstance(d, dict):
+        return None
+    try:
+        return Detections.from_dict(d)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _walk(obj: Any) -> Iterator[dict[str, Any]]:
+    """Every dict nested anywhere in a JSON value (results of other stages are read defensively)."""
+    if isinstance(obj, dict):
+        yield obj
+        for v in obj.values():
+            yield from _walk(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk(v)
+
+
+def _pairs(ws: Workspace, entry_id: str, photos: list[PhotoView]) -> list[PairView]:
+    """Before/after pairs: those the verify stage matched, else each before with each after photo."""
+    by_sha = {p.sha256: p for p in photos if p.sha256}
+    scenes: dict[tuple[str, str], SceneMatch] = {}
+    changes: dict[tuple[str, str], LitterChange] = {}
+    for d in _walk(ws.get_entry_result(entry_id, "verify")):
+        if "before_sha256" not in d or "after_sha256" not in d:
+            continue
+        k = (d["before_sha256"], d["after_sha256"])
+        try:
+            if "inliers" in d and k not in scenes:
+                scenes[k] = SceneMatch.from_dict({f: d[f] for f in SceneMatch.__dataclass_fields__ if f in d})
+            elif "removed" in d and k not in changes:
+                changes[k] = LitterChange.from_dict({f: d[f] for f in LitterChange.__dataclass_fields__ if f in d})
+        except (TypeError, ValueError, KeyError):
+            continue
+    keys = [k for k in scenes if k[0] in by_sha and k[1] in by_sha]
+    if not keys:
+        befores = [p for p in photos if p.role == "before" and p.sha256]
+        afters = [p for p in photos if p.role == "after" and p.sha256]
+        keys = [(b.sha256, a.sha256) for b in befores for a in afters][:6]  # type: ignore[misc]
+    out = []
+    for k in keys:
+        b, a = by_sha[k[0]], by_sha[k[1]]
+        scene = scenes.get(k)
+        out.append(PairView(b, a, scene, changes.get(k), _matrix3d(scene, b, a)))
+    return out
+
+
+def _matrix3d(scene: SceneMatch | None, before: PhotoView, after: PhotoView) -> str | None:
+    """CSS ``matrix3d`` mapping before-thumbnail pixels to after-thumbnail pixels (origin top-left)."""
+    if (scene is None or scene.homography is None or len(scene.homography) != 9 or not before.thumb_size
+            or not after.thumb_size or not before.full_size or not after.full_size):
+        return None
+    hm = np.asarray(scene.homography, dtype=np.float64).reshape(3, 3)
+    sb = np.diag([before.thumb_size[0] / before.full_size[0], before.thumb_size[1] / before.full_size[1], 1.0])
+    sa = np.diag([after.thumb_size[0] / after.full_size[0], after.thumb_size[1] / after.full_size[1], 1.0])
+    try:
+        m = sa @ hm @ np.linalg.inv(sb)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(m)) or abs(m[2, 2]) < 1e-12:
+        return None
+    m = m / m[2, 2]
+    a, b, c, d, e, f, g, h, i = m.reshape(-1)
+    # CSS matrix3d is column-major 4x4; the 2-D homography occupies rows/columns 0, 1 and 3.
+    vals = (a, d, 0, g, b, e, 0, h, 0, 0, 1, 0, c, f, 0, i)
+    return "matrix3d(" + ",".join(f"{float(v):.8g}" for v in vals) + ")"
+
+
+def _duplicates(ws: Workspace, entry_id: str, photos: list[PhotoView]) -> list[DuplicateView]:
+    """Other entries using the same photo bytes, plus near-duplicates the dedup stage recorded."""
+    out: list[DuplicateView] = []
+    seen: set[tuple[str, str, str]] = set()
+
+    def add(p: PhotoView, other_sha: str, kind: str, distance: int | None, first_seen: str | None) -> None:
+        for other_entry, other_rel, other_role in ws.entries_with_photo(other_sha):
+            if other_entry == entry_id:
+                continue
+            k = (p.rel_path, other_entry, other_rel)
+            if k in seen:
+                continue
+            seen.add(k)
+            out.append(DuplicateView(p.rel_path, p.sha256, other_entry, entry_key(other_entry), other_rel,
+                                     other_role, other_sha, ws.thumb_path(other_sha).is_file(), kind, distance,
+                                     first_seen))
+
+    for p in photos:
+        if p.sha256:
+            add(p, p.sha256, "exact", 0, None)
+    by_sha = {p.sha256: p for p in photos if p.sha256}
+    sources: list[Any] = [ws.get_entry_result(entry_id, "dedup")]
+    sources += [ws.latest_result(s, "dedup") for s in by_sha]
+    for src in sources:
+        for d in _walk(src):
+            if "photo_sha256" not in d or "other_sha256" not in d:
+                continue
+            try:
+                m = DuplicateMatch.from_dict({f: d[f] for f in DuplicateMatch.__dataclass_fields__ if f in d})
+            except (TypeError, ValueError):
+                continue
+            p = by_sha.get(m.photo_sha256)
+            if p is not None and isinstance(m.other_sha256, str) and m.other_sha256 != m.photo_sha256:
+                add(p, m.other_sha256, m.kind, m.distance, m.first_seen)
+    return out
