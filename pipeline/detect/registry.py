@@ -9,7 +9,6 @@ The registry folder is the repo's ``models/`` (located relative to this package)
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +51,9 @@ def default_model_name() -> str:
 
 
 def weights_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from .datasets import file_sha256
+
+    return file_sha256(path)
 
 
 def resolve_model(name_or_path: str) -> ModelInfo:

@@ -1,0 +1,141 @@
+"""Commands of the litter detector: ``train``, ``evaluate``, ``models list``, ``dataset build``."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub, dataset_sub) -> None:
+    from .train import TrainRecipe
+
+    p = dataset_sub.add_parser("build", help="assemble a YOLO dataset from a definition in datasets/")
+    p.add_argument("name", help="definition name (datasets/NAME.yaml) or path to a definition")
+    p.add_argument("--out", type=Path, help="output folder (default: ~/.cache/cleanup-verify/datasets/NAME)")
+    p.add_argument("--data-root", type=Path, help="shared data folder (default: ../shared/data)")
+    p.set_defaults(func=cmd_dataset_build)
+
+    p = sub.add_parser("train", help="train a litter detector offline (ultralytics)")
+    p.add_argument("--data", type=Path, help="data.yaml written by 'dataset build'")
+    p.add_argument("--init", type=Path, help="initial weights (.pt, local path); default: from scratch")
+    p.add_argument("--project", type=Path, default=Path("runs/train"), help="folder of runs")
+    p.add_argument("--name", default="litter", help="run name (folder under --project)")
+    p.add_argument("--resume", action="store_true", help="continue PROJECT/NAME from weights/last.pt")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (0: all cores)")
+    p.add_argument("--device", default="cpu")
+    d = TrainRecipe()
+    for f in dataclasses.fields(TrainRecipe):
+        flag = "--" + f.name.replace("_", "-")
+        if flag in ("--plots",):
+            continue
+        typ = {int: int, float: float, str: str, bool: _bool}.get(type(getattr(d, f.name)), str)
+        if f.name == "hours":
+            typ = float
+        p.add_argument(flag, type=typ, default=getattr(d, f.name), help=f"(default: {getattr(d, f.name)})")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="mAP50, mAP50-95, precision/recall and false detections of a model")
+    p.add_argument("--model", default="default", help="registry name or path to weights (default: default)")
+    p.add_argument("--data", type=Path, required=True, help="data.yaml (its 'val' split is evaluated)")
+    p.add_argument("--confidence", type=float, help="operating threshold (default: the config's detect.confidence)")
+    p.add_argument("--imgsz", type=int, help="image size (default: the config's detect.imgsz)")
+    p.add_argument("--negatives", type=Path, help="folder of clean photos for false detections per image "
+                                                    "(default: the data.yaml's 'negatives' list)")
+    p.add_argument("--config", type=Path, help="TOML configuration")
+    p.add_argument("--json", action="store_true", help="last line printed: one JSON object of the metrics")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("models", help="the model registry (models/)")
+    msub = p.add_subparsers(dest="models_command", metavar="MODELS_COMMAND")
+    p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1])
+    pl = msub.add_parser("list", help="registered models, their metrics, and which one is the default")
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(func=cmd_models_list)
+
+
+def _bool(s: str) -> bool:
+    if s.lower() in ("1", "true", "yes", "on"):
+        return True
+    if s.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
+
+
+def _usage(msg: str):
+    from ..cli import UsageError
+
+    return UsageError(msg)
+
+
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    from .datasets import build_dataset, default_out_dir, load_definition
+
+    try:
+        defn = load_definition(args.name)
+        report = build_dataset(defn, args.out or default_out_dir(defn.name), args.data_root)
+    except ValueError as e:
+        raise _usage(str(e))
+    print(report.summary())
+    if not report.ok:
+        print("error: train/val leakage (see above); fix the definition", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainRecipe, select_epoch, train_model
+
+    recipe = TrainRecipe(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainRecipe)
+                            if hasattr(args, f.name)})
+    if not args.resume and args.data is None:
+        raise _usage("--data is required (or --resume)")
+    try:
+        run = train_model(args.data, init=args.init, project=args.project, name=args.name, recipe=recipe,
+                          threads=args.threads, resume=args.resume, device=args.device)
+    except FileNotFoundError as e:
+        raise _usage(str(e))
+    row, ck = select_epoch(run)
+    print(f"run: {run}\nselected epoch {row.epoch} by held-out mAP50 {row.map50:.4f} "
+          f"(mAP50-95 {row.map50_95:.4f}): {ck}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..config import Config
+    from .evaluate import evaluate
+    from .registry import resolve_model
+
+    cfg = Config.from_toml(args.config) if args.config else Config()
+    conf = cfg.detect.confidence if args.confidence is None else args.confidence
+    try:
+        info = resolve_model(args.model)
+    except (FileNotFoundError, ValueError) as e:
+        raise _usage(str(e))
+    if not args.data.is_file():
+        raise _usage(f"no data.yaml at {args.data}")
+    res = evaluate(info, args.data, confidence=conf, imgsz=args.imgsz or cfg.detect.imgsz,
+                   iou=cfg.detect.iou, negatives=args.negatives, threads=cfg.detect.torch_threads)
+    print(res.summary())
+    if args.json:
+        print(json.dumps(res.to_dict()))
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from .registry import default_model_name, list_models, models_dir
+
+    default = default_model_name()
+    models = list_models()
+    if args.json:
+        print(json.dumps([{"name": m.name, "model_id": m.model_id, "path": str(m.path),
+                           "default": m.name == default, "card": m.card} for m in models]))
+        return 0
+    for m in models:
+        mark = "*" if m.name == default else " "
+        metrics = (m.card or {}).get("metrics", {}) or {}
+        summary = ", ".join(f"{k} {v}" for k, v in metrics.items() if isinstance(v, (int, float)))
+        print(f"{mark} {m.model_id:40s} {summary}")
+    print(f"(* = default, named in {models_dir() / 'default'})")
+    return 0

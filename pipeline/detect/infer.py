@@ -1,0 +1,104 @@
+"""The detect stage: litter boxes in decoded photos, batched, at the operating threshold.
+
+Usage (the runner)::
+
+    detector = load_detector(cfg.detect)          # once per run
+    dets = detector.detect([photo1, photo2, ...])  # LoadedPhoto -> Detections, same order
+    ws.put_result(sha, "detect", STAGE_VERSION, ..., dets[i].to_dict(), model_id=detector.model_id)
+
+Photos are passed to ultralytics as in-memory arrays (the analysis image, EXIF orientation already
+applied by the loader; ultralytics' own path loading has orientation bugs, docs/research.md). ultralytics
+takes arrays as **BGR** (OpenCV order) and flips them to RGB itself, so the RGB analysis image is flipped
+here first. Boxes come back in analysis-image pixels and are divided by ``photo.scale`` into pixels of
+the oriented full-size photo, clipped to it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import DetectConfig
+from ..types import Detections, LoadedPhoto
+from .registry import ModelInfo, resolve_model
+from .runtime import ultralytics_threads
+
+STAGE_VERSION = "detect-1"
+
+
+def full_size(photo: LoadedPhoto) -> tuple[int, int]:
+    """(width, height) of the oriented full-size photo: from its metadata, else from image / scale."""
+    if photo.meta.width and photo.meta.height:
+        return int(photo.meta.width), int(photo.meta.height)
+    h, w = photo.image.shape[:2]
+    s = photo.scale if photo.scale > 0 else 1.0
+    return int(round(w / s)), int(round(h / s))
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """An HxWx3 uint8 BGR copy of an RGB(A) or grey analysis image. Raises ValueError otherwise."""
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"expected an HxWx3 image, got shape {a.shape}")
+    if a.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {a.dtype}")
+    return np.ascontiguousarray(a[:, :, 2::-1])
+
+
+def boxes_to_full_size(xyxy: np.ndarray, scale: float, image_size: tuple[int, int]) -> np.ndarray:
+    """Boxes (N, 4) in analysis pixels -> pixels of the full-size photo (``/ scale``), clipped to it."""
+    s = scale if scale > 0 else 1.0
+    out = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) / s
+    w, h = image_size
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
+    return out.astype(np.float32)
+
+
+@dataclass
+class Detector:
+    """A loaded detector. ``model_id`` is recorded with every result; ``class_names`` come from the model."""
+
+    info: ModelInfo
+    cfg: DetectConfig
+    model: Any
+
+    @property
+    def model_id(self) -> str:
+        return self.info.model_id
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        names = self.model.names
+        return tuple(names[i] for i in sorted(names)) if isinstance(names, dict) else tuple(names)
+
+    def detect(self, photos: list[LoadedPhoto]) -> list[Detections]:
+        """Detections (confidence >= ``cfg.confidence``) for each photo, in order, in full-size pixels.
+        Runs in batches of ``cfg.batch_size``."""
+        out: list[Detections] = []
+        bs = max(1, self.cfg.batch_size)
+        for i in range(0, len(photos), bs):
+            chunk = photos[i:i + bs]
+            results = self.model.predict([to_bgr(p.image) for p in chunk], conf=self.cfg.confidence,
+                                         iou=self.cfg.iou, imgsz=self.cfg.imgsz, device=self.cfg.device,
+                                         verbose=False, batch=len(chunk))
+            for photo, r in zip(chunk, results):
+                size = full_size(photo)
+                b = r.boxes
+                out.append(Detections(
+                    xyxy=boxes_to_full_size(b.xyxy.cpu().numpy(), photo.scale, size),
+                    confidence=b.conf.cpu().numpy(), class_id=b.cls.cpu().numpy().astype(np.int32),
+                    class_names=self.class_names, model_id=self.model_id, image_size=size))
+        return out
+
+
+def load_detector(cfg: DetectConfig) -> Detector:
+    """Load ``cfg.model`` (registry name, ``default``, or a path to weights) with torch on
+    ``cfg.torch_threads`` threads (0: all cores). Raises FileNotFoundError for an unknown model."""
+    info = resolve_model(cfg.model)
+    ul = ultralytics_threads(cfg.torch_threads)
+    model = ul.YOLO(str(info.path), task="detect")
+    return Detector(info=info, cfg=cfg, model=model)
