@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from ..workspace import Workspace
 from . import views
@@ -29,29 +30,39 @@ class ReportError(RuntimeError):
 
 def build_report(ws: Workspace, out: str | Path, lang: str = "en") -> Path:
     """Write the static report of ``ws`` to folder ``out``; returns the path of ``index.html``."""
+    out = write_folder_atomically(out, lambda tmp: _write_site(ws, tmp, lang))
+    return out / "index.html"
+
+
+def write_folder_atomically(out: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Fill a fresh temporary folder with ``fill(tmp)``, then swap it in for ``out`` with renames.
+
+    ``out`` must be missing, empty, or written by this function before (it carries :data:`MARKER`);
+    anything else raises :class:`ReportError` and is left untouched. Returns the resolved ``out``.
+    """
     out = Path(out).resolve()
     if out.exists():
         if not out.is_dir():
             raise ReportError(f"{out} exists and is not a folder")
         if any(out.iterdir()) and not (out / MARKER).exists():
-            raise ReportError(f"{out} is not empty and does not hold an earlier report; choose another folder")
+            raise ReportError(f"{out} is not empty and was not written by cleanup-verify; choose another folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        _write_site(ws, tmp, lang)
+        (tmp / MARKER).write_text("written by cleanup-verify; this folder is replaced on each run\n")
+        fill(tmp)
         os.chmod(tmp, 0o755)
         _swap(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out / "index.html"
+    return out
 
 
 def _write_site(ws: Workspace, root: Path, lang: str) -> None:
     (root / "entries").mkdir()
     (root / "thumbs").mkdir()
     (root / "static").mkdir()
-    (root / MARKER).write_text("written by cleanup-verify report; this folder is replaced on each run\n")
     pkg = resources.files("pipeline.report") / "static"
     for name in STATIC_FILES:
         (root / "static" / name).write_bytes((pkg / name).read_bytes())

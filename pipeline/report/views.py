@@ -94,8 +94,10 @@ def ranking_rows(ws: Workspace) -> list[RankingRow]:
 
 
 def rank(rows: list[RankingRow]) -> list[RankingRow]:
-    """Sort by effective score (descending, None last), ties by arrival; number the ranks from 1."""
-    ordered = sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.seq))
+    """Sort by effective score (descending, None last, disqualified after those), ties by arrival; number
+    the ranks from 1."""
+    ordered = sorted(rows, key=lambda r: (r.shown_status == "disqualified", r.score is None, -(r.score or 0.0),
+                                          r.seq))
     return [_with_rank(r, i + 1) for i, r in enumerate(ordered)]
 
 

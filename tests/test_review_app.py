@@ -1,0 +1,278 @@
+"""Review app through Flask's test client: sign-in, CSRF, decisions with a version check, corrections,
+audit log, accounts, and the YOLO export of corrections."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import threading
+
+import pytest
+
+from pipeline.review import auth, store
+from pipeline.review.app import create_app
+from pipeline.review.corrections_export import corrected_labels, export_corrections
+from pipeline.workspace import Workspace
+from wsfactory import HOSTILE_PARTICIPANT, make_workspace
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture()
+def ws_path(tmp_path):
+    root = tmp_path / "ws"
+    make_workspace(root, 12, seed=5, hostile=True, thumb_side=120)
+    with Workspace(root) as ws:
+        h = auth.hash_password(PASSWORD)
+        store.add_user(ws, "ann", "judge", h)
+        store.add_user(ws, "bao", "judge", h)
+    return root
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def signed_in(app, name="ann"):
+    c = app.test_client()
+    tok = csrf(c.get("/login").text)
+    r = c.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": tok})
+    assert r.status_code == 302
+    return c, csrf(c.get("/").text)
+
+
+def test_every_page_needs_sign_in(ws_path):
+    c = create_app(ws_path).test_client()
+    for url in ("/", "/audit", "/entry?id=E05-00001", "/thumbs/" + "0" * 64 + ".jpg"):
+        r = c.get(url)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/login"), url
+    assert c.get("/login").status_code == 200
+
+
+def test_login_form_has_csrf_and_cookie_flags(ws_path):
+    app = create_app(ws_path)
+    c = app.test_client()
+    html = c.get("/login").text
+    assert 'name="username"' in html and 'name="password"' in html and 'name="csrf_token"' in html
+    # no token: refused before the password is even looked at
+    assert c.post("/login", data={"username": "ann", "password": PASSWORD}).status_code == 400
+    r = c.post("/login", data={"username": "ann", "password": "wrong password", "csrf_token": csrf(html)})
+    assert r.status_code == 401
+    r = c.post("/login", data={"username": "ann", "password": PASSWORD, "csrf_token": csrf(html)})
+    assert r.status_code == 302
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    secure = create_app(ws_path, secure_cookies=True).test_client()
+    r = secure.get("/login")
+    assert "Secure" in r.headers["Set-Cookie"]
+
+
+def test_secret_key_is_generated_once_with_mode_0600(ws_path):
+    create_app(ws_path)
+    key_file = ws_path / auth.SECRET_FILE
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    first = key_file.read_bytes()
+    create_app(ws_path)
+    assert key_file.read_bytes() == first and len(first) == 32
+
+
+def test_post_without_valid_csrf_is_refused(ws_path):
+    c, tok = signed_in(create_app(ws_path))
+    data = {"entry_id": "E05-00001", "base_version": "0", "decision": "accept", "reason": ""}
+    assert c.post("/entry/decide", data=data).status_code == 400
+    assert c.post("/entry/decide", data={**data, "csrf_token": "x" + tok}).status_code == 400
+    with Workspace(ws_path) as ws:
+        assert store.entry_reviews(ws, "E05-00001") == []
+    assert c.post("/entry/decide", data={**data, "csrf_token": tok}).status_code == 302
+
+
+def test_override_changes_the_ranking_and_the_audit_log(ws_path):
+    c, tok = signed_in(create_app(ws_path))
+    last = re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/").text)[-1]
+    r = c.post("/entry/decide", data={"entry_id": last, "base_version": "0", "decision": "override",
+                                      "score_override": "100", "reason": "photos checked by hand",
+                                      "csrf_token": tok})
+    assert r.status_code == 302
+    first = re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/").text)[0]
+    assert first == last
+    audit = c.get("/audit").text
+    assert "photos checked by hand" in audit and "ann" in audit
+    assert "1 / 12" in c.get("/").text  # progress: one of twelve reviewed
+
+
+def test_disqualify_moves_entry_last_and_needs_reason(ws_path):
+    c, tok = signed_in(create_app(ws_path))
+    top = re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/").text)[0]
+    bad = c.post("/entry/decide", data={"entry_id": top, "base_version": "0", "decision": "disqualify",
+                                        "reason": " ", "csrf_token": tok})
+    assert bad.status_code == 400 and "needs a reason" in bad.text
+    c.post("/entry/decide", data={"entry_id": top, "base_version": "0", "decision": "disqualify",
+                                  "reason": "same photos as last year", "csrf_token": tok})
+    html = c.get("/?status=disqualified").text
+    assert re.findall(r'href="/entry\?id=([^"&]+)"', html) == [top]
+    assert re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/").text)[-1] == top
+
+
+def test_second_judge_is_told_and_shown_the_first_decision(ws_path):
+    app = create_app(ws_path)
+    ann, tok_a = signed_in(app, "ann")
+    bao, tok_b = signed_in(app, "bao")
+    eid = "E05-00002"
+    # both open the entry at version 0
+    assert 'name="base_version" value="0"' in ann.get("/entry", query_string={"id": eid}).text
+    assert 'name="base_version" value="0"' in bao.get("/entry", query_string={"id": eid}).text
+    r1 = ann.post("/entry/decide", data={"entry_id": eid, "base_version": "0", "decision": "override",
+                                         "score_override": "12.5", "reason": "half the litter left",
+                                         "csrf_token": tok_a})
+    assert r1.status_code == 302
+    r2 = bao.post("/entry/decide", data={"entry_id": eid, "base_version": "0", "decision": "accept",
+                                         "reason": "", "csrf_token": tok_b})
+    assert r2.status_code == 409
+    assert "Another judge decided" in r2.text and "half the litter left" in r2.text and "ann" in r2.text
+    assert 'name="base_version" value="1"' in r2.text  # the form now carries the new version
+    with Workspace(ws_path) as ws:
+        reviews = store.entry_reviews(ws, eid)
+    assert [(r.judge, r.version, r.score_override) for r in reviews] == [("ann", 1, 12.5)]
+
+
+def test_concurrent_decisions_store_exactly_one(ws_path):
+    """Eight threads on eight connections decide on one entry from version 0: one wins, seven conflict."""
+    results, barrier = [], threading.Barrier(8)
+
+    def judge(i: int) -> None:
+        with Workspace(ws_path) as ws:
+            barrier.wait()
+            results.append(store.decide(ws, "E05-00004", f"j{i}", "accept", None, "", base_version=0))
+
+    threads = [threading.Thread(target=judge, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = [r for r in results if r.review is not None]
+    assert len(stored) == 1 and len(results) == 8
+    assert all(r.conflict == stored[0].review for r in results if r.review is None)
+
+
+def test_entry_page_escapes_hostile_text(ws_path):
+    c, _ = signed_in(create_app(ws_path))
+    html = c.get("/").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and HOSTILE_PARTICIPANT not in html
+    eid = re.findall(r'href="(/entry\?id=[^"]+)"', html)
+    hostile = [u for u in eid if "svg" in u][0]
+    page = c.get(hostile.replace("&amp;", "&")).text
+    assert "<svg" not in page and "<img src=x" not in page
+    assert "before/&#34;&gt;&lt;img src=x onerror=alert(1)&gt;.jpg" in page
+
+
+def test_security_headers_and_thumb_paths(ws_path):
+    c, _ = signed_in(create_app(ws_path))
+    r = c.get("/")
+    assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert c.get("/thumbs/..%2Fworkspace.db.jpg").status_code == 404
+    sha = re.search(r'/thumbs/([0-9a-f]{64})\.jpg', c.get("/entry?id=E05-00001").text).group(1)
+    r = c.get(f"/thumbs/{sha}.jpg")
+    assert r.status_code == 200 and r.mimetype == "image/jpeg"
+
+
+def test_login_next_only_goes_to_local_paths(ws_path):
+    c = create_app(ws_path).test_client()
+    tok = csrf(c.get("/login").text)
+    r = c.post("/login?next=//evil.example/x", data={"username": "ann", "password": PASSWORD, "csrf_token": tok})
+    assert r.headers["Location"] == "/"
+
+
+def test_language_switch(ws_path):
+    c, _ = signed_in(create_app(ws_path))
+    assert "Ranking" in c.get("/").text
+    c.get("/lang/vi?next=/")
+    assert "Bảng xếp hạng" in c.get("/").text
+
+
+def test_filters_sort_and_pagination(ws_path):
+    app = create_app(ws_path, page_size=5)
+    c, _ = signed_in(app)
+    html = c.get("/").text
+    assert "Page 1 / 3" in html and len(re.findall(r'<tr class="row-', html)) == 5
+    assert len(re.findall(r'<tr class="row-', c.get("/?page=3").text)) == 2
+    dup = c.get("/?flag=DUPLICATE_PHOTO").text
+    rows = re.findall(r'<tr class="row-.*?</tr>', dup, flags=re.S)
+    assert rows and all("DUPLICATE_PHOTO" in r for r in rows)
+    ids = re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/?sort=entry").text)
+    assert ids == sorted(ids)
+
+
+def test_corrections_stored_and_exported_as_yolo(ws_path, tmp_path):
+    c, tok = signed_in(create_app(ws_path))
+    with Workspace(ws_path) as ws:  # an entry whose before photo has at least two boxes
+        for eid in ws.entry_ids()[1:]:
+            sha = ws.entry_photos(eid)[0]["sha256"]
+            det = ws.latest_result(sha, "detect")
+            n_above = sum(1 for x in det["confidence"] if x >= 0.25)
+            if n_above >= 2:
+                break
+    assert n_above >= 2
+    html = c.get("/entry", query_string={"id": eid}).text
+    model = re.search(r'name="model_id" value="([^"]+)"', html).group(1)
+    r = c.post("/entry/corrections", data={"entry_id": eid, "sha256": sha, "model_id": model,
+                                           "not_litter": ["0"], "missed": ["100,200,700,900"], "csrf_token": tok})
+    assert r.status_code == 302
+    page = c.get("/entry", query_string={"id": eid}).text
+    assert page.count("box box-not_litter") == 1 and page.count("box box-missed") == 1
+    # a photo of another entry cannot be corrected through this one
+    with Workspace(ws_path) as ws:
+        other = next(p["sha256"] for p in ws.entry_photos("E05-00009") if p["sha256"])
+    assert other != sha
+    assert c.post("/entry/corrections", data={"entry_id": eid, "sha256": other, "model_id": model,
+                                              "csrf_token": tok}).status_code == 404
+    with Workspace(ws_path) as ws:
+        labels = corrected_labels(ws)
+        summary = export_corrections(ws, tmp_path / "ds")
+    assert [lab.sha256 for lab in labels] == [sha]
+    assert len(labels[0].boxes) == n_above - 1 + 1
+    lines = (tmp_path / "ds" / "labels" / "train" / f"{sha}.txt").read_text().splitlines()
+    assert len(lines) == n_above and summary.images == 1 and summary.boxes == n_above
+    cls, cx, cy, w, h = lines[-1].split()
+    assert (cls, float(cx), float(cy), float(w), float(h)) == ("0", 0.1, 0.183333, 0.15, 0.233333)
+    assert (tmp_path / "ds" / "images" / "train" / f"{sha}.jpg").is_file()
+    assert "names:" in (tmp_path / "ds" / "data.yaml").read_text()
+
+
+def test_export_uses_original_photo_when_reachable(ws_path, tmp_path):
+    from PIL import Image
+    from pipeline.types import PhotoMeta, PhotoRef, Submission
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(buf, "JPEG")
+    data = buf.getvalue()
+    import hashlib
+    sha = hashlib.sha256(data).hexdigest()
+    (tmp_path / "batch").mkdir()
+    (tmp_path / "batch" / "b.jpg").write_bytes(data)
+    with Workspace(ws_path) as ws:
+        ws.put_submission(Submission("ORIG", photos=(PhotoRef("ORIG", "before", tmp_path / "batch" / "b.jpg", "b.jpg"),)), "b")
+        ws.put_photo(PhotoMeta(sha, len(data), "JPEG", 64, 48), "ORIG", "b.jpg")
+        ws.set_entry_photo("ORIG", "b.jpg", sha, None)
+        store.replace_corrections(ws, sha, "m@1", "ann", [], [(1, 2, 30, 40)], (64, 48))
+        s = export_corrections(ws, tmp_path / "ds", images="original")
+        assert (s.images, s.originals) == (1, 1)
+        (tmp_path / "batch" / "b.jpg").write_bytes(b"changed")
+        s = export_corrections(ws, tmp_path / "ds", images="original")
+        assert (s.images, s.originals, s.skipped) == (0, 0, 1)  # no thumbnail to fall back on
+
+
+def test_users_add_command(tmp_path, monkeypatch, capsys):
+    from pipeline.cli import main
+    make_workspace(tmp_path / "w", 1, seed=1, thumbs=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    assert main(["users", "add", "chi", "--role", "admin", "--workspace", str(tmp_path / "w")]) == 0
+    with Workspace(tmp_path / "w") as ws:
+        u = store.get_user(ws, "chi")
+    assert u.role == "admin" and u.password_hash.startswith("$argon2id$")
+    assert auth.verify_password(u.password_hash, "a long password")
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "add", "dan", "--workspace", str(tmp_path / "w")]) == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    assert main(["users", "add", "chi", "--workspace", str(tmp_path / "w")]) == 2  # exists
+    assert main(["users", "add", "<b>", "--workspace", str(tmp_path / "w")]) == 2
