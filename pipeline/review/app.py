@@ -358,3 +358,21 @@ def _box(value: str) -> tuple[float, float, float, float]:
     if len(parts) != 4 or not all(math.isfinite(v) for v in parts):
         raise ValueError(f"bad box {value!r}")
     return parts[0], parts[1], parts[2], parts[3]
+
+
+class BackgroundServer:
+    """The app served by a threaded werkzeug server in a daemon thread (tests, screenshots, benchmarks).
+
+    ``port=0`` picks a free port; ``url`` is ``http://HOST:PORT``. Call :meth:`stop` when done.
+    """
+
+    def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0):
+        from werkzeug.serving import make_server
+        self._server = make_server(host, port, app, threaded=True)
+        self.url = f"http://{host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="review-app", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
