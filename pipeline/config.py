@@ -29,6 +29,7 @@ class LoadConfig:
     """Photo decoding. Sizes in pixels, file size in bytes."""
 
     analysis_max_side: int = 1024  # longest side of the decoded analysis image
+    draft_min_fraction: float = 0.9  # JPEG: decode at 1/2, 1/4 or 1/8 scale if still >= this * analysis size
     max_pixels: int = 100_000_000  # decompression-bomb limit on the full-size photo (width * height)
     max_file_bytes: int = 80 * 1024 * 1024  # larger files are refused unread
     thumb_max_side: int = 480  # thumbnails kept in the workspace for reports

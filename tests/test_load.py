@@ -194,8 +194,14 @@ def test_grey_palette_webp_avif_load_as_rgb():
 
 
 # ------------------------------------------------------------------------------------------ draft decode
-def test_jpeg_draft_decodes_a_12_megapixel_photo_reduced(monkeypatch):
-    data = encode(scene(4000, 3000, 9), "JPEG", quality=90)
+@pytest.mark.parametrize("size, decoded, analysis", [
+    ((4000, 3000), (1000, 750), (1000, 750)),  # 1/4 scale is within draft_min_fraction: used as decoded
+    ((3264, 2448), (1632, 1224), (1024, 768)),  # 1/4 would be 816 px: 1/2 scale, then resized
+    ((2448, 3264), (1224, 1632), (768, 1024)),
+])
+def test_jpeg_draft_decodes_a_phone_photo_reduced(monkeypatch, size, decoded, analysis):
+    small = Image.fromarray(scene(size[0] // 8, size[1] // 8, 9))  # cheap to make at 12 megapixels
+    data = encode(small.resize(size, Image.Resampling.BILINEAR), "JPEG", quality=90)
     decoded_sizes = []
     real_to_rgb = load_mod._to_rgb
 
@@ -205,12 +211,24 @@ def test_jpeg_draft_decodes_a_12_megapixel_photo_reduced(monkeypatch):
 
     monkeypatch.setattr(load_mod, "_to_rgb", spy)
     p = load_photo(data, CFG)
-    assert decoded_sizes == [(2000, 1500)]  # libjpeg 1/2 scale: never the 4000x3000 full size
-    assert p.image.shape == (768, 1024, 3)
-    assert (p.meta.width, p.meta.height) == (4000, 3000)
-    assert p.scale == pytest.approx(1024 / 4000)
-    full = np.asarray(Image.open(io.BytesIO(data)).convert("RGB").resize((1024, 768), Image.Resampling.LANCZOS))
+    assert decoded_sizes == [decoded]  # libjpeg DCT scaling: never the full size
+    assert p.image.shape == (analysis[1], analysis[0], 3)
+    assert (p.meta.width, p.meta.height) == size
+    assert p.scale == pytest.approx(max(analysis) / max(size))
+    full = np.asarray(Image.open(io.BytesIO(data)).convert("RGB").resize(analysis, Image.Resampling.BOX))
     assert np.abs(full.astype(int) - p.image).mean() < 3  # the reduced decode shows the same picture
+
+
+def test_draft_factor_follows_the_config():
+    from pipeline.load import jpeg_draft_factor
+
+    assert jpeg_draft_factor(4032, 3024, CFG) == 4
+    assert jpeg_draft_factor(4032, 3024, LoadConfig(draft_min_fraction=1.0)) == 2
+    assert jpeg_draft_factor(8000, 6000, CFG) == 8  # 1000 px >= 0.9 * 1024
+    assert jpeg_draft_factor(3264, 2448, CFG) == 2  # 816 px < 0.9 * 1024
+    assert jpeg_draft_factor(1024, 768, CFG) == 1
+    assert jpeg_draft_factor(1, 1, CFG) == 1
+    assert jpeg_draft_factor(12000, 200, CFG) == 8
 
 
 def test_same_bytes_give_the_same_pixels_and_sha256():
