@@ -61,6 +61,8 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from pipeline.config import LoadConfig
 from pipeline.types import LoadedPhoto, PhotoMeta, Problem
 
+STAGE_VERSION = "1"  # bump when the analysis image or PhotoMeta of the same bytes and config changes
+
 # Pillow format names we decode. MPO is a JPEG with extra embedded images (phones write it).
 SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF")
 _OPEN_FORMATS = ["JPEG", "PNG", "WEBP", "HEIF", "AVIF"]  # Pillow's JPEG opener returns MPO files too
@@ -69,7 +71,7 @@ THUMB_QUALITY = 85  # JPEG quality of workspace thumbnails
 
 # Error codes (stable: README table, workspace records, exports).
 PHOTO_UNREADABLE = "PHOTO_UNREADABLE"
-PHOTO_OUTSIDE_BATCH = "PHOTO_OUTSIDE_BATCH"
+PATH_OUTSIDE_BATCH = "PATH_OUTSIDE_BATCH"  # the same code as pipeline.ingest uses
 PHOTO_EMPTY = "PHOTO_EMPTY"
 PHOTO_TOO_LARGE = "PHOTO_TOO_LARGE"
 PHOTO_TOO_MANY_PIXELS = "PHOTO_TOO_MANY_PIXELS"
@@ -80,7 +82,7 @@ PHOTO_CORRUPT = "PHOTO_CORRUPT"
 
 ERROR_CODES: dict[str, str] = {
     PHOTO_UNREADABLE: "The file could not be opened: missing, no read permission, a folder, or not a regular file.",
-    PHOTO_OUTSIDE_BATCH: "The path (through a symbolic link) leads outside the batch folder; it was not read.",
+    PATH_OUTSIDE_BATCH: "The path (through a symbolic link) leads outside the batch folder; it was not read.",
     PHOTO_EMPTY: "The file is empty (0 bytes).",
     PHOTO_TOO_LARGE: "The file is larger than load.max_file_bytes; it was refused without being read.",
     PHOTO_TOO_MANY_PIXELS: "Width x height in the file's header exceeds load.max_pixels (decompression bomb); "
@@ -135,7 +137,7 @@ def read_photo(path: Path, cfg: LoadConfig, *, batch_root: Path | None = None,
     """The bytes of the photo at ``path``, or :class:`PhotoError`.
 
     Checks, in order, without reading pixel data: the path resolves inside ``batch_root`` when one is given
-    (symbolic links are followed: ``PHOTO_OUTSIDE_BATCH``); it is a regular readable file (folders, FIFOs and
+    (symbolic links are followed: ``PATH_OUTSIDE_BATCH``); it is a regular readable file (folders, FIFOs and
     devices are never opened: ``PHOTO_UNREADABLE``); its size is 1 to ``cfg.max_file_bytes`` bytes
     (``PHOTO_EMPTY``/``PHOTO_TOO_LARGE``, decided from ``stat`` so an enormous file is not read at all).
     ``rel_path`` goes into ``Problem.path``.
@@ -150,7 +152,7 @@ def read_photo(path: Path, cfg: LoadConfig, *, batch_root: Path | None = None,
             raise _fail(PHOTO_UNREADABLE, f"Could not resolve the path of {name} ({e}). Check the file and "
                         "upload it again.", rel_path) from None
         if real != root and root not in real.parents:
-            raise _fail(PHOTO_OUTSIDE_BATCH, f"{name} is a link to a file outside the batch folder; "
+            raise _fail(PATH_OUTSIDE_BATCH, f"{name} is a link to a file outside the batch folder; "
                         "it was not read. Put the photo itself into the entry's folder.", rel_path)
     try:
         st = path.stat()
@@ -202,8 +204,9 @@ def load_photo(data: bytes, cfg: LoadConfig, sha256: str | None = None, *,
     """Decode ``data`` once into the analysis image and read its metadata, or raise :class:`PhotoError`.
 
     Returns a :class:`LoadedPhoto` whose ``image`` is HxWx3 uint8 RGB, EXIF orientation applied, longest
-    side ``min(cfg.analysis_max_side, full-size longest side)`` pixels, and ``scale`` = analysis pixels per
-    full-size pixel (in (0, 1]). ``meta`` holds ``sha256`` (computed when not given), size, Pillow's format
+    side ``min(cfg.analysis_max_side, full-size longest side)`` pixels (a JPEG whose 1/2, 1/4 or 1/8 scale
+    decode is within ``cfg.draft_min_fraction`` of that keeps the decoded size, see
+    :func:`jpeg_draft_factor`), and ``scale`` = analysis pixels per full-size pixel (in (0, 1]). ``meta`` holds ``sha256`` (computed when not given), size, Pillow's format
     name, oriented full-size width/height, EXIF capture time, GPS and camera (``None`` when absent or
     invalid). ``rel_path`` goes into ``Problem.path`` of a failure.
     """
@@ -573,5 +576,5 @@ def with_path(problem: Problem, rel_path: str) -> Problem:
     return replace(problem, path=rel_path)
 
 
-__all__ = ["PhotoError", "read_photo", "load_photo", "make_thumbnail", "parse_exif_datetime", "parse_gps",
+__all__ = ["STAGE_VERSION", "PhotoError", "jpeg_draft_factor", "read_photo", "load_photo", "make_thumbnail", "parse_exif_datetime", "parse_gps",
            "ERROR_CODES", "SUPPORTED_FORMATS", "RESIZE_FILTER", "with_path"]

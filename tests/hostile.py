@@ -8,8 +8,8 @@ Everything is generated (deterministic, seeded), small on disk (the "enormous" f
 (about 1 s). Notes:
 
 * ``h05_files/before/outside_link.jpg`` is a symbolic link to ``<dest>_outside/secret.jpg`` (a valid JPEG
-  written NEXT TO ``dest``). Expected ``PHOTO_OUTSIDE_BATCH`` from ``read_photo(..., batch_root=dest)``;
-  ingest may refuse it earlier with its own code ("a path outside the batch").
+  written NEXT TO ``dest``). Expected ``PATH_OUTSIDE_BATCH``, from ingest (which
+  refuses it first) or from ``read_photo(..., batch_root=dest)``.
 * ``h05_files/before/no_permission.jpg`` is mode 000; root can read anything, so when the tests run as root
   it is expected to load (``None``), else ``PHOTO_UNREADABLE``.
 * ``h05_files/before/folder.jpg`` is a directory: an ingest that lists ``*.jpg`` sees it as a photo.
@@ -274,7 +274,7 @@ def make_hostile_batch(dest: Path) -> dict[str, str | None]:
     outside.mkdir(exist_ok=True)
     (outside / "secret.jpg").write_bytes(encode(scene(64, 48, 20), "JPEG"))
     os.symlink(outside / "secret.jpg", dest / e / "before" / "outside_link.jpg")
-    exp[f"{e}/before/outside_link.jpg"] = "PHOTO_OUTSIDE_BATCH"
+    exp[f"{e}/before/outside_link.jpg"] = "PATH_OUTSIDE_BATCH"
     os.symlink(dest / e / "before" / "gone.jpg", dest / e / "before" / "dangling_link.jpg")
     exp[f"{e}/before/dangling_link.jpg"] = "PHOTO_UNREADABLE"
     rel = _write(dest, f"{e}/before/no_permission.jpg", encode(scene(64, 48, 21), "JPEG"))

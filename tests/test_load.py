@@ -53,7 +53,7 @@ def test_hostile_batch_has_enough_kinds(batch):
     codes = [c for c in expected.values() if c]
     assert len(codes) >= 15
     assert set(codes) >= {"PHOTO_TRUNCATED", "PHOTO_CORRUPT", "PHOTO_EMPTY", "PHOTO_NOT_IMAGE", "PHOTO_TOO_MANY_PIXELS",
-                          "PHOTO_TOO_LARGE", "PHOTO_UNREADABLE", "PHOTO_OUTSIDE_BATCH", "PHOTO_UNSUPPORTED"}
+                          "PHOTO_TOO_LARGE", "PHOTO_UNREADABLE", "PATH_OUTSIDE_BATCH", "PHOTO_UNSUPPORTED"}
     entries = {rel.split("/")[0] for rel in expected}
     for e in entries:  # every entry also holds photos that must load
         assert any(c is None for rel, c in expected.items() if rel.startswith(e + "/")), e
