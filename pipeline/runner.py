@@ -20,7 +20,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from .workspace import Workspace, atomic_write_bytes
 
 log = logging.getLogger("cleanup_verify")
 
-LOAD_STAGE_VERSION = "1"
 
 
 @dataclass
@@ -97,6 +96,8 @@ class Runner:
         self.model = registry.resolve_model(cfg.detect.model)
         self.model_id = self.model.model_id
         self._detector: Any = None
+        from .load import STAGE_VERSION as LOAD_STAGE_VERSION
+
         self.load_key = _digest(LOAD_STAGE_VERSION, cfg.section_hash("load"))
         self.hash_key = (hashing.STAGE_VERSION, self.load_key)
         self.detect_key = (infer.STAGE_VERSION, _digest(self.load_key, cfg.section_hash("detect")))
@@ -113,7 +114,7 @@ class Runner:
         return self._detector
 
     # ------------------------------------------------------------------------------------ pass 1
-    def process_entry(self, sub: Submission, summary: RunSummary, progress: _Progress) -> None:
+    def process_entry(self, sub: Submission, batch_root: Path, summary: RunSummary, progress: _Progress) -> None:
         from .dedup import index
         from .load import PhotoError, load_photo, make_thumbnail, read_photo
         from .types import PhotoHashes
@@ -125,7 +126,7 @@ class Runner:
         readable: list[tuple[PhotoRef, str, bytes]] = []
         for ref in sub.photos:
             try:
-                data = read_photo(ref.path, cfg.load)
+                data = read_photo(ref.path, cfg.load, batch_root=batch_root, rel_path=ref.rel_path)
             except PhotoError as e:
                 ws.set_entry_photo(sub.entry_id, ref.rel_path, None, e.problem)
                 summary.photos_failed += 1
@@ -135,7 +136,7 @@ class Runner:
             readable.append((ref, hashlib.sha256(data).hexdigest(), data))
 
         # Which photos could be used, as far as earlier runs know, and is the entry's verification stored?
-        known_error = {sha: ws.get_result(sha, "load_error", LOAD_STAGE_VERSION, self.load_key)
+        known_error = {sha: ws.get_result(sha, "load_error", "1", self.load_key)
                        for _, sha, _ in readable}
         usable_keys = sorted((r.rel_path, r.role, sha) for r, sha, _ in readable if not known_error[sha])
         verify_key = _digest(VERIFY_VERSION, self.verify_config, self.model_id, usable_keys)
@@ -146,7 +147,8 @@ class Runner:
         to_detect: list[str] = []
         for ref, sha, data in readable:
             if known_error[sha]:
-                ws.set_entry_photo(sub.entry_id, ref.rel_path, sha, Problem.from_dict(known_error[sha]))
+                ws.set_entry_photo(sub.entry_id, ref.rel_path, sha,
+                                  replace(Problem.from_dict(known_error[sha]), path=ref.rel_path))
                 summary.photos_failed += 1
                 progress.update()
                 continue
@@ -162,9 +164,9 @@ class Runner:
                 continue
             if sha not in loaded:
                 try:
-                    photo = load_photo(data, cfg.load, sha256=sha)
+                    photo = load_photo(data, cfg.load, sha256=sha, rel_path=ref.rel_path)
                 except PhotoError as e:
-                    ws.put_result(sha, "load_error", LOAD_STAGE_VERSION, self.load_key, e.problem.to_dict())
+                    ws.put_result(sha, "load_error", "1", self.load_key, e.problem.to_dict())
                     ws.set_entry_photo(sub.entry_id, ref.rel_path, sha, e.problem)
                     summary.photos_failed += 1
                     progress.update()
@@ -266,7 +268,7 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
         try:
             for sub in batch.submissions:
                 try:
-                    runner.process_entry(sub, summary, progress)
+                    runner.process_entry(sub, batch.root, summary, progress)
                 except Exception:  # one entry must never stop the batch
                     log.exception("%s: processing failed; the entry will be scored from what is stored",
                                   sub.entry_id)
