@@ -276,3 +276,14 @@ def test_users_add_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
     assert main(["users", "add", "chi", "--workspace", str(tmp_path / "w")]) == 2  # exists
     assert main(["users", "add", "<b>", "--workspace", str(tmp_path / "w")]) == 2
+
+
+def test_ranking_follows_new_pipeline_results_without_restart(ws_path):
+    from pipeline.types import ScoreCard
+    c, _ = signed_in(create_app(ws_path))
+    last = re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/").text)[-1]
+    with Workspace(ws_path) as ws:  # a rerun of the pipeline rescored one entry
+        card = ws.scorecard(last)
+        d = card.to_dict() if card else ScoreCard(last, None, "error", {}, (), "m", "c").to_dict()
+        ws.put_entry_result(last, "score", "rerun", {**d, "score": 99.9, "status": "scored"})
+    assert re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/").text)[0] == last

@@ -40,12 +40,16 @@ def is_sha256(s: str) -> bool:
 
 def effective_score(card: ScoreCard | None, review: Review | None) -> float | None:
     """The score the ranking uses: the judge's override when there is one, None when disqualified."""
+    return effective_score_of(card.score if card is not None else None, review)
+
+
+def effective_score_of(pipeline_score: float | None, review: Review | None) -> float | None:
     if review is not None:
         if review.decision == "override":
             return review.score_override
         if review.decision == "disqualify":
             return None
-    return card.score if card is not None else None
+    return pipeline_score
 
 
 # ------------------------------------------------------------------------------------------------ ranking
@@ -74,45 +78,53 @@ class RankingRow:
         return self.status
 
 
-def ranking_rows(ws: Workspace) -> list[RankingRow]:
-    """Every entry, ranked: effective score descending, entries without a score last, then arrival order."""
+def pipeline_rows(ws: Workspace) -> list[RankingRow]:
+    """Every entry in arrival order with the pipeline's score, status and flags (no decisions, rank 0).
+
+    Only the fields the ranking needs are pulled out of the stored JSON (``json_extract`` in SQLite), so
+    this stays fast for thousands of entries.
+    """
     rows = ws.conn.execute(
-        "SELECT e.entry_id, e.seq, e.submission_json, r.result_json FROM entries e "
+        "SELECT e.entry_id, e.seq, json_extract(e.submission_json, '$.participant'), "
+        "json_extract(e.submission_json, '$.team'), r.entry_id IS NOT NULL, json_extract(r.result_json, '$.score'), "
+        "json_extract(r.result_json, '$.status'), json_extract(r.result_json, '$.flags') FROM entries e "
         "LEFT JOIN entry_results r ON r.entry_id = e.entry_id AND r.stage = 'score' ORDER BY e.seq").fetchall()
-    reviews = store.latest_reviews(ws)
     out: list[RankingRow] = []
-    for entry_id, seq, sub_json, card_json in rows:
-        sub = json.loads(sub_json)
-        card = _card(card_json)
-        review = reviews.get(entry_id)
-        flags = tuple(sorted(card.flags, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code))) if card else ()
-        out.append(RankingRow(entry_id=entry_id, key=entry_key(entry_id), seq=int(seq),
-                              participant=_text(sub.get("participant")), team=_text(sub.get("team")),
-                              pipeline_score=card.score if card else None, score=effective_score(card, review),
-                              status=card.status if card else "unscored", flags=flags, review=review))
-    return rank(out)
+    for entry_id, seq, participant, team, scored, score, status, flags_json in rows:
+        flags: tuple[Flag, ...] = ()
+        if flags_json:
+            try:
+                flags = tuple(sorted((Flag.from_dict(f) for f in json.loads(flags_json)),
+                                     key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code)))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                flags = ()
+        out.append(RankingRow(entry_id=entry_id, key=entry_key(entry_id), seq=int(seq), participant=_text(participant),
+                              team=_text(team), pipeline_score=_float(score), score=_float(score),
+                              status=str(status) if scored and status else "unscored", flags=flags, review=None))
+    return out
 
 
-def rank(rows: list[RankingRow]) -> list[RankingRow]:
-    """Sort by effective score (descending, None last, disqualified after those), ties by arrival; number
-    the ranks from 1."""
-    ordered = sorted(rows, key=lambda r: (r.shown_status == "disqualified", r.score is None, -(r.score or 0.0),
-                                          r.seq))
-    return [_with_rank(r, i + 1) for i, r in enumerate(ordered)]
+def ranking_rows(ws: Workspace, base: list[RankingRow] | None = None) -> list[RankingRow]:
+    """Every entry, ranked by the score judges' decisions leave (see :func:`apply_reviews`). ``base``: the
+    rows of :func:`pipeline_rows`, when the caller has them already."""
+    return apply_reviews(pipeline_rows(ws) if base is None else base, store.latest_reviews(ws))
 
 
-def _with_rank(r: RankingRow, i: int) -> RankingRow:
-    from dataclasses import replace
-    return replace(r, rank=i)
+def apply_reviews(base: list[RankingRow], reviews: dict[str, Review]) -> list[RankingRow]:
+    """Rows with each entry's latest decision and effective score, ranked from 1: effective score
+    descending, entries without a score after those with one, disqualified entries last, ties by arrival."""
+    rows = []
+    for r in base:
+        rev = reviews.get(r.entry_id)
+        rows.append((r, rev, effective_score_of(r.pipeline_score, rev)))
+    rows.sort(key=lambda x: (x[1] is not None and x[1].decision == "disqualify", x[2] is None, -(x[2] or 0.0),
+                             x[0].seq))
+    return [RankingRow(r.entry_id, r.key, r.seq, r.participant, r.team, r.pipeline_score, score, r.status, r.flags,
+                       rev, i + 1) for i, (r, rev, score) in enumerate(rows)]
 
 
-def _card(card_json: str | None) -> ScoreCard | None:
-    if not card_json:
-        return None
-    try:
-        return ScoreCard.from_dict(json.loads(card_json))
-    except (KeyError, TypeError, ValueError):
-        return None
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
 
 
 def _text(v: Any) -> str | None:
