@@ -70,6 +70,7 @@ def make_workspace(root: str | Path, n_entries: int, seed: int = 0, *, hostile: 
         ws.start_run("synthetic", json.dumps(cfg.to_dict(), sort_keys=True), cfg.hash)
         ids: list[str] = []
         prev_before: tuple[str, str, str] | None = None  # (entry_id, rel_path, sha)
+        prev_scene = None  # (boxes, landmarks, ground) of the previous entry's before photo
         for i in range(n_entries):
             entry_id = HOSTILE_ENTRY_ID if hostile and i == 0 else f"E{seed:02d}-{i:05d}"
             participant = HOSTILE_PARTICIPANT if hostile and i == 0 else \
@@ -89,16 +90,20 @@ def make_workspace(root: str | Path, n_entries: int, seed: int = 0, *, hostile: 
                         PhotoRef(entry_id, "after", Path("/batch") / entry_id / after_rel, after_rel)))
             ws.put_submission(sub, "synthetic")
 
-            n_before = rng.randint(0, 9)
-            boxes = []
-            for _ in range(n_before):
-                x, y = rng.uniform(200, FULL_W - 600), rng.uniform(600, FULL_H - 500)
-                boxes.append((x, y, x + rng.uniform(120, 420), y + rng.uniform(100, 380)))
+            if reuse and prev_scene is not None:  # the reused photo shows the earlier entry's scene
+                boxes, landmarks, ground = prev_scene
+            else:
+                boxes = []
+                for _ in range(rng.randint(0, 9)):
+                    x, y = rng.uniform(200, FULL_W - 600), rng.uniform(600, FULL_H - 500)
+                    boxes.append((x, y, x + rng.uniform(120, 420), y + rng.uniform(100, 380)))
+                landmarks = [(rng.uniform(0, FULL_W), rng.uniform(0, FULL_H), rng.uniform(60, 200))
+                             for _ in range(5)]
+                ground = (rng.randint(110, 170), rng.randint(100, 150), rng.randint(60, 100))
+            n_before = len(boxes)
             removed = rng.randint(0, n_before)
             dx, dy = rng.uniform(-250, 250), rng.uniform(-150, 150)
             after_boxes = [(x1 + dx, y1 + dy, x2 + dx, y2 + dy) for x1, y1, x2, y2 in boxes[removed:]]
-            landmarks = [(rng.uniform(0, FULL_W), rng.uniform(0, FULL_H), rng.uniform(60, 200)) for _ in range(5)]
-            ground = (rng.randint(110, 170), rng.randint(100, 150), rng.randint(60, 100))
 
             if reuse:
                 assert prev_before is not None
@@ -161,6 +166,7 @@ def make_workspace(root: str | Path, n_entries: int, seed: int = 0, *, hostile: 
             ws.put_entry_result(entry_id, "score", "synthetic", card.to_dict())
             ids.append(entry_id)
             prev_before = (entry_id, before_rel, before_sha)
+            prev_scene = (boxes, landmarks, ground)
         return ids
     finally:
         ws.close()

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Screenshots of the review app for docs/: the ranking and an entry page (PNG, each kept under 500 KB).
+
+Builds a small demo-like workspace with tests/wsfactory.py (or uses --workspace, e.g. the demo's), records
+two decisions, serves the app on a free local port and drives Debian's chromium through Playwright.
+
+    .venv/bin/python scripts/screenshots.py [--workspace WS] [--out docs]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+MAX_BYTES = 500 * 1024
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    from pipeline.review import auth, store
+    from pipeline.review.app import BackgroundServer, create_app
+    from pipeline.workspace import Workspace
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workspace", type=Path, help="an existing workspace (default: a generated one)")
+    ap.add_argument("--out", type=Path, default=REPO / "docs")
+    ap.add_argument("--entry", help="entry id to show (default: the first with a duplicate photo, else the first)")
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    root = args.workspace
+    if root is None:
+        from wsfactory import make_workspace
+        root = Path(tmp.name) / "ws"
+        ids = make_workspace(root, 12, seed=11, thumb_side=480)
+        with Workspace(root) as ws:
+            store.decide(ws, ids[4], "lan", "override", 72.0, "the after photo shows the whole street cleaned", 0)
+            store.decide(ws, ids[8], "minh", "accept", None, "", 0)
+    with Workspace(root) as ws:
+        if store.get_user(ws, "screenshot") is None:
+            store.add_user(ws, "screenshot", "judge", auth.hash_password("screenshot password"))
+        entry = args.entry or next((r.entry_id for r in __import__("pipeline.report.views", fromlist=["x"])
+                                    .ranking_rows(ws) if "DUPLICATE_PHOTO" in r.flag_codes), ws.entry_ids()[0])
+    args.out.mkdir(parents=True, exist_ok=True)
+    srv = BackgroundServer(create_app(root))
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = b.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(srv.url + "/login")
+            page.fill('input[name="username"]', "screenshot")
+            page.fill('input[name="password"]', "screenshot password")
+            page.click('form.login button[type="submit"]')
+            page.wait_for_url(srv.url + "/")
+            shots = {"review-ranking.png": "/", "review-entry.png": "/entry?id=" + __import__("urllib.parse").parse.quote(entry)}
+            for name, path in shots.items():
+                page.goto(srv.url + path)
+                out = args.out / name
+                page.screenshot(path=str(out), full_page=name != "review-ranking.png")
+                if out.stat().st_size > MAX_BYTES:  # too tall: keep the top of the page
+                    page.screenshot(path=str(out), full_page=False)
+                print(f"{out}: {out.stat().st_size // 1024} KB")
+            b.close()
+    finally:
+        srv.stop()
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
