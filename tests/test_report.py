@@ -155,3 +155,20 @@ def test_participant_shown_verbatim(ws_path):
     with Workspace(ws_path) as ws:
         rows = views.ranking_rows(ws)
     assert any(r.participant == HOSTILE_PARTICIPANT for r in rows)
+
+
+def test_near_duplicates_from_the_dedup_stage_are_shown_on_both_entries(tmp_path):
+    from pipeline.types import DuplicateMatch
+    ids = make_workspace(tmp_path / "ws", 4, seed=9, thumb_side=64)
+    with Workspace(tmp_path / "ws") as ws:
+        a = ws.entry_photos(ids[0])[0]["sha256"]
+        b = ws.entry_photos(ids[1])[1]["sha256"]
+        m = DuplicateMatch(b, a, "mirrored_rotated", 3, "phash", "other")
+        ws.put_entry_result(ids[1], "dedup", "k", {"matches": [m.to_dict()]})
+        later = views.entry_view(ws, ids[1])
+        assert [(d.other_entry_id, d.kind, d.distance) for d in later.duplicates] == \
+            [(ids[0], "mirrored_rotated", 3)]
+        # the earlier entry learns of it only through the later entry's stored result
+        ws.put_result(a, "dedup", "1", "c", {"matches": [m.to_dict()]})
+        earlier = views.entry_view(ws, ids[0])
+        assert [(d.other_entry_id, d.first_seen) for d in earlier.duplicates] == [(ids[1], "this")]

@@ -5,4 +5,6 @@
 """
 from .site import build_report
 
-__all__ = ["build_report"]
+write_report = build_report  # the name the demo command uses: write_report(ws, out, lang="en") -> index.html
+
+__all__ = ["build_report", "write_report"]

@@ -419,7 +419,11 @@ def _duplicates(ws: Workspace, entry_id: str, photos: list[PhotoView]) -> list[D
                 m = DuplicateMatch.from_dict({f: d[f] for f in DuplicateMatch.__dataclass_fields__ if f in d})
             except (TypeError, ValueError):
                 continue
-            p = by_sha.get(m.photo_sha256)
-            if p is not None and isinstance(m.other_sha256, str) and m.other_sha256 != m.photo_sha256:
-                add(p, m.other_sha256, m.kind, m.distance, m.first_seen)
+            if not isinstance(m.other_sha256, str) or m.other_sha256 == m.photo_sha256:
+                continue
+            if m.photo_sha256 in by_sha:
+                add(by_sha[m.photo_sha256], m.other_sha256, m.kind, m.distance, m.first_seen)
+            if m.other_sha256 in by_sha:  # the match seen from the other photo's side
+                add(by_sha[m.other_sha256], m.photo_sha256, m.kind, m.distance,
+                    {"this": "other", "other": "this"}.get(m.first_seen, m.first_seen))
     return out
