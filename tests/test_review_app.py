@@ -287,3 +287,15 @@ def test_ranking_follows_new_pipeline_results_without_restart(ws_path):
         d = card.to_dict() if card else ScoreCard(last, None, "error", {}, (), "m", "c").to_dict()
         ws.put_entry_result(last, "score", "rerun", {**d, "score": 99.9, "status": "scored"})
     assert re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/").text)[0] == last
+
+
+def test_entry_page_links_to_the_next_unreviewed_entry(ws_path):
+    c, tok = signed_in(create_app(ws_path))
+    order = re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/").text)
+    from urllib.parse import unquote_plus
+    order = [unquote_plus(o) for o in order]
+    c.post("/entry/decide", data={"entry_id": order[1], "base_version": "0", "decision": "accept", "reason": "",
+                                  "csrf_token": tok})
+    page = c.get("/entry", query_string={"id": order[0]}).text
+    nxt = re.search(r'class="next" href="/entry\?id=([^"]+)"', page).group(1)
+    assert unquote_plus(nxt) == order[2]  # order[1] is decided already

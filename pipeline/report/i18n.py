@@ -90,6 +90,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "page": ("Page", "Trang"),
     "prev_page": ("Previous", "Trang trước"),
     "next_page": ("Next", "Trang sau"),
+    "next_unreviewed": ("Next entry not yet reviewed", "Bài tiếp theo chưa duyệt"),
     "back_to_ranking": ("Back to the ranking", "Về bảng xếp hạng"),
     "generated": ("Static report, read-only.", "Báo cáo tĩnh, chỉ để xem."),
     "language": ("Tiếng Việt", "English"),

@@ -256,7 +256,12 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
         if e is None:
             abort(404)
         ctx.setdefault("conflict", None)
-        return page("entry.html", http_status=status, e=e, form=form or DecisionForm(), **ctx)
+        rows, _ = cache.get(ws())
+        pos = next((i for i, r in enumerate(rows) if r.entry_id == entry_id), None)
+        after = rows[pos + 1:] + rows[:pos] if pos is not None else []
+        next_row = next((r for r in after if r.review is None), None)  # the next entry nobody decided yet
+        return page("entry.html", http_status=status, e=e, form=form or DecisionForm(), next_entry=next_row,
+                    rank=rows[pos].rank if pos is not None else None, **ctx)
 
     @app.get("/entry")
     def entry():
