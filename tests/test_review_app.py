@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -19,15 +20,22 @@ from wsfactory import HOSTILE_PARTICIPANT, make_workspace
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture()
-def ws_path(tmp_path):
-    root = tmp_path / "ws"
+@pytest.fixture(scope="module")
+def ws_template(tmp_path_factory):
+    root = tmp_path_factory.mktemp("template") / "ws"
     make_workspace(root, 12, seed=5, hostile=True, thumb_side=120)
     with Workspace(root) as ws:
         h = auth.hash_password(PASSWORD)
         store.add_user(ws, "ann", "judge", h)
         store.add_user(ws, "bao", "judge", h)
     return root
+
+
+@pytest.fixture()
+def ws_path(ws_template, tmp_path):
+    """A fresh copy of the template workspace for each test (decisions do not leak between tests)."""
+    import shutil
+    return Path(shutil.copytree(ws_template, tmp_path / "ws"))
 
 
 def csrf(html: str) -> str:
