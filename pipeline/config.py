@@ -61,14 +61,24 @@ class DetectConfig:
 
 @dataclass(frozen=True)
 class VerifyConfig:
-    """Same-place check and litter change."""
+    """Same-place check and litter change. Pixel settings are at the matching size (``max_side``)."""
 
-    max_side: int = 1024  # photos are matched at this longest side
-    features: int = 2000
-    ratio_test: float = 0.8
+    max_side: int = 1024  # photos are matched at this longest side (pixels)
+    detector: str = "orb"  # local features: orb | sift | akaze (see scripts/bench_verify.py)
+    fallback_detector: str = "sift"  # retried on pairs the first detector rejects; "" for none
+    features: int = 2000  # at most this many keypoints per photo
+    clahe: bool = True  # contrast-limited histogram equalisation of the grey image before features
+    ratio_test: float = 0.8  # Lowe's ratio: best match distance / second best below this
+    ransac_px: float = 5.0  # RANSAC reprojection threshold in matching pixels
     min_inliers: int = 25
     min_inlier_ratio: float = 0.15
+    min_overlap: float = 0.15  # fraction of the before photo that must be visible in the after photo
+    max_scale_change: float = 4.0  # homographies zooming more than this (either way) are rejected
+    fundamental_min_inliers: int = 60  # non-planar fallback: fundamental-matrix inliers for same place
     match_iou: float = 0.3  # IoU above which a before box and a mapped after box are the same item
+    unchanged_max_shift: float = 0.01  # UNCHANGED_AFTER: corner shift / diagonal at most this
+    unchanged_min_inlier_ratio: float = 0.6
+    unchanged_max_changed: float = 0.0005  # fraction of pixels whose grey level changed by > 24
 
 
 @dataclass(frozen=True)
@@ -80,12 +90,20 @@ class ScoreWeights:
 
 @dataclass(frozen=True)
 class ScoreConfig:
+    """Score and flags. Score = 100 * removed * (w_removed + w_amount * amount + w_evidence * evidence)
+    / (sum of weights): nothing removed earns nothing (see pipeline/score/card.py)."""
+
     weights: ScoreWeights = field(default_factory=ScoreWeights)
     amount_saturation: int = 10  # litter items before at which the amount component reaches 1
+    removed_area_weight: float = 0.5  # share of the litter-area reduction in the removed component
+    evidence_full_inliers: int = 150  # matching points at which the same-place evidence reaches 1
+    evidence_no_exif: float = 0.75  # metadata evidence when no photo has an EXIF/manifest time
     exif_max_gap_hours: float = 72.0  # EXIF_TIME_GAP above this
+    exif_order_tolerance_s: float = 60.0  # EXIF_TIME_ORDER when an after photo is older by more
     gps_max_distance_m: float = 200.0  # GPS_MISMATCH above this
     blur_min_variance: float = 60.0  # LOW_QUALITY: variance of the Laplacian below this
     dark_max_mean: float = 40.0  # LOW_QUALITY: mean brightness (0-255) below this
+    litter_remains_min_fraction: float = 0.2  # LITTER_REMAINS: litter after / litter before at least
     kg_per_item_max: float = 25.0  # CLAIM_IMPLAUSIBLE when reported kg per visible item exceeds this
     participants_per_item_max: float = 20.0
 

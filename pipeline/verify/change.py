@@ -1,0 +1,110 @@
+"""Litter change across one aligned before/after pair.
+
+Boxes are ``xyxy`` in full-size pixels of their own photo; the pair's homography (full-size before ->
+full-size after) maps before boxes into the after photo, where they are matched one-to-one to the after
+boxes by IoU (Hungarian assignment, pairs below ``VerifyConfig.match_iou`` rejected). Only litter in the
+ground seen in both photos is judged: a before box counts when its centre maps inside the after photo,
+an after box when its centre maps back inside the before photo.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..config import VerifyConfig
+from ..types import Detections, LitterChange, SceneMatch
+from .sameplace import homography_array, project
+
+_GRID = 256  # longest side of the raster used for area fractions
+
+
+def map_boxes(xyxy: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Map (N, 4) xyxy boxes with homography ``h``: the axis-aligned box around the 4 mapped corners."""
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    if len(xyxy) == 0:
+        return np.zeros((0, 4), np.float64)
+    x1, y1, x2, y2 = xyxy.T
+    corners = np.stack([np.stack([x1, y1], 1), np.stack([x2, y1], 1), np.stack([x2, y2], 1),
+                        np.stack([x1, y2], 1)], 1).reshape(-1, 2)
+    q, _ = project(corners, h)
+    q = q.reshape(-1, 4, 2)
+    return np.concatenate([q.min(1), q.max(1)], 1)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4), xyxy: (N, M) in [0, 1]."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def _centres_inside(xyxy: np.ndarray, h: np.ndarray, size_to: tuple[int, int]) -> np.ndarray:
+    """(N,) bool: box centres that ``h`` maps inside a photo of ``size_to`` (width, height)."""
+    if len(xyxy) == 0:
+        return np.zeros(0, bool)
+    c = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2], 1)
+    q, w = project(c, h)
+    return (w > 0) & (q[:, 0] >= 0) & (q[:, 0] < size_to[0]) & (q[:, 1] >= 0) & (q[:, 1] < size_to[1])
+
+
+def shared_region_mask(h: np.ndarray, size: tuple[int, int], size_other: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """Raster mask over a photo of ``size`` (width, height) of the points ``h`` maps inside the other photo.
+
+    Returns the bool mask (at most ``_GRID`` cells on the longest side) and the cell size in pixels.
+    """
+    w0, h0 = size
+    cell = max(w0, h0) / _GRID
+    gw, gh = max(1, int(np.ceil(w0 / cell))), max(1, int(np.ceil(h0 / cell)))
+    xs, ys = (np.arange(gw) + 0.5) * cell, (np.arange(gh) + 0.5) * cell
+    q, w = project(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2), h)
+    inside = (w > 0) & (q[:, 0] >= 0) & (q[:, 0] < size_other[0]) & (q[:, 1] >= 0) & (q[:, 1] < size_other[1])
+    return inside.reshape(gh, gw), cell
+
+
+def covered_fraction(xyxy: np.ndarray, region: np.ndarray, cell: float) -> float:
+    """Fraction of ``region`` (bool raster, ``cell`` px per cell) covered by the union of the boxes."""
+    if not region.any() or len(xyxy) == 0:
+        return 0.0
+    boxes = np.zeros_like(region)
+    for x1, y1, x2, y2 in np.asarray(xyxy, np.float64):
+        boxes[max(0, int(y1 / cell)):max(0, int(np.ceil(y2 / cell))),
+              max(0, int(x1 / cell)):max(0, int(np.ceil(x2 / cell)))] = True
+    return float((boxes & region).sum() / region.sum())
+
+
+def litter_change(match: SceneMatch, before: Detections, after: Detections, cfg: VerifyConfig) -> LitterChange | None:
+    """Count litter removed, remaining and new in a same-place pair; None without a usable homography.
+
+    ``before``/``after``: detections at the operating threshold, boxes in full-size pixels of their photo.
+    """
+    h = homography_array(match)
+    if not match.same_place or h is None:
+        return None
+    h_inv = np.linalg.inv(h)
+    size_b, size_a = tuple(before.image_size), tuple(after.image_size)
+    keep_b = _centres_inside(before.xyxy, h, size_a)
+    keep_a = _centres_inside(after.xyxy, h_inv, size_b)
+    boxes_b = before.xyxy[keep_b].astype(np.float64)
+    boxes_a = after.xyxy[keep_a].astype(np.float64)
+    remaining = 0
+    if len(boxes_b) and len(boxes_a):
+        iou = iou_matrix(map_boxes(boxes_b, h), boxes_a)
+        rows, cols = linear_sum_assignment(-iou)
+        remaining = int((iou[rows, cols] >= cfg.match_iou).sum())
+    region_b, cell_b = shared_region_mask(h, size_b, size_a)
+    region_a, cell_a = shared_region_mask(h_inv, size_a, size_b)
+    return LitterChange(
+        before_sha256=match.before_sha256, after_sha256=match.after_sha256,
+        before_count=len(boxes_b), removed=len(boxes_b) - remaining, remaining=remaining,
+        new=len(boxes_a) - remaining,
+        area_before=round(covered_fraction(boxes_b, region_b, cell_b), 5),
+        area_after=round(covered_fraction(boxes_a, region_a, cell_a), 5),
+    )

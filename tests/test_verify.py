@@ -1,0 +1,137 @@
+"""Same-place check, pairing, litter change and photo quality on drawn scenes (no real photos)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.config import VerifyConfig
+from pipeline.types import PhotoRef, SceneMatch
+from pipeline.verify import (EntryVerification, extract_features, litter_change, match_pair, measure_quality,
+                             pair_photos, verify_entry)
+from pipeline.verify.change import iou_matrix, map_boxes
+from pipeline.verify.sameplace import homography_array, project, unchanged
+from verify_fixtures import camera_move, dets, loaded, textured_scene
+
+CFG = VerifyConfig()
+SIZE = (640, 480)
+
+
+def _moved(seed: int, **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    before = textured_scene(seed, SIZE)
+    h = camera_move(seed, SIZE, **kw)
+    after = cv2.warpPerspective(before, h, SIZE)
+    return before, after, h
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_same_place_after_camera_move_and_light_change(seed):
+    before, after, h = _moved(seed)
+    after = np.clip(after.astype(np.float32) * 0.6 + 15, 0, 255).astype(np.uint8)  # darker, flatter light
+    # analysis images at half the full size: the homography must come back in full-size pixels
+    m = match_pair(loaded(before, "b", 0.5), loaded(after, "a", 0.5), CFG)
+    assert m.same_place and m.inliers >= CFG.min_inliers
+    s = np.diag([0.5, 0.5, 1.0])
+    truth = np.linalg.inv(s) @ h @ s
+    pts = np.array([[100, 100], [1200, 150], [640, 480], [200, 900]], float)
+    got, _ = project(pts, homography_array(m))
+    want, _ = project(pts, truth)
+    assert np.abs(got - want).max() < 6.0  # full-size px, of a 1280x960 photo
+
+
+def test_rotation_and_zoom():
+    before = textured_scene(7, SIZE)
+    r = cv2.getRotationMatrix2D((320, 240), 25, 1.3)
+    after = cv2.warpAffine(before, r, SIZE)
+    m = match_pair(loaded(before, "b"), loaded(after, "a"), CFG)
+    assert m.same_place
+
+
+def test_other_place_fails():
+    m = match_pair(loaded(textured_scene(11, SIZE), "b"), loaded(textured_scene(12, SIZE), "a"), CFG)
+    assert not m.same_place and m.inliers < CFG.min_inliers
+
+
+def test_overlap_is_the_visible_fraction_of_the_before_photo():
+    before = textured_scene(5, SIZE)
+    t = np.float32([[1, 0, -160], [0, 1, 0]])  # camera moved right by a quarter of the width
+    after = cv2.warpAffine(before, t, SIZE)
+    m = match_pair(loaded(before, "b"), loaded(after, "a"), CFG)
+    assert m.same_place and m.overlap == pytest.approx(0.75, abs=0.03)
+
+
+def test_unchanged_after_is_detected_and_a_removal_is_not():
+    before = textured_scene(21, SIZE)
+    copy = cv2.imdecode(cv2.imencode(".jpg", before, [cv2.IMWRITE_JPEG_QUALITY, 90])[1], cv2.IMREAD_COLOR)
+    cleaned = before.copy()
+    cv2.rectangle(cleaned, (300, 200), (340, 240), (90, 120, 60), -1)  # one small item gone
+    fb = extract_features(loaded(before, "b"), CFG)
+    for other, expect in ((copy, True), (cleaned, False)):
+        fa = extract_features(loaded(other, "a"), CFG)
+        from pipeline.verify.sameplace import match_features
+        m = match_features(fb, fa, CFG)
+        assert m.same_place
+        assert unchanged(fb, fa, m, CFG) is expect
+
+
+def test_pairing_several_photos_one_to_one():
+    scenes = [textured_scene(s, SIZE) for s in (31, 32, 33)]
+    befores = [loaded(scenes[0], "A"), loaded(scenes[1], "B")]
+    afters = [loaded(cv2.warpPerspective(scenes[1], camera_move(1, SIZE), SIZE), "B2"),
+              loaded(scenes[2], "C2"),
+              loaded(cv2.warpPerspective(scenes[0], camera_move(2, SIZE), SIZE), "A2")]
+    p = pair_photos(befores, afters, CFG)
+    same = {(i, j) for i, j, m in p.pairs if m.same_place}
+    assert same == {(0, 2), (1, 0)}
+    assert p.unpaired_before == () and p.unpaired_after == (1,)
+
+
+def test_change_counting_with_a_known_homography():
+    h = np.array([[1.0, 0, 50], [0, 1.0, -20], [0, 0, 1]])  # after = before shifted by (+50, -20)
+    m = SceneMatch("b", "a", True, 100, 120, 0.83, 1.0, tuple(h.reshape(-1)))
+    before = dets([[100, 100, 150, 150], [300, 300, 360, 340], [500, 100, 540, 160], [10, 400, 60, 450]], (1000, 800))
+    # item 2 still there (slightly jittered box), a new item appears, the rest are gone
+    after = dets([[352, 281, 410, 322], [700, 600, 760, 650]], (1000, 800))
+    c = litter_change(m, before, after, CFG)
+    assert (c.before_count, c.removed, c.remaining, c.new) == (4, 3, 1, 1)
+    assert 0 < c.area_after < c.area_before
+    # before boxes whose centre leaves the after photo are not judged
+    far = SceneMatch("b", "a", True, 100, 120, 0.83, 0.5, (1.0, 0, -450, 0, 1.0, 0, 0, 0, 1.0))
+    c2 = litter_change(far, before, dets([], (1000, 800)), CFG)
+    assert c2.before_count == 1 and c2.removed == 1  # only the box at x=500..540 stays in view
+
+
+def test_change_needs_a_same_place_pair():
+    m = SceneMatch("b", "a", False, 3, 20, 0.15, 0.0, None)
+    assert litter_change(m, dets([[0, 0, 5, 5]], (10, 10)), dets([], (10, 10)), CFG) is None
+
+
+def test_box_helpers():
+    b = np.array([[0, 0, 10, 10]], float)
+    assert iou_matrix(b, b)[0, 0] == pytest.approx(1.0)
+    assert iou_matrix(b, b + 5)[0, 0] == pytest.approx(25 / 175)
+    rot = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]], float)  # 90 degrees
+    assert np.allclose(map_boxes(b, rot), [[-10, 0, 0, 10]])
+
+
+def test_quality_blur_and_dark():
+    img = textured_scene(3, SIZE)
+    sharp = measure_quality(img)
+    blurred = measure_quality(cv2.GaussianBlur(img, (0, 0), 6))
+    dark = measure_quality((img * 0.1).astype(np.uint8))
+    assert blurred.sharpness < sharp.sharpness / 5
+    assert dark.brightness < 30 < sharp.brightness
+    assert type(sharp).from_dict(sharp.to_dict()) == sharp
+
+
+def test_verify_entry_round_trip(tmp_path):
+    before, after, _ = _moved(41)
+    refs = [PhotoRef("e1", "before", tmp_path / "b.jpg", "e1/before/b.jpg"),
+            PhotoRef("e1", "after", tmp_path / "a.jpg", "e1/after/a.jpg")]
+    photos = [(refs[0], loaded(before, "b"), dets([[100, 100, 140, 140]], SIZE)),
+              (refs[1], loaded(after, "a"), dets([], SIZE))]
+    v = verify_entry(photos, CFG)
+    assert len(v.pairs) == 1 and v.pairs[0].match.same_place and not v.pairs[0].unchanged
+    assert v.pairs[0].change is not None and v.pairs[0].change.removed == 1
+    assert v.unpaired_before == () and v.unpaired_after == ()
+    assert EntryVerification.from_dict(v.to_dict()).to_dict() == v.to_dict()
