@@ -411,6 +411,10 @@ def _duplicates(ws: Workspace, entry_id: str, photos: list[PhotoView]) -> list[D
     by_sha = {p.sha256: p for p in photos if p.sha256}
     sources: list[Any] = [ws.get_entry_result(entry_id, "dedup")]
     sources += [ws.latest_result(s, "dedup") for s in by_sha]
+    for s in by_sha:  # matches another entry's dedup result recorded against this entry's photos
+        rows = ws.conn.execute("SELECT result_json FROM entry_results WHERE stage='dedup' AND entry_id<>? "
+                               "AND instr(result_json, ?) > 0", (entry_id, s)).fetchall()
+        sources += [json.loads(r[0]) for r in rows]
     for src in sources:
         for d in _walk(src):
             if "photo_sha256" not in d or "other_sha256" not in d:
