@@ -307,3 +307,27 @@ def test_entry_page_links_to_the_next_unreviewed_entry(ws_path):
     page = c.get("/entry", query_string={"id": order[0]}).text
     nxt = re.search(r'class="next" href="/entry\?id=([^"]+)"', page).group(1)
     assert unquote_plus(nxt) == order[2]  # order[1] is decided already
+
+
+@pytest.mark.parametrize("decision,score,reason", [
+    ("override", None, "why"), ("override", 100.5, "why"), ("override", -1, "why"), ("override", 50, "  "),
+    ("accept", 50, ""), ("disqualify", None, ""), ("delete", None, "x"), ("accept", None, "x" * 2001),
+])
+def test_malformed_decisions_are_refused(decision, score, reason):
+    with pytest.raises(store.ReviewError):
+        store.validate_decision(decision, score, reason)
+
+
+def test_override_out_of_range_through_the_form_is_refused(ws_path):
+    c, tok = signed_in(create_app(ws_path))
+    r = c.post("/entry/decide", data={"entry_id": "E05-00001", "base_version": "0", "decision": "override",
+                                      "score_override": "nan", "reason": "x", "csrf_token": tok})
+    assert r.status_code == 400
+    r = c.post("/entry/decide", data={"entry_id": "E05-00001", "base_version": "0", "decision": "override",
+                                      "score_override": "101", "reason": "x", "csrf_token": tok})
+    assert r.status_code == 400 and "between 0 and 100" in r.text
+    r = c.post("/entry/decide", data={"entry_id": "no such entry", "base_version": "0", "decision": "accept",
+                                      "reason": "", "csrf_token": tok})
+    assert r.status_code == 404
+    with Workspace(ws_path) as ws:
+        assert store.audit_log(ws)[1] == 0
