@@ -1,0 +1,43 @@
+"""What the score stage reads about one entry (assembled by the runner from stored stage results)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import Config
+from ..types import Detections, Flag, PhotoMeta, Problem, Submission
+from ..verify.entry import EntryVerification
+from ..verify.quality import PhotoQuality
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoInfo:
+    """One photo of the entry. ``problem`` is set when the photo is unusable (then the rest may be None);
+    ``detections`` at the operating threshold, boxes in full-size pixels."""
+
+    role: str  # before | after
+    meta: PhotoMeta | None = None
+    problem: Problem | None = None
+    detections: Detections | None = None
+    quality: PhotoQuality | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreInputs:
+    """Everything :func:`pipeline.score.score_entry` needs for one entry.
+
+    ``photos``: keyed by rel_path (as in ``submission.photos``); ``verification``: the verify stage's
+    result, None when it could not run; ``extra_flags``: flags raised by other stages (DUPLICATE_PHOTO and
+    UNCHANGED_AFTER from dedup), passed through as they are; ``model_id``: the detector that produced the
+    detections.
+    """
+
+    submission: Submission
+    photos: dict[str, PhotoInfo]
+    verification: EntryVerification | None
+    model_id: str
+    config: Config = field(default_factory=Config)
+    extra_flags: list[Flag] = field(default_factory=list)
