@@ -230,3 +230,10 @@ def test_every_raised_code_is_in_the_one_table_and_the_readme_table_lists_them()
                                    quality_after=PhotoQuality(5.0, 10.0)))
     for f in card.flags:
         assert f.severity == FLAGS[f.code].severity and f.message_vi
+
+
+def test_unprocessed_photo_is_not_used_and_is_flagged():
+    extra = {"e1/after/y.jpg": PhotoInfo("after")}  # nothing known: the run stopped before it
+    card = score_entry(make_inputs(extra_photos=extra))
+    assert any(f.code == "PHOTO_ERROR" and f.photos == ("e1/after/y.jpg",) for f in card.flags)
+    assert card.score is not None

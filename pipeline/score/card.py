@@ -37,6 +37,22 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
+def _duration(seconds: float) -> tuple[str, str]:
+    """A duration in words: ('3 h 5 min', '3 giờ 5 phút') / ('40 min', '40 phút') / ('2.5 days', '2,5 ngày')."""
+    m = round(seconds / 60)
+    if m < 120:
+        return f"{m} min", f"{m} phút"
+    if m < 72 * 60:
+        return f"{m // 60} h {m % 60} min", f"{m // 60} giờ {m % 60} phút"
+    d = round(seconds / 86400, 1)
+    return f"{d:g} days", f"{d:g} ngày".replace(".", ",")
+
+
+def _metres(d: float) -> tuple[str, str]:
+    """Metres with a thousands separator: ('11,120 m', '11.120 m')."""
+    return f"{d:,.0f} m", f"{d:,.0f} m".replace(",", ".")
+
+
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -90,19 +106,20 @@ def _time_flags(photos: list[_Photo], inputs: ScoreInputs) -> tuple[list[Flag], 
     early = (last_b.taken_at - first_a.taken_at).total_seconds()
     if early > cfg.exif_order_tolerance_s:
         passed -= 1
-        mins = early / 60
+        en, vi = _duration(early)
         flags.append(make_flag(
             "EXIF_TIME_ORDER",
-            f"After photo {first_a.rel_path} was taken {mins:.0f} min before before photo {last_b.rel_path}.",
-            f"Ảnh sau {first_a.rel_path} được chụp trước ảnh trước {last_b.rel_path} {mins:.0f} phút.",
+            f"After photo {first_a.rel_path} was taken {en} before before photo {last_b.rel_path}.",
+            f"Ảnh sau {first_a.rel_path} được chụp trước ảnh trước {last_b.rel_path} {vi}.",
             (first_a.rel_path, last_b.rel_path)))
     gap_h = (last_a.taken_at - first_b.taken_at).total_seconds() / 3600
     if gap_h > cfg.exif_max_gap_hours:
         passed -= 1
+        en, vi = _duration(gap_h * 3600)
         flags.append(make_flag(
             "EXIF_TIME_GAP",
-            f"Before and after photos were taken {gap_h:.0f} hours apart (limit {cfg.exif_max_gap_hours:g}).",
-            f"Ảnh trước và ảnh sau được chụp cách nhau {gap_h:.0f} giờ (giới hạn {cfg.exif_max_gap_hours:g}).",
+            f"Before and after photos were taken {en} apart (limit {cfg.exif_max_gap_hours:g} h).",
+            f"Ảnh trước và ảnh sau được chụp cách nhau {vi} (giới hạn {cfg.exif_max_gap_hours:g} giờ).",
             (first_b.rel_path, last_a.rel_path)))
     return flags, made, passed
 
@@ -122,9 +139,10 @@ def _gps_flags(photos: list[_Photo], inputs: ScoreInputs) -> tuple[list[Flag], i
         made += 1
         d, b, a = worst
         if d > limit:
+            en, vi = _metres(d)
             flags.append(make_flag(
-                "GPS_MISMATCH", f"GPS of {b.rel_path} and {a.rel_path} are {d:,.0f} m apart (limit {limit:g} m).",
-                f"GPS của {b.rel_path} và {a.rel_path} cách nhau {d:,.0f} m (giới hạn {limit:g} m).",
+                "GPS_MISMATCH", f"GPS of {b.rel_path} and {a.rel_path} are {en} apart (limit {limit:g} m).",
+                f"GPS của {b.rel_path} và {a.rel_path} cách nhau {vi} (giới hạn {limit:g} m).",
                 (b.rel_path, a.rel_path)))
         else:
             passed += 1
@@ -134,9 +152,10 @@ def _gps_flags(photos: list[_Photo], inputs: ScoreInputs) -> tuple[list[Flag], i
         far = [(haversine_m(*p.gps, loc.lat, loc.lon), p) for p in located]
         d, p = max(far, key=lambda x: x[0])
         if d > limit:
+            en, vi = _metres(d)
             flags.append(make_flag(
-                "GPS_MISMATCH", f"GPS of {p.rel_path} is {d:,.0f} m from the entry's location (limit {limit:g} m).",
-                f"GPS của {p.rel_path} cách địa điểm đăng ký {d:,.0f} m (giới hạn {limit:g} m).",
+                "GPS_MISMATCH", f"GPS of {p.rel_path} is {en} from the entry's location (limit {limit:g} m).",
+                f"GPS của {p.rel_path} cách địa điểm đăng ký {vi} (giới hạn {limit:g} m).",
                 tuple(q.rel_path for dd, q in far if dd > limit)))
         else:
             passed += 1
@@ -180,6 +199,9 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
         if info.problem is not None:
             flags.append(make_flag("PHOTO_ERROR", f"Photo {rel} was not used: {info.problem.message}",
                                    f"Ảnh {rel} không được sử dụng: {info.problem.message}", (rel,)))
+        elif not info.processed:
+            flags.append(make_flag("PHOTO_ERROR", f"Photo {rel} was not processed (the run stopped on it).",
+                                   f"Ảnh {rel} chưa được xử lý (lần chạy dừng ở ảnh này).", (rel,)))
     for f in inputs.extra_flags:
         _add(flags, f)
     photos = _photos(inputs)

@@ -12,17 +12,23 @@ from ..verify.quality import PhotoQuality
 @dataclass(frozen=True, eq=False)
 class PhotoInfo:
     """One photo of the entry. ``problem`` is set when the photo is unusable (then the rest may be None);
-    ``detections`` at the operating threshold, boxes in full-size pixels."""
+    ``detections`` at the operating threshold, boxes in full-size pixels. A photo with no problem but
+    nothing known about it (no sha256, meta or detections: never processed) is not usable either."""
 
     role: str  # before | after
     meta: PhotoMeta | None = None
     problem: Problem | None = None
     detections: Detections | None = None
     quality: PhotoQuality | None = None
+    sha256: str | None = None
+
+    @property
+    def processed(self) -> bool:
+        return self.sha256 is not None or self.meta is not None or self.detections is not None
 
     @property
     def usable(self) -> bool:
-        return self.problem is None
+        return self.problem is None and self.processed
 
 
 @dataclass(frozen=True, eq=False)
