@@ -141,6 +141,8 @@ def query_plans(root: Path, entry_id: str) -> None:
                                   "ORDER BY rowid DESC LIMIT 1", (sha,)),
             ("other uses of a photo", "SELECT ep.entry_id FROM entry_photos ep JOIN entries e USING(entry_id) "
                                       "WHERE ep.sha256=? ORDER BY e.seq, ep.ord", (sha,)),
+            ("dedup results naming a photo", "SELECT result_json FROM entry_results WHERE stage='dedup' AND "
+                                             "entry_id<>? AND instr(result_json, ?) > 0", (entry_id, sha)),
             ("entry decisions", "SELECT * FROM reviews WHERE entry_id=? ORDER BY version", (entry_id,)),
             ("corrections", "SELECT * FROM review_corrections WHERE sha256=? AND model_id=?", (sha, "m")),
             ("latest decisions", "SELECT r.* FROM reviews r JOIN (SELECT entry_id, MAX(version) AS v FROM reviews "
@@ -150,7 +152,7 @@ def query_plans(root: Path, entry_id: str) -> None:
         print("\nquery plans (SEARCH = index lookup; the audit page SCAN walks rowids backwards and stops at LIMIT):")
         for name, sql, args in queries:
             plan = "; ".join(r[3] for r in ws.conn.execute("EXPLAIN QUERY PLAN " + sql, args).fetchall())
-            print(f"  {name:22s} {plan}")
+            print(f"  {name:28s} {plan}")
 
 
 def main() -> int:

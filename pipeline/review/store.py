@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS review_corrections (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS review_corrections_photo ON review_corrections(sha256, model_id);
+-- the entry page looks up other entries' dedup results naming its photos (stage = 'dedup')
+CREATE INDEX IF NOT EXISTS entry_results_stage ON entry_results(stage);
 CREATE TABLE IF NOT EXISTS review_correction_log (
     log_id INTEGER PRIMARY KEY AUTOINCREMENT,
     sha256 TEXT NOT NULL,
