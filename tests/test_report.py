@@ -171,3 +171,13 @@ def test_near_duplicates_from_the_dedup_stage_are_shown_on_both_entries(tmp_path
         # the earlier entry learns of it through the later entry's stored result
         earlier = views.entry_view(ws, ids[0])
         assert [(d.other_entry_id, d.first_seen) for d in earlier.duplicates] == [(ids[1], "this")]
+
+
+def test_no_overlay_when_not_the_same_place():
+    h = tuple(np.eye(3).reshape(-1))
+    before = views.PhotoView("b.jpg", "before", "a" * 64, None, True, (400, 300), (4000, 3000))
+    after = views.PhotoView("a.jpg", "after", "b" * 64, None, True, (400, 300), (4000, 3000))
+    same = SceneMatch("a" * 64, "b" * 64, True, 100, 200, 0.5, 0.9, h)
+    other = SceneMatch("a" * 64, "b" * 64, False, 12, 200, 0.06, 0.1, h)
+    assert views._matrix3d(same, before, after) is not None
+    assert views._matrix3d(other, before, after) is None

@@ -368,8 +368,10 @@ def _pairs(ws: Workspace, entry_id: str, photos: list[PhotoView]) -> list[PairVi
 
 
 def _matrix3d(scene: SceneMatch | None, before: PhotoView, after: PhotoView) -> str | None:
-    """CSS ``matrix3d`` mapping before-thumbnail pixels to after-thumbnail pixels (origin top-left)."""
-    if (scene is None or scene.homography is None or len(scene.homography) != 9 or not before.thumb_size
+    """CSS ``matrix3d`` mapping before-thumbnail pixels to after-thumbnail pixels (origin top-left); None
+    unless the verify stage judged the pair the same place (an overlay of unrelated scenes misleads)."""
+    if (scene is None or not scene.same_place or scene.homography is None or len(scene.homography) != 9
+            or not before.thumb_size
             or not after.thumb_size or not before.full_size or not after.full_size):
         return None
     hm = np.asarray(scene.homography, dtype=np.float64).reshape(3, 3)
