@@ -3,6 +3,7 @@
 
 Builds a small demo-like workspace with tests/wsfactory.py (or uses --workspace, e.g. the demo's), records
 two decisions, serves the app on a free local port and drives Debian's chromium through Playwright.
+With --workspace it adds an account named "screenshot" to that workspace.
 
     .venv/bin/python scripts/screenshots.py [--workspace WS] [--out docs]
 """
@@ -18,7 +19,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+                 "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"]
 MAX_BYTES = 500 * 1024
 
 

@@ -12,7 +12,7 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+                 "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"]
 PASSWORD = "correct horse battery"
 
 pytestmark = [
