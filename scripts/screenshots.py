@@ -13,6 +13,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -26,6 +27,7 @@ MAX_BYTES = 500 * 1024
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
+    from pipeline.report import views
     from pipeline.review import auth, store
     from pipeline.review.app import BackgroundServer, create_app
     from pipeline.workspace import Workspace
@@ -47,8 +49,8 @@ def main() -> int:
     with Workspace(root) as ws:
         if store.get_user(ws, "screenshot") is None:
             store.add_user(ws, "screenshot", "judge", auth.hash_password("screenshot password"))
-        entry = args.entry or next((r.entry_id for r in __import__("pipeline.report.views", fromlist=["x"])
-                                    .ranking_rows(ws) if "DUPLICATE_PHOTO" in r.flag_codes), ws.entry_ids()[0])
+        entry = args.entry or next((r.entry_id for r in views.ranking_rows(ws) if "DUPLICATE_PHOTO" in r.flag_codes),
+                                    ws.entry_ids()[0])
     args.out.mkdir(parents=True, exist_ok=True)
     srv = BackgroundServer(create_app(root))
     try:
@@ -60,7 +62,7 @@ def main() -> int:
             page.fill('input[name="password"]', "screenshot password")
             page.click('form.login button[type="submit"]')
             page.wait_for_url(srv.url + "/")
-            shots = {"review-ranking.png": "/", "review-entry.png": "/entry?id=" + __import__("urllib.parse").parse.quote(entry)}
+            shots = {"review-ranking.png": "/", "review-entry.png": "/entry?" + urlencode({"id": entry})}
             for name, path in shots.items():
                 page.goto(srv.url + path)
                 out = args.out / name
