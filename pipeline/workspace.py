@@ -22,6 +22,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,10 +91,16 @@ _extra_schemas: list[str] = []
 _seq_lock = threading.Lock()
 
 
+_open: "weakref.WeakSet[Workspace]" = weakref.WeakSet()
+
+
 def register_schema(sql: str) -> None:
-    """Add an idempotent schema block (``CREATE TABLE IF NOT EXISTS ...``) applied on every open."""
+    """Add an idempotent schema block (``CREATE TABLE IF NOT EXISTS ...``), applied on every open and,
+    right away, to workspaces already open (a module may be imported after its workspace was opened)."""
     if sql not in _extra_schemas:
         _extra_schemas.append(sql)
+        for ws in list(_open):
+            ws.conn.executescript(sql)
 
 
 class WorkspaceError(RuntimeError):
@@ -120,6 +127,7 @@ class Workspace:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+        _open.add(self)
 
     # ------------------------------------------------------------------------------------- lifecycle
     def _migrate(self) -> None:
@@ -135,6 +143,7 @@ class Workspace:
                                  f"cleanup-verify understands ({SCHEMA_VERSION}); upgrade cleanup-verify")
 
     def close(self) -> None:
+        _open.discard(self)
         self.conn.close()
 
     def __enter__(self) -> "Workspace":
