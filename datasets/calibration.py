@@ -228,6 +228,23 @@ def camera_move(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     return cv2.getPerspectiveTransform(quad.astype(np.float32), dst.astype(np.float32)).astype(np.float64)
 
 
+def random_move(rng: np.random.Generator, size: tuple[int, int], rot_deg: float = 8, zoom: float = 1.15,
+                shift: float = 0.06, tilt: float = 0.2) -> np.ndarray:
+    """A 3x3 homography of a camera move about the centre of a photo of ``size`` (width, height): rotation
+    up to ``rot_deg`` degrees, zoom in [1/zoom, zoom], shift up to ``shift`` of the size, perspective tilt
+    up to ``tilt`` / longest side. Unlike :func:`camera_move`, the view may leave the before photo."""
+    w, h = size
+    a = np.deg2rad(rng.uniform(-rot_deg, rot_deg))
+    s = rng.uniform(1 / zoom, zoom)
+    r = np.array([[s * np.cos(a), -s * np.sin(a)], [s * np.sin(a), s * np.cos(a)]])
+    c = np.array([w / 2, h / 2])
+    hm = np.eye(3)
+    hm[:2, :2] = r
+    hm[:2, 2] = c - r @ c + rng.uniform(-shift, shift, 2) * [w, h]
+    hm[2, :2] = rng.uniform(-tilt, tilt, 2) / max(w, h)
+    return hm
+
+
 def light_change(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Another time of day: gamma 0.7-1.4, gain 0.8-1.2, a colour cast of up to +-8 % per channel."""
     x = image.astype(np.float32) / 255.0

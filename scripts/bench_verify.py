@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import io
 import sys
 import time
@@ -38,6 +39,11 @@ sys.path.insert(0, str(REPO))
 from pipeline.config import VerifyConfig  # noqa: E402
 from pipeline.types import LoadedPhoto, PhotoMeta  # noqa: E402
 from pipeline.verify.pairing import pair_photos  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("calibration", REPO / "datasets" / "calibration.py")
+cal = importlib.util.module_from_spec(_spec)
+sys.modules["calibration"] = cal
+_spec.loader.exec_module(cal)
 
 METHODS = {
     "orb@1024+sift": VerifyConfig(),
@@ -58,15 +64,9 @@ def read(path: Path) -> np.ndarray:
 
 
 def moved(image: np.ndarray, rng: np.random.Generator, rot: float, zoom: float, shift: float) -> np.ndarray:
+    """``image`` seen after a camera move (:func:`calibration.random_move`), a light change and JPEG q88."""
     h, w = image.shape[:2]
-    a = np.deg2rad(rng.uniform(-rot, rot))
-    s = rng.uniform(1 / zoom, zoom)
-    r = np.array([[s * np.cos(a), -s * np.sin(a)], [s * np.sin(a), s * np.cos(a)]])
-    c = np.array([w / 2, h / 2])
-    hm = np.eye(3)
-    hm[:2, :2] = r
-    hm[:2, 2] = c - r @ c + rng.uniform(-shift, shift, 2) * [w, h]
-    hm[2, :2] = rng.uniform(-0.3, 0.3, 2) / max(w, h)
+    hm = cal.random_move(rng, (w, h), rot, zoom, shift, 0.3)
     out = cv2.warpPerspective(image, hm, (w, h), borderMode=cv2.BORDER_REFLECT)
     out = np.clip(255 * (out / 255.0) ** rng.uniform(0.7, 1.4) * rng.uniform(0.8, 1.2), 0, 255).astype(np.uint8)
     buf = io.BytesIO()

@@ -1,21 +1,13 @@
 """The calibration generator's building blocks (datasets/calibration.py) on drawn images."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from pipeline.config import LoadConfig
 from pipeline.load import load_photo
+from verify_fixtures import calibration as cal
 from verify_fixtures import textured_scene
-
-_spec = importlib.util.spec_from_file_location("calibration", Path(__file__).resolve().parents[1] / "datasets" / "calibration.py")
-cal = importlib.util.module_from_spec(_spec)
-sys.modules["calibration"] = cal
-_spec.loader.exec_module(cal)
 
 
 def test_exif_time_and_gps_survive_the_project_loader():

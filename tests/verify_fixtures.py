@@ -7,6 +7,25 @@ import numpy as np
 from pipeline.types import Detections, LoadedPhoto, PhotoMeta
 
 
+def _load_calibration():
+    """datasets/calibration.py as a module (``datasets`` is not a package)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if "calibration" in sys.modules:
+        return sys.modules["calibration"]
+    spec = importlib.util.spec_from_file_location(
+        "calibration", Path(__file__).resolve().parents[1] / "datasets" / "calibration.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["calibration"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+calibration = _load_calibration()
+
+
 def textured_scene(seed: int, size: tuple[int, int] = (800, 600)) -> np.ndarray:
     """An HxWx3 uint8 RGB 'ground' with multi-scale random texture and random shapes (reproducible)."""
     rng = np.random.default_rng(seed)
@@ -28,17 +47,7 @@ def textured_scene(seed: int, size: tuple[int, int] = (800, 600)) -> np.ndarray:
 
 def camera_move(seed: int, size: tuple[int, int], rot_deg: float = 8, zoom: float = 1.15, shift: float = 0.06) -> np.ndarray:
     """A 3x3 homography of a small camera move (rotation about the centre, zoom, shift, a little tilt)."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    a = np.deg2rad(rng.uniform(-rot_deg, rot_deg))
-    s = rng.uniform(1 / zoom, zoom)
-    r = np.array([[s * np.cos(a), -s * np.sin(a)], [s * np.sin(a), s * np.cos(a)]])
-    c = np.array([w / 2, h / 2])
-    hm = np.eye(3)
-    hm[:2, :2] = r
-    hm[:2, 2] = c - r @ c + rng.uniform(-shift, shift, 2) * [w, h]
-    hm[2, :2] = rng.uniform(-0.2, 0.2, 2) / max(w, h)
-    return hm
+    return calibration.random_move(np.random.default_rng(seed), size, rot_deg, zoom, shift, 0.2)
 
 
 def loaded(image: np.ndarray, sha: str, scale: float = 1.0) -> LoadedPhoto:
