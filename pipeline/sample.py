@@ -49,7 +49,9 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,6 +180,10 @@ class _Shot:
     origin: str = "drawn"
     source: str | None = None  # (entry_id, role, name) key of the source photo, for copies
     exif: bool = True
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.entry_id, self.role, self.name
 
 
 _SCENES: dict[str, tuple[str, int]] = {  # scene id -> (kind, litter items)
@@ -382,14 +388,42 @@ def _gps_near(rng: np.random.Generator, lat: float, lon: float) -> tuple[float, 
     return round(lat + rng.uniform(-8e-5, 8e-5), 6), round(lon + rng.uniform(-8e-5, 8e-5), 6)
 
 
+def _draw_scene(seed: int, scene_id: str, shots: list["_Shot"], gps: dict) -> dict:
+    """Render one place and every drawn shot of it (in story order): key -> (JPEG bytes, litter boxes)."""
+    kind, n = _SCENES[scene_id]
+    place = _place(seed, list(_SCENES).index(scene_id), kind, n)
+    out = {}
+    for shot in shots:
+        keep = tuple(range(len(place.items))) if shot.keep == _ALL else tuple(i for i in shot.keep
+                                                                                if i < len(place.items))
+        pose = place.poses[shot.pose]
+        img = draw.shoot(place.world(keep), pose, draw.random_light(place.rng))
+        exif = _exif_bytes(*_META[shot.entry_id].phone, shot.time, *gps[shot.key])
+        out[shot.key] = (_jpeg(img, JPEG_QUALITY, exif), _boxes(place.items, keep, pose))
+    return out
+
+
+def _mirror(data: bytes, boxes: tuple[LitterBox, ...], width: int, height: int) -> tuple[bytes, tuple[LitterBox, ...]]:
+    """A re-upload of JPEG ``data``: flipped left-right, resized to :data:`REUPLOAD_SIZE`, re-encoded at
+    :data:`REUPLOAD_QUALITY` without EXIF; with its litter boxes mapped along."""
+    img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))[:, ::-1]
+    img = cv2.resize(img, REUPLOAD_SIZE, interpolation=cv2.INTER_AREA)
+    sx, sy = REUPLOAD_SIZE[0] / width, REUPLOAD_SIZE[1] / height
+    boxes = tuple(LitterBox(b.kind, (round(REUPLOAD_SIZE[0] - b.xyxy[2] * sx, 1), round(b.xyxy[1] * sy, 1),
+                                     round(REUPLOAD_SIZE[0] - b.xyxy[0] * sx, 1), round(b.xyxy[3] * sy, 1)))
+                  for b in boxes)
+    return _jpeg(img, REUPLOAD_QUALITY, None), boxes
+
+
 # ------------------------------------------------------------------------------------------- public
-def make_sample(dest: Path, seed: int = 0, form: str = "folder") -> SampleBatch:
+def make_sample(dest: Path, seed: int = 0, form: str = "folder", *, workers: int | None = None) -> SampleBatch:
     """Write the sample batch into ``dest`` and return its ground truth.
 
     ``form``: ``"folder"`` (one folder per entry) or ``"manifest"`` (flat ``photos/`` plus
     ``manifest.csv`` and ``manifest.jsonl``). ``dest`` must be missing, empty, or hold an earlier sample
     (which is replaced); anything else raises ``FileExistsError`` so that no user file is deleted.
-    Same ``seed`` -> byte-identical files. Takes a few seconds.
+    Same ``seed`` -> byte-identical files (whatever ``workers``, the number of threads drawing places in
+    parallel; default: up to 4, one per CPU). Takes a few seconds.
     """
     if form not in FORMS:
         raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
@@ -397,56 +431,47 @@ def make_sample(dest: Path, seed: int = 0, form: str = "folder") -> SampleBatch:
     _clear(dest)
     expected, forbidden, with_det, not_with_det = _flags()
     entry_ids = tuple(_META)
-    places: dict[str, _Place] = {}
-    files: dict[tuple[str, str, str], bytes] = {}
-    truth: dict[tuple[str, str, str], SamplePhoto] = {}
+    shots = _stories()
     meta_rng = np.random.default_rng([seed, 999])
+    gps: dict[tuple[str, str, str], tuple[float, float]] = {}
+    for shot in shots:  # phone GPS fixes, in story order
+        if shot.scene is not None:
+            gps[shot.key] = shot.gps or _gps_near(meta_rng, _META[shot.entry_id].lat, _META[shot.entry_id].lon)
+    scene_ids = list(dict.fromkeys(shot.scene for shot in shots if shot.scene is not None))
+    workers = max(1, min(4, os.cpu_count() or 1)) if workers is None else workers
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # scenes are independent: same bytes in any order
+        drawn: dict[tuple[str, str, str], tuple[bytes, tuple[LitterBox, ...]]] = {}
+        for part in pool.map(lambda sid: _draw_scene(seed, sid, [s for s in shots if s.scene == sid], gps),
+                             scene_ids):
+            drawn.update(part)
 
     def rel(key: tuple[str, str, str]) -> str:
         e, role, name = key
         return f"photos/{e}_{name}" if form == "manifest" else f"{e}/{role}/{name}"
 
-    for shot in _stories():
-        key = (shot.entry_id, shot.role, shot.name)
-        meta = _META[shot.entry_id]
+    files: dict[tuple[str, str, str], bytes] = {}
+    truth: dict[tuple[str, str, str], SamplePhoto] = {}
+    for shot in shots:
+        key = shot.key
         if shot.origin in ("copy", "mirror"):
             src = truth[shot.source]
             data = files[shot.source]
             boxes = src.litter
             width, height = src.width, src.height
             if shot.origin == "mirror":
-                img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))[:, ::-1]
-                img = cv2.resize(img, REUPLOAD_SIZE, interpolation=cv2.INTER_AREA)
-                sx, sy = REUPLOAD_SIZE[0] / width, REUPLOAD_SIZE[1] / height
-                boxes = tuple(LitterBox(b.kind, (round(REUPLOAD_SIZE[0] - b.xyxy[2] * sx, 1), round(b.xyxy[1] * sy, 1),
-                                                 round(REUPLOAD_SIZE[0] - b.xyxy[0] * sx, 1), round(b.xyxy[3] * sy, 1)))
-                              for b in boxes)
+                data, boxes = _mirror(data, boxes, width, height)
                 width, height = REUPLOAD_SIZE
-                data = _jpeg(img, REUPLOAD_QUALITY, None)
-            files[key] = data
             taken, lat, lon = (src.taken_at, src.lat, src.lon) if shot.exif else (None, None, None)
-            truth[key] = SamplePhoto(rel(key), shot.entry_id, shot.role, src.scene, shot.origin, src.rel_path, boxes,
-                                     width, height, taken, lat, lon, hashlib.sha256(data).hexdigest())
-            continue
-        if shot.scene not in places:
-            kind, n = _SCENES[shot.scene]
-            places[shot.scene] = _place(seed, list(_SCENES).index(shot.scene), kind, n)
-        place = places[shot.scene]
-        keep = tuple(range(len(place.items))) if shot.keep == _ALL else tuple(i for i in shot.keep
-                                                                                if i < len(place.items))
-        pose = place.poses[shot.pose]
-        light = draw.random_light(place.rng)
-        img = draw.shoot(place.world(keep), pose, light)
-        lat, lon = shot.gps or _gps_near(meta_rng, meta.lat, meta.lon)
-        data = _jpeg(img, JPEG_QUALITY, _exif_bytes(*meta.phone, shot.time, lat, lon))
-        scene = shot.scene
-        if shot.origin == "truncated":
-            data = data[: int(len(data) * TRUNCATE_FRACTION)]
-            scene = None
+            scene, source = src.scene, src.rel_path
+        else:
+            data, boxes = drawn[key]
+            (lat, lon), taken, source = gps[key], shot.time, None
+            width, height, scene = draw.PHOTO_W, draw.PHOTO_H, shot.scene
+            if shot.origin == "truncated":
+                data, boxes, scene = data[: int(len(data) * TRUNCATE_FRACTION)], (), None
         files[key] = data
-        truth[key] = SamplePhoto(rel(key), shot.entry_id, shot.role, scene, shot.origin, None,
-                                 _boxes(place.items, keep, pose) if scene else (), draw.PHOTO_W, draw.PHOTO_H,
-                                 shot.time, lat, lon, hashlib.sha256(data).hexdigest())
+        truth[key] = SamplePhoto(rel(key), shot.entry_id, shot.role, scene, shot.origin, source, boxes, width,
+                                 height, taken, lat, lon, hashlib.sha256(data).hexdigest())
 
     for key, data in files.items():
         path = dest / truth[key].rel_path

@@ -459,17 +459,15 @@ def _details(rng, u8: np.ndarray, details: list) -> None:
                     cv2.line(u8, (gx + 6, yy), (gx + 64, yy + int(rng.integers(-2, 3))), (25, 25, 27), 4)
 
 
-def _blotches(rng, img: np.ndarray) -> None:
-    """Darken and lighten ``img`` in place with irregular sharp-edged patches (dirt, wear, damp) at two
-    scales: random shapes whose corners give the feature matcher unique, repeatable points."""
-    h, w = img.shape[:2]
-    factor = np.ones((h // 2, w // 2), np.float32)
-    for scale, depth in ((90.0, 0.16), (28.0, 0.12)):
-        n = _noise(rng, h // 2, w // 2, scale, 3)
+def _blotches(rng, h: int, w: int) -> np.ndarray:
+    """Brightness factor (float32, ``(h, w)``, about 0.7-1.15) of irregular sharp-edged patches (dirt, wear,
+    damp) at two scales: random shapes whose corners give a feature matcher unique, repeatable points."""
+    factor = np.ones((h, w), np.float32)
+    for scale, depth in ((45.0, 0.16), (14.0, 0.12)):
+        n = _noise(rng, h, w, scale, 3)
         factor -= depth * np.clip((n - 0.62) * 10, 0, 1)
         factor += 0.6 * depth * np.clip((0.3 - n) * 10, 0, 1)
-    f = cv2.resize(cv2.convertScaleAbs(factor, alpha=128.0), (w, h), interpolation=cv2.INTER_LINEAR)
-    cv2.multiply(img, cv2.merge([f, f, f]), dst=img, scale=1 / 128.0)
+    return factor
 
 
 def render_scene(rng: np.random.Generator, kind: str) -> SceneImage:
@@ -482,7 +480,6 @@ def render_scene(rng: np.random.Generator, kind: str) -> SceneImage:
     grain += 0.5
     img = np.zeros((h, w, 3), np.uint8)
     ground, details = _layout(rng, kind, h, w, img, grain)
-    _blotches(rng, img)
     _details(rng, img, details)
     # shade at quarter resolution: darker stains on the ground, large soft shadows of trees, a gradient
     sh, sw = h // 4, w // 4
@@ -498,8 +495,10 @@ def render_scene(rng: np.random.Generator, kind: str) -> SceneImage:
     gx = np.linspace(-1, 1, sw, dtype=np.float32)[None, :]
     light_q = 1.05 - rng.uniform(0.25, 0.4) * canopy + 0.08 * (gx * rng.uniform(-1, 1) + gy * rng.uniform(-1, 1))
     light = cv2.resize(light_q.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    shade = cv2.resize((light_q * (1 - stains)).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    img = cv2.multiply(img, cv2.merge([shade, shade, shade]), dtype=cv2.CV_8U)
+    shade = cv2.resize((light_q * (1 - stains)).astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
+    shade *= _blotches(rng, h // 2, w // 2)
+    shade = cv2.resize(cv2.convertScaleAbs(shade, alpha=128.0), (w, h), interpolation=cv2.INTER_LINEAR)
+    img = cv2.multiply(img, cv2.merge([shade, shade, shade]), scale=1 / 128.0)
     sun = (float(rng.uniform(4, 9)) * (1 if rng.random() < 0.5 else -1), float(rng.uniform(5, 10)))
     tilt = -float(rng.uniform(0.6e-4, 1.1e-4))
     return SceneImage(kind=kind, image=img, light=light, ground=ground, tilt=tilt, sun=sun)
@@ -598,4 +597,4 @@ def shoot(world: np.ndarray, pose: Pose, light: Light) -> np.ndarray:
     field = 1 + light.gradient[0] * gx + light.gradient[1] * gy - light.vignette * (gx ** 2 + gy ** 2) / 2
     field = cv2.resize(cv2.convertScaleAbs(field, alpha=128.0), (PHOTO_W, PHOTO_H), interpolation=cv2.INTER_LINEAR)
     img = cv2.multiply(img, cv2.merge([field, field, field]), scale=1 / 128.0)
-    return cv2.GaussianBlur(img, (0, 0), 0.45)
+    return img

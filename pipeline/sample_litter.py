@@ -306,10 +306,16 @@ def _cup(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         rgb = c * diffuse[..., None] + spec[..., None]
         a = alpha * np.clip(0.55 + 0.4 * np.abs(t) ** 2 + 0.35 * res + spec, 0, 1)
     xx = np.broadcast_to(x[None, :], (h, w))
-    band = (np.abs(xx - rng.uniform(0.45, 0.6)) < 0.08) & (alpha > 0)
-    bc = [_rgb(220, 40, 90), _rgb(30, 140, 80), _rgb(40, 60, 160)][int(rng.integers(0, 3))]
-    rgb[band] = bc * diffuse[band, None]
+    band = (np.abs(xx - rng.uniform(0.3, 0.7)) < rng.uniform(0.04, 0.16)) & (alpha > 0)
+    rgb[band] = _any_ink(rng) * diffuse[band, None]
     a[band] = alpha[band]
+    logo = _print(rng, (h, w)) * (alpha > 0)
+    rgb = _ink(rgb, logo, _any_ink(rng), diffuse)
+    a = np.maximum(a, logo * alpha)
+    cov = _text_layer(rng, (h, w), int(rng.integers(2, 5)), w0 / 50, max(1, int(w0 / 25)),
+                      (int(pad + length * rng.uniform(0.05, 0.4)), int(h / 2 + w0 / 8)))
+    rgb = _ink(rgb, cov * (alpha > 0), _any_ink(rng), diffuse)
+    a = np.maximum(a, cov * alpha)
     cx = int(pad + length)
     rim_ax = (int(length * rng.uniform(0.07, 0.14)), int(w1 / 2))
     rim = np.zeros((h, w), np.uint8)

@@ -178,7 +178,7 @@ def test_litter_boxes_cover_what_the_clean_up_removed(folder):
 
     def detail(img):  # band-pass, unit variance: insensitive to the change of light between the shots
         f = img.astype(np.float32)
-        d = cv2.GaussianBlur(f, (0, 0), 2) - cv2.GaussianBlur(f, (0, 0), 12)
+        d = cv2.GaussianBlur(f, (0, 0), 4) - cv2.GaussianBlur(f, (0, 0), 16)
         return d / d.std()
 
     diff = np.abs(detail(a) - detail(warped))
@@ -186,7 +186,8 @@ def test_litter_boxes_cover_what_the_clean_up_removed(folder):
     for box in folder.photos[before].litter:
         x0, y0, x1, y1 = (int(v) for v in box.xyxy)
         inside[y0:y1, x0:x1] = True
-    valid = cv2.warpPerspective(np.ones_like(b), np.linalg.inv(h), (a.shape[1], a.shape[0])) > 0
+    seen = cv2.warpPerspective(np.ones_like(b), np.linalg.inv(h), (a.shape[1], a.shape[0]))
+    valid = cv2.erode(seen, np.ones((101, 101), np.uint8)) > 0  # away from the border the warp invents
     assert diff[inside & valid].mean() > 2 * diff[~inside & valid].mean()
 
 
@@ -254,7 +255,7 @@ def test_honest_pairs_are_not_near_duplicates(folder):
     for i, x in enumerate(rels):
         for y in rels[i + 1:]:
             if folder.photos[x].scene != folder.photos[y].scene:
-                assert hashes[x] - hashes[y] > threshold + 8, (x, y)
+                assert hashes[x] - hashes[y] > threshold + 4, (x, y)
 
 
 # ----------------------------------------------------------------------------------- same place
