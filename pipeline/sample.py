@@ -33,7 +33,7 @@ no value), with exactly these columns (:data:`MANIFEST_COLUMNS`):
 ``team``                    entry field: team or organisation (empty for individuals)
 ``kind``                    entry field: ``individual`` or ``collective``
 ``event_date``              entry field: date of the clean-up, ``YYYY-MM-DD``
-``location_address``        entry field: the site's address (entry.json ``location.address``)
+``address``                 entry field: the site's address (entry.json ``location.address``)
 ``location_lat``            entry field: the site's latitude (entry.json ``location.lat``)
 ``location_lon``            entry field: the site's longitude (entry.json ``location.lon``)
 ``reported_participants``   entry field: number of people the entrant reports (entry.json ``reported``)
@@ -69,7 +69,7 @@ TRUNCATE_FRACTION = 0.45  # the corrupt file keeps this fraction of its bytes
 FORMS = ("folder", "manifest")
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "entry_id", "role", "path", "taken_at", "lat", "lon", "participant", "team", "kind", "event_date",
-    "location_address", "location_lat", "location_lon", "reported_participants", "reported_kg",
+    "address", "location_lat", "location_lon", "reported_participants", "reported_kg",
 )
 # What no honest entry with consistent metadata may be flagged for.
 HONEST_FORBIDDEN = frozenset({"DUPLICATE_PHOTO", "SCENE_MISMATCH", "UNCHANGED_AFTER", "MISSING_PHOTOS",
@@ -115,8 +115,9 @@ class SampleBatch:
     ``root``: the batch folder; ``input_path``: what to give ``cleanup-verify run`` (the folder, or the CSV
     manifest). ``expected_flags``/``forbidden_flags``: per entry, flag codes that must / must not be raised
     whatever the litter detector finds. ``expected_with_detector``/``forbidden_with_detector``: flags that
-    follow from the drawn litter once a working detector sees it. ``bad_photos``: rel_path -> why the file
-    cannot be read (the pipeline must list it with its error and still score the entry from the others).
+    follow from the drawn litter once a working detector sees it. ``bad_photos``: rel_path -> the problem
+    code the loader should record for it (``PHOTO_TRUNCATED``: a JPEG cut to 45 % of its bytes); the
+    pipeline must list it with its error and still score the entry from its other photos.
     ``true_pairs``: per entry, the (before, after) rel_paths that show the same spot.
     ``same_place_pairs``/``different_place_pairs``: photo pairs for testing the same-place check.
     """
@@ -481,8 +482,7 @@ def make_sample(dest: Path, seed: int = 0, form: str = "folder", *, workers: int
         root=dest, form=form, input_path=dest, entry_ids=entry_ids, descriptions=dict(_DESCRIPTIONS),
         expected_flags=expected, forbidden_flags=forbidden, expected_with_detector=with_det,
         forbidden_with_detector=not_with_det, photos={p.rel_path: p for p in truth.values()},
-        bad_photos={p.rel_path: "truncated JPEG (only the first 45 % of its bytes)"
-                    for p in truth.values() if p.origin == "truncated"},
+        bad_photos={p.rel_path: "PHOTO_TRUNCATED" for p in truth.values() if p.origin == "truncated"},
         true_pairs=_true_pairs(truth), same_place_pairs=(), different_place_pairs=())
     batch.same_place_pairs, batch.different_place_pairs = _test_pairs(batch)
     if form == "folder":
@@ -535,7 +535,8 @@ def _test_pairs(batch: SampleBatch) -> tuple[tuple[tuple[str, str], ...], tuple[
             firsts.setdefault(p.scene, p.rel_path)
     order = list(firsts.values())
     diff += [(order[i], order[(i + 1) % len(order)]) for i in range(len(order))]
-    return tuple(same), tuple(diff)
+    unique = {frozenset(p): p for p in reversed(diff)}  # each pair once, first occurrence kept
+    return tuple(same), tuple(p for p in diff if unique[frozenset(p)] is p)
 
 
 def _write_entry_json(path: Path, m: _Meta) -> None:
@@ -552,7 +553,7 @@ def manifest_rows(truth: dict[tuple[str, str, str], SamplePhoto]) -> list[dict[s
         m = _META[p.entry_id]
         rows.append({"entry_id": p.entry_id, "role": p.role, "path": p.rel_path, "taken_at": p.taken_at,
                      "lat": p.lat, "lon": p.lon, "participant": m.participant, "team": m.team, "kind": m.kind,
-                     "event_date": m.event_date, "location_address": m.address, "location_lat": m.lat,
+                     "event_date": m.event_date, "address": m.address, "location_lat": m.lat,
                      "location_lon": m.lon, "reported_participants": m.participants, "reported_kg": m.kg})
     return rows
 

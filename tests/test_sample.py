@@ -142,7 +142,7 @@ def test_copies_and_truncated_file(folder):
         assert c.sha256 == ph[c.source].sha256 and c.scene == ph[c.source].scene
     assert {c.entry_id for c in copies} == {"05-shared-photo-b", "08-unchanged-after"}
     (bad,) = folder.bad_photos
-    assert bad.startswith("09-corrupt-file/before/")
+    assert bad.startswith("09-corrupt-file/before/") and folder.bad_photos[bad] == "PHOTO_TRUNCATED"
     with pytest.raises(OSError):
         Image.open(folder.root / bad).load()
     good = [p for p in folder.photos_of("09-corrupt-file") if p.rel_path != bad]
