@@ -522,7 +522,8 @@ def _test_pairs(batch: SampleBatch) -> tuple[tuple[tuple[str, str], ...], tuple[
     pairs: every before/after of one entry showing different places, and the first photo of each place
     against the first photo of the next place."""
     same = [p for e in batch.entry_ids for p in batch.true_pairs[e]]
-    d_after = [p.rel_path for p in batch.photos.values() if p.scene == "D" and p.role == "after" and p.origin == "drawn"]
+    d_after = [p.rel_path for p in batch.photos.values()
+               if p.scene == "D" and p.role == "after" and p.origin == "drawn"]
     same.append((d_after[0], d_after[1]))
     diff = []
     for e in batch.entry_ids:

@@ -164,7 +164,8 @@ def _poster(rng, img: np.ndarray, x: int, y: int, w: int, h: int) -> None:
             txt = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(4, 10))))
         ink = (int(rng.integers(0, 90)), int(rng.integers(0, 90)), int(rng.integers(0, 140)))
         font = int(rng.choice([cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-                               cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN])) | (cv2.FONT_ITALIC if rng.random() < 0.3 else 0)
+                               cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN]))
+        font |= cv2.FONT_ITALIC if rng.random() < 0.3 else 0
         cv2.putText(img, txt, (x + int(rng.integers(4, 14)), ty + int(18 * size)), font, size, ink,
                     int(rng.integers(1, 4)), cv2.LINE_AA)
         ty += int(28 * size) + int(rng.integers(4, 14))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -67,7 +66,8 @@ def test_folder_layout_and_entry_json(folder):
         assert doc["event_date"].startswith("2024-06-")
         assert 16.4 < doc["location"]["lat"] < 16.52 and 107.55 < doc["location"]["lon"] < 107.63
         assert doc["reported"]["participants"] >= 1 and doc["reported"]["kg"] > 0
-        files = {p.relative_to(root).as_posix() for p in (root / e).rglob("*") if p.is_file() and p.name != "entry.json"}
+        files = {p.relative_to(root).as_posix() for p in (root / e).rglob("*")
+                 if p.is_file() and p.name != "entry.json"}
         assert files == {p.rel_path for p in folder.photos_of(e)}
     assert not (root / "10-missing-after" / "after").exists()
     assert len(folder.photos_of("11-two-spots-shuffled", "before")) == 2
@@ -217,7 +217,8 @@ def test_exif_round_trip(folder):
     (b,), (a,) = folder.photos_of("12-exif-time-order", "before"), folder.photos_of("12-exif-time-order", "after")
     assert a.taken_at < b.taken_at
     for e in HONEST:
-        assert max(p.taken_at for p in folder.photos_of(e, "before")) < min(p.taken_at for p in folder.photos_of(e, "after"))
+        last_before = max(p.taken_at for p in folder.photos_of(e, "before"))
+        assert last_before < min(p.taken_at for p in folder.photos_of(e, "after"))
 
 
 # ----------------------------------------------------------------------------- duplicate structure
