@@ -168,8 +168,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out).absolute()
     batch_dir = out / "batch"
-    sample = make_sample(batch_dir, seed=0, form=args.form)
-    batch_path = sample.root if args.form == "folder" else sample.root / "manifest.csv"
+    try:
+        sample = make_sample(batch_dir, seed=0, form=args.form)
+    except FileExistsError as e:
+        raise UsageError(f"{e}; choose another --out folder") from None
+    batch_path = sample.input_path
+    if not args.quiet:
+        print(sample.summary())
     with Workspace(out / "workspace") as ws:
         s = run_batch(batch_path, ws, Config(), quiet=args.quiet)
         index = write_report(ws, out / "report")
@@ -178,6 +183,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         atomic_write_text(out / "export.jsonl", export.to_jsonl(ws))
         atomic_write_text(out / "export.csv", export.to_csv(ws))
+        if not args.quiet:
+            print("\nResults (score, status, flags):")
+            for r in export.records(ws):
+                score = "  -  " if r["score"] is None else f"{r['score']:5.1f}"
+                codes = ", ".join(sorted({f["code"] for f in r["flags"]})) or "no flag"
+                print(f"  {r['entry_id']:<24} {score}  {r['status']:<12} {codes}")
     print(f"demo: {s.entries} entries, {s.photos} photos; {s.entries_scored} scored, "
           f"{s.entries_needs_review} need review, {s.entries_error} errors.")
     print(f"Sample batch: {batch_dir}")

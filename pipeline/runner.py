@@ -204,6 +204,9 @@ class Runner:
         if need_verify:
             items = [(ref, loaded[sha], dets[sha]) for ref, sha, _ in readable if sha in loaded and sha in dets]
             result = verify_entry(items, cfg.verify)
+            # Key by the photos that turned out usable, as the next run will compute it up front.
+            usable_keys = sorted((r.rel_path, r.role, sha) for r, sha, _ in readable if sha in loaded)
+            verify_key = _digest(VERIFY_VERSION, self.verify_config, self.model_id, usable_keys)
             ws.put_entry_result(sub.entry_id, "verify", verify_key, result.to_dict())
 
     # ------------------------------------------------------------------------------------ pass 3
