@@ -1,0 +1,31 @@
+"""The README is the newcomer's contract: its generated tables match the code, and it has exactly two
+set-up commands."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_generated_tables_are_up_to_date():
+    r = subprocess.run([sys.executable, "scripts/readme_tables.py", "--check"], cwd=REPO)
+    assert r.returncode == 0, "README.md tables are stale: run python scripts/readme_tables.py"
+
+
+def test_every_flag_code_is_documented_once():
+    from pipeline.score.flags import FLAGS
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    for code in FLAGS:
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", code)
+        assert text.count(f"| `{code}` |") == 1, code
+
+
+def test_two_setup_commands_exist_in_makefile():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    setup = text.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    commands = [line.strip() for line in setup.splitlines() if line.startswith("    ")]
+    assert commands == ["make demo", "make test"]
+    mk = (REPO / "Makefile").read_text()
+    assert re.search(r"^demo:", mk, re.M) and re.search(r"^test:", mk, re.M)
