@@ -16,6 +16,7 @@ import sys
 # Modules that add commands, in help order. Each has register(sub, dataset_sub).
 COMMAND_MODULES = [
     "pipeline.commands",
+    "pipeline.dedup.cli",
     "pipeline.detect.cli",
     "pipeline.review.cli",
 ]

@@ -37,13 +37,27 @@ class LoadConfig:
 
 @dataclass(frozen=True)
 class DedupConfig:
-    """Perceptual-hash matching. Thresholds are Hamming distances in bits."""
+    """Reused-photo matching (pipeline/dedup, calibrated in docs/dedup-calibration.md). Thresholds are
+    Hamming distances in bits; ``*_difference`` are signature differences (pipeline/dedup/verify.py: 99th
+    percentile of the per-pixel difference of the normalised 32x32 grey signatures, in standard deviations).
 
-    phash_threshold: int = 8  # of 64
-    dhash_threshold: int = 10  # of 64
+    A pair is a candidate when its pHash (any of the 8 flips/rotations) is within ``phash_threshold`` or its
+    PDQ within ``pdq_threshold`` (both PDQ qualities >= ``pdq_min_quality``), or for crops when one photo's
+    pHash is within ``crop_threshold`` of a sub-window pHash of the other; a candidate is a match only when
+    the aligned signatures differ by at most ``max_difference`` (``crop_max_difference`` for crops).
+    """
+
+    phash_threshold: int = 10  # of 64
+    dhash_threshold: int = 10  # of 64; dHash is stored and reported, not used to match
     pdq_threshold: int = 31  # of 256
-    pdq_min_quality: int = 50
+    pdq_min_quality: int = 50  # 0-100
     match_variants: bool = True  # also match the 7 flipped/rotated variants
+    crop_threshold: int = 10  # of 64: pHash of one photo against the crop-window pHashes of the other
+    match_crops: bool = True
+    max_difference: float = 0.6  # same image / mirrored-rotated: signature difference at most this
+    crop_max_difference: float = 0.6  # cropped: signature difference after aligning the window
+    unchanged_max_difference: float = 0.3  # UNCHANGED_AFTER: before vs after of one entry, stricter
+    max_candidates: int = 200  # per photo, nearest first: caps the pixel checks on degenerate photos
 
 
 @dataclass(frozen=True)

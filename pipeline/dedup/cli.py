@@ -1,0 +1,154 @@
+"""``cleanup-verify dedup PATHS... [--workspace WS] [--json]``: find reused photos among files, and against a
+workspace's index (read only: the files are not added)."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..cli import UsageError
+from ..config import Config
+from ..types import DuplicateMatch
+from .hashing import DedupHashes, compute_hashes
+from .index import HashIndex, load_index
+from .match import group_matches, match_index, match_one
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".avif", ".mpo")
+
+
+@dataclass
+class Scanned:
+    """The photo files given on the command line, hashed; ``paths`` per sha256 in argument order."""
+
+    hashes: list[DedupHashes] = field(default_factory=list)
+    paths: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersAction) -> None:  # noqa: ARG001
+    p = sub.add_parser(
+        "dedup", help="find reused photos among files (and against a workspace)",
+        description="Check photo files and folders (searched recursively) for copies of one another: the same "
+                    "bytes, the same image re-encoded or resized, mirrored or rotated, or cropped. With "
+                    "--workspace, also check them against every photo the workspace has seen (read only: the "
+                    "files are not added). Prints the groups of copies with the kind and distance of each "
+                    "match. Exit status 0 when the check ran, whatever it found.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="photo files or folders")
+    p.add_argument("--workspace", "-w", metavar="WS", help="also match against this workspace's index")
+    p.add_argument("--config", metavar="FILE", help="TOML file overriding settings ([load], [dedup])")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_dedup)
+
+
+def _files(paths: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for s in paths:
+        p = Path(s)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in PHOTO_SUFFIXES))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UsageError(f"{s}: no such file or folder")
+    return out
+
+
+def scan(files: list[Path], cfg: Config) -> Scanned:
+    """Read, decode (the load stage's reduced decode) and hash each file; failures become problems."""
+    from ..load import PhotoError, load_photo, read_photo
+
+    out = Scanned()
+    for f in files:
+        try:
+            data = read_photo(f, cfg.load)
+            sha = hashlib.sha256(data).hexdigest()
+            if sha not in out.paths:
+                photo = load_photo(data, cfg.load, sha256=sha, rel_path=str(f))
+                out.hashes.append(compute_hashes(photo.image, sha))
+            out.paths.setdefault(sha, []).append(str(f))
+        except PhotoError as e:
+            out.problems.append({"path": str(f), "code": e.problem.code, "message": e.problem.message})
+        except ValueError as e:
+            out.problems.append({"path": str(f), "code": "PHOTO_CORRUPT", "message": str(e)})
+    return out
+
+
+def find(scanned: Scanned, cfg: Config, ws=None) -> tuple[list[DuplicateMatch], dict[str, list[str]]]:
+    """Matches among the scanned photos and, with a workspace, against its index. Returns the matches and
+    the workspace uses (``entry_id/rel_path``) of every workspace photo involved."""
+    local = HashIndex.from_hashes(scanned.hashes)
+    shas = [h.sha256 for h in scanned.hashes]
+    uses = {s: len(p) for s, p in scanned.paths.items()}
+    matches, _ = match_index(local, shas, cfg.dedup, uses)
+    ws_uses: dict[str, list[str]] = {}
+    if ws is not None:
+        index = load_index(ws)
+        for h in scanned.hashes:
+            if index.position(h.sha256) is not None:  # the very same file is already in the workspace
+                matches.append(DuplicateMatch(h.sha256, h.sha256, "exact", 0, "sha256", "other"))
+                ws_uses[h.sha256] = [f"{e}/{r}" for e, r, _ in ws.entries_with_photo(h.sha256)]
+            for m in match_one(index, h, cfg.dedup):
+                matches.append(DuplicateMatch(h.sha256, m.other_sha256, m.kind, m.distance, m.hash_name, "other"))
+                ws_uses[m.other_sha256] = [f"{e}/{r}" for e, r, _ in ws.entries_with_photo(m.other_sha256)]
+    return matches, ws_uses
+
+
+def _names(sha: str, scanned: Scanned, ws_uses: dict[str, list[str]]) -> list[str]:
+    return scanned.paths.get(sha, []) + [f"workspace:{u}" for u in ws_uses.get(sha, [])]
+
+
+def report(scanned: Scanned, matches: list[DuplicateMatch], ws_uses: dict[str, list[str]]) -> dict[str, Any]:
+    groups = group_matches(matches)
+    return {
+        "photos": len(scanned.hashes),
+        "problems": scanned.problems,
+        "groups": [{
+            "group_id": g.group_id,
+            "members": [{"sha256": s, "paths": _names(s, scanned, ws_uses)} for s in g.members],
+            "matches": [{**m.to_dict(), "photo_paths": _names(m.photo_sha256, scanned, ws_uses),
+                         "other_paths": _names(m.other_sha256, scanned, ws_uses)} for m in g.matches],
+        } for g in groups],
+    }
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    try:
+        cfg = Config.from_toml(args.config) if args.config else Config()
+    except (OSError, ValueError) as e:
+        raise UsageError(f"config: {e}") from None
+    files = _files(args.paths)
+    if not files:
+        raise UsageError("no photo files found in the given paths")
+    scanned = scan(files, cfg)
+    ws = None
+    if args.workspace:
+        from ..workspace import Workspace, WorkspaceError
+
+        try:
+            ws = Workspace(args.workspace, create=False)
+        except WorkspaceError as e:
+            raise UsageError(str(e)) from None
+    try:
+        matches, ws_uses = find(scanned, cfg, ws)
+    finally:
+        if ws is not None:
+            ws.close()
+    rep = report(scanned, matches, ws_uses)
+    if args.json:
+        print(json.dumps(rep, indent=2))
+        return 0
+    for p in rep["problems"]:
+        print(f"{p['path']}: {p['code']}: {p['message']}", file=sys.stderr)
+    print(f"{rep['photos']} photos checked, {len(rep['groups'])} groups of copies")
+    for g in rep["groups"]:
+        print(f"\ngroup {g['group_id']} ({len(g['members'])} photos):")
+        for m in g["members"]:
+            print("  " + ", ".join(m["paths"]))
+        for m in g["matches"]:
+            dist = "same bytes" if m["kind"] == "exact" else f"{m['hash_name']} distance {m['distance']}"
+            print(f"    {m['photo_paths'][0]} ~ {m['other_paths'][-1]}: {m['kind']} ({dist})")
+    return 0

@@ -1,0 +1,181 @@
+"""Flags of one entry from the reused-photo matches: DUPLICATE_PHOTO and UNCHANGED_AFTER.
+
+The runner, after every photo of the batch was hashed and added to the index::
+
+    flags = duplicate_flags(ws, entry_id, cfg.dedup)
+
+which also stores the entry's matches and flags as entry result ``"dedup"`` (``DedupResult.to_dict()``)
+for reports and exports.
+
+* ``DUPLICATE_PHOTO`` (high): a photo of this entry is a copy (any kind) of a photo used by ANOTHER entry of
+  the workspace (this batch or any earlier one). One flag per (photo, other entry's photo) pair; the message
+  names the other entry, its photo, the kind of copy and which was seen first.
+* ``UNCHANGED_AFTER`` (high): a before photo and an after photo of THIS entry are the same image (exact
+  bytes, re-encoded or resized, mirrored or rotated) with signatures differing by at most
+  ``cfg.unchanged_max_difference``: stricter than a duplicate, because a true before/after pair of one
+  place looks alike except where the litter was.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import DedupConfig
+from ..types import DuplicateMatch, Flag
+from ..workspace import Workspace
+from .hashing import STAGE_VERSION
+from .index import load_index
+from .match import match_index
+
+DUPLICATE_PHOTO = "DUPLICATE_PHOTO"
+UNCHANGED_AFTER = "UNCHANGED_AFTER"
+STAGE = "dedup"
+
+KIND_EN = {
+    "exact": "a byte-for-byte identical file",
+    "same_image": "the same image (re-encoded or resized)",
+    "mirrored_rotated": "the same image, mirrored or rotated",
+    "cropped": "the same image, cropped",
+}
+KIND_VI = {
+    "exact": "tệp giống hệt từng byte",
+    "same_image": "cùng một ảnh (nén lại hoặc đổi kích thước)",
+    "mirrored_rotated": "cùng một ảnh, bị lật hoặc xoay",
+    "cropped": "cùng một ảnh, bị cắt xén",
+}
+UNCHANGED_KINDS = ("exact", "same_image", "mirrored_rotated")
+
+
+@dataclass(frozen=True)
+class PhotoUse:
+    """One use of a photo by an entry."""
+
+    entry_id: str
+    rel_path: str
+    role: str
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    """What the dedup stage found for one entry: the matches of its photos and the flags raised."""
+
+    entry_id: str
+    matches: tuple[DuplicateMatch, ...]
+    flags: tuple[Flag, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entry_id": self.entry_id, "matches": [m.to_dict() for m in self.matches],
+                "flags": [f.to_dict() for f in self.flags]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DedupResult":
+        return cls(d["entry_id"], tuple(DuplicateMatch.from_dict(m) for m in d["matches"]),
+                   tuple(Flag.from_dict(f) for f in d["flags"]))
+
+
+def _uses(ws: Workspace, sha: str) -> list[PhotoUse]:
+    return [PhotoUse(*u) for u in ws.entries_with_photo(sha)]
+
+
+def _distance_text(m: DuplicateMatch) -> str:
+    if m.kind == "exact":
+        return "same sha256"
+    return f"{m.hash_name} distance {m.distance}"
+
+
+def _duplicate_flag(mine: PhotoUse, other: PhotoUse, m: DuplicateMatch, other_first: bool) -> Flag:
+    first_en = (f"entry {other.entry_id} had it first" if other_first else "this entry had it first")
+    first_vi = (f"bài {other.entry_id} gửi trước" if other_first else "bài này gửi trước")
+    return Flag(
+        code=DUPLICATE_PHOTO, severity="high",
+        message=(f"The {mine.role} photo {mine.rel_path} is {KIND_EN[m.kind]} of the {other.role} photo "
+                 f"{other.rel_path} of entry {other.entry_id} ({_distance_text(m)}); {first_en}."),
+        message_vi=(f"Ảnh {'trước' if mine.role == 'before' else 'sau'} {mine.rel_path} là {KIND_VI[m.kind]} "
+                    f"so với ảnh {'trước' if other.role == 'before' else 'sau'} {other.rel_path} của bài "
+                    f"{other.entry_id}; {first_vi}."),
+        photos=(mine.rel_path,))
+
+
+def _unchanged_flag(before: PhotoUse, after: PhotoUse, m: DuplicateMatch) -> Flag:
+    return Flag(
+        code=UNCHANGED_AFTER, severity="high",
+        message=(f"The after photo {after.rel_path} is {KIND_EN[m.kind]} of the before photo {before.rel_path} "
+                 f"({_distance_text(m)}): it shows nothing that changed, so it is no evidence of a clean-up."),
+        message_vi=(f"Ảnh sau {after.rel_path} là {KIND_VI[m.kind]} so với ảnh trước {before.rel_path}: "
+                    "không thấy thay đổi nào, nên không chứng minh được việc dọn dẹp."),
+        photos=(before.rel_path, after.rel_path))
+
+
+def entry_matches(ws: Workspace, entry_id: str, cfg: DedupConfig) -> tuple[list[DuplicateMatch], dict]:
+    """Matches of the entry's photos against the whole workspace index, and the signature differences."""
+    shas = [p["sha256"] for p in ws.entry_photos(entry_id) if p["sha256"]]
+    uses = {s: len(ws.entries_with_photo(s)) for s in dict.fromkeys(shas)}
+    return match_index(load_index(ws), shas, cfg, uses)
+
+
+def duplicate_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list[Flag]:
+    """DUPLICATE_PHOTO and UNCHANGED_AFTER flags of one entry (see the module docstring), stored with its
+    matches as entry result ``"dedup"``. Photos that were never added to the index are ignored."""
+    matches, diffs = entry_matches(ws, entry_id, cfg)
+    flags: list[Flag] = []
+    seen: set[tuple] = set()
+    mine_by_sha: dict[str, list[PhotoUse]] = {}
+    for u in ws.entry_photos(entry_id):
+        if u["sha256"]:
+            mine_by_sha.setdefault(u["sha256"], []).append(PhotoUse(entry_id, u["rel_path"], u["role"]))
+    order = {e: i for i, e in enumerate(ws.entry_ids())}
+    for m in matches:
+        # orient the match: `a` is this entry's photo
+        for a, b in ((m.photo_sha256, m.other_sha256), (m.other_sha256, m.photo_sha256)):
+            if a not in mine_by_sha:
+                continue
+            other_uses = _uses(ws, b)
+            for mine in mine_by_sha[a]:
+                for other in other_uses:
+                    if other.entry_id == entry_id and other.rel_path == mine.rel_path:
+                        continue
+                    if other.entry_id != entry_id:
+                        key = (DUPLICATE_PHOTO, mine.rel_path, other.entry_id, other.rel_path)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        flags.append(_duplicate_flag(mine, other, m, _other_first(ws, m, a, b, order, other)))
+                    elif {mine.role, other.role} == {"before", "after"} and m.kind in UNCHANGED_KINDS \
+                            and diffs.get((a, b), 0.0) <= cfg.unchanged_max_difference:
+                        before, after = (mine, other) if mine.role == "before" else (other, mine)
+                        key = (UNCHANGED_AFTER, before.rel_path, after.rel_path)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        flags.append(_unchanged_flag(before, after, m))
+            if a == b:
+                break
+    result = DedupResult(entry_id, tuple(matches), tuple(flags))
+    ws.put_entry_result(entry_id, STAGE, _input_key(matches, cfg), result.to_dict())
+    return flags
+
+
+def _other_first(ws: Workspace, m: DuplicateMatch, mine_sha: str, other_sha: str, order: dict[str, int],
+                 other: PhotoUse) -> bool:
+    """Whether the other entry's photo arrived in the workspace before this entry's photo."""
+    if mine_sha == other_sha:  # the same file: the entry that arrived first had it first
+        first = ws.entries_with_photo(mine_sha)[0][0]
+        return first == other.entry_id
+    a, b = ws.photo_seq(mine_sha), ws.photo_seq(other_sha)
+    if a is None or b is None:
+        return m.first_seen == ("other" if m.photo_sha256 == mine_sha else "this")
+    return b < a
+
+
+def _input_key(matches: list[DuplicateMatch], cfg: DedupConfig) -> str:
+    blob = json.dumps({"v": STAGE_VERSION, "cfg": cfg.__dict__, "m": sorted(json.dumps(x.to_dict(), sort_keys=True)
+                                                                              for x in matches)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def stored_result(ws: Workspace, entry_id: str) -> DedupResult | None:
+    """The dedup result last stored for an entry by :func:`duplicate_flags`, or None."""
+    d = ws.get_entry_result(entry_id, STAGE)
+    return DedupResult.from_dict(d) if d else None

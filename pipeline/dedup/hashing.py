@@ -1,0 +1,188 @@
+"""Perceptual hashes of one photo, from the single reduced analysis decode.
+
+Everything here starts from the load stage's analysis image (HxWx3 uint8 RGB, EXIF orientation applied,
+longest side at most ``LoadConfig.analysis_max_side``) and uses PIL for every resize, so that every hash in a
+workspace's index comes from one resize implementation (cv2 and PIL resizes differ by ~7 bits of pHash,
+imagehash issue #181).
+
+Hashes (bit order: row-major over the hash grid, first bit is the most significant):
+
+- pHash and dHash, 64 bits each, bit-identical to ``imagehash.phash`` / ``imagehash.dhash`` of
+  ``PIL.Image.fromarray(image)`` (same grey conversion, same LANCZOS resize, same scipy DCT).
+- PDQ, 256 bits with its quality in [0, 100] (``pdqhash``), computed on the analysis image box-reduced by an
+  integer factor to a longest side of at most ``PDQ_MAX_SIDE`` px (PDQ's own Jarosz filter then takes it
+  to 64x64; the pre-reduction moves ~2 bits and makes PDQ ~8x faster).
+- The 8 dihedral variants of pHash and PDQ (``VARIANT_NAMES``), so that mirrored or rotated re-uploads match
+  by querying the index with the variants of the new photo against variant 0 of stored photos.
+- ``crop_phashes``: pHashes of ``CROP_WINDOWS`` sub-windows of the photo, for crops (see ``CROP_WINDOWS``).
+- ``thumb``: a ``THUMB_SIDE`` x ``THUMB_SIDE`` grey signature (aspect ratio squashed), used to verify a
+  hash match pixel by pixel (see ``pipeline.dedup.verify``): hashes alone cannot tell a re-encoded copy
+  from a second frame of a fixed camera, or a before photo from its after photo.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pdqhash
+import scipy.fftpack
+from PIL import Image
+
+from ..types import PhotoHashes
+
+STAGE_VERSION = "dedup-hash-1"
+
+#: Dihedral variants, index 0 is the photo as it is. ``rot<k>``: rotated counterclockwise by k degrees;
+#: ``mirror_rot<k>``: mirrored left-right, then rotated. Index i < 4 is ``np.rot90(img, i)``, index 4 + i is
+#: ``np.rot90(np.fliplr(img), i)``.
+VARIANT_NAMES: tuple[str, ...] = ("as_is", "rot90", "rot180", "rot270",
+                                  "mirror", "mirror_rot90", "mirror_rot180", "mirror_rot270")
+
+#: position in ``pdqhash.compute_dihedral``'s output of each of our variants (measured, see tests)
+_PDQ_DIHEDRAL_ORDER = (0, 1, 2, 3, 5, 6, 4, 7)
+
+PDQ_MAX_SIDE = 512  # px: PDQ input is box-reduced by an integer factor to at most this longest side
+CROP_GRID_SIDE = 256  # px: longest side of the grey image the crop windows and the thumb are cut from
+THUMB_SIDE = 64  # px: side of the square grey signature
+
+
+@dataclass(frozen=True)
+class CropWindow:
+    """A sub-window as fractions of the photo: ``scale`` of each side, top-left at ``(fx, fy)`` times the
+    slack ``1 - scale`` (so fx = 0 is the left edge, 1 the right edge, 0.5 centred)."""
+
+    scale: float
+    fx: float
+    fy: float
+
+    def box(self, width: int, height: int) -> tuple[float, float, float, float]:
+        w, h = width * self.scale, height * self.scale
+        x0, y0 = (width - w) * self.fx, (height - h) * self.fy
+        return (x0, y0, x0 + w, y0 + h)
+
+
+def _grid(scale: float, steps: tuple[float, ...]) -> tuple[CropWindow, ...]:
+    return tuple(CropWindow(scale, fx, fy) for fy in steps for fx in steps)
+
+
+#: sub-windows hashed for crop detection: a 3x3 grid (corners, edge centres, centre) at 95%, 90% and 85% of
+#: each side. A crop removing up to ~15% of each side lies within ~2.5% of one of them, which pHash tolerates.
+CROP_WINDOWS: tuple[CropWindow, ...] = tuple(w for s in (0.95, 0.9, 0.85) for w in _grid(s, (0.0, 0.5, 1.0)))
+
+
+@dataclass(frozen=True)
+class DedupHashes(PhotoHashes):
+    """:class:`PhotoHashes` plus the pHashes of the crop windows (``CROP_WINDOWS`` order) and the grey
+    signature ``thumb`` (``THUMB_SIDE**2`` bytes, row-major uint8; empty when unknown)."""
+
+    crop_phashes: tuple[int, ...] = ()
+    thumb: bytes = b""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["crop_phashes"] = [f"{v:016x}" for v in self.crop_phashes]
+        d["thumb"] = base64.b64encode(self.thumb).decode("ascii")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DedupHashes":
+        """Inverse of :meth:`to_dict`; also takes a plain ``PhotoHashes.to_dict()`` (no crops, no thumb)."""
+        base = PhotoHashes.from_dict(d)
+        return cls(**{k: getattr(base, k) for k in PhotoHashes.__dataclass_fields__},
+                   crop_phashes=tuple(int(v, 16) for v in d.get("crop_phashes", [])),
+                   thumb=base64.b64decode(d.get("thumb") or ""))
+
+    def thumb_array(self) -> np.ndarray | None:
+        """The grey signature as a (THUMB_SIDE, THUMB_SIDE) uint8 array, or None when absent."""
+        if len(self.thumb) != THUMB_SIDE * THUMB_SIDE:
+            return None
+        return np.frombuffer(self.thumb, dtype=np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
+
+
+# ------------------------------------------------------------------------------------------- bit helpers
+def bits_to_int(bits: np.ndarray) -> int:
+    """A boolean array (any shape, row-major, first element most significant) as a Python int."""
+    return int.from_bytes(np.packbits(np.asarray(bits, dtype=bool).reshape(-1)).tobytes(), "big")
+
+
+def bits_to_bytes(bits: np.ndarray) -> bytes:
+    """A boolean array of 8k elements as k bytes (first element is the top bit of the first byte)."""
+    return np.packbits(np.asarray(bits, dtype=bool).reshape(-1)).tobytes()
+
+
+def hamming(a: int | bytes, b: int | bytes) -> int:
+    """Hamming distance of two hashes of the same kind (ints or equal-length bytes)."""
+    if isinstance(a, bytes):
+        return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+    return (a ^ b).bit_count()
+
+
+# ---------------------------------------------------------------------------------------------- hashes
+def phash_bits(gray32: np.ndarray) -> np.ndarray:
+    """imagehash's pHash of a 32x32 grey image (uint8): 8x8 bool, DCT low frequencies above their median."""
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(np.asarray(gray32), axis=0), axis=1)
+    low = dct[:8, :8]
+    return low > np.median(low)
+
+
+def dhash_bits(gray9x8: np.ndarray) -> np.ndarray:
+    """imagehash's dHash of an 8-row, 9-column grey image (uint8): 8x8 bool, pixel brighter than its left."""
+    px = np.asarray(gray9x8)
+    return px[:, 1:] > px[:, :-1]
+
+
+def _gray(image: np.ndarray) -> Image.Image:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got shape {image.shape} dtype {image.dtype}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError("empty image")
+    return Image.fromarray(image, "RGB").convert("L")
+
+
+def _reduce_to(img: Image.Image, max_side: int) -> Image.Image:
+    factor = -(-max(img.size) // max_side)
+    return img.reduce(factor) if factor > 1 else img
+
+
+def phash_variants(gray32: np.ndarray) -> tuple[int, ...]:
+    """pHash of the 8 dihedral variants (``VARIANT_NAMES`` order) of a 32x32 grey image."""
+    out = []
+    for i in range(8):
+        g = np.rot90(gray32, i % 4) if i < 4 else np.rot90(np.fliplr(gray32), i % 4)
+        out.append(bits_to_int(phash_bits(g)))
+    return tuple(out)
+
+
+def pdq_hashes(image: np.ndarray) -> tuple[tuple[bytes, ...], int]:
+    """PDQ of the 8 dihedral variants (``VARIANT_NAMES`` order) as 32-byte strings, and the quality 0-100."""
+    small = np.ascontiguousarray(np.asarray(_reduce_to(Image.fromarray(image, "RGB"), PDQ_MAX_SIDE)))
+    vectors, quality = pdqhash.compute_dihedral(small)
+    return tuple(bits_to_bytes(np.asarray(vectors[j]) != 0) for j in _PDQ_DIHEDRAL_ORDER), int(quality)
+
+
+def crop_phashes(small: Image.Image, windows: tuple[CropWindow, ...] = CROP_WINDOWS) -> tuple[int, ...]:
+    """pHash of each sub-window of ``small`` (the grey image reduced to ``CROP_GRID_SIDE``), each resized
+    (LANCZOS) to 32x32."""
+    w, h = small.size
+    return tuple(bits_to_int(phash_bits(np.asarray(small.resize((32, 32), Image.Resampling.LANCZOS,
+                                                                   box=win.box(w, h)))))
+                 for win in windows)
+
+
+def compute_hashes(image: np.ndarray, sha256: str) -> DedupHashes:
+    """All hashes of one photo from its analysis image (HxWx3 uint8 RGB, oriented, reduced).
+
+    Raises ValueError for an image that is not HxWx3 uint8 or is empty.
+    """
+    gray = _gray(image)
+    small = _reduce_to(gray, CROP_GRID_SIDE)
+    thumb = small.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    g32 = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS))
+    g98 = np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS))
+    ph = phash_variants(g32)
+    pdq, quality = pdq_hashes(image)
+    return DedupHashes(sha256=sha256, phash=ph[0], dhash=bits_to_int(dhash_bits(g98)), pdq=pdq[0],
+                       pdq_quality=quality, phash_variants=ph, pdq_variants=pdq,
+                       crop_phashes=crop_phashes(small), thumb=np.asarray(thumb).tobytes())

@@ -1,0 +1,212 @@
+"""The workspace's hash index: every photo the workspace has ever hashed, all batches, all rounds.
+
+Persistent part: table ``dedup_hashes`` (one row per photo sha256; hashes as big-endian BLOBs so that
+``sqlite3`` shows them and unsigned 64-bit values survive). In-memory part: :class:`HashIndex`, arrays
+plus exact multi-index-hashing radius search (:mod:`pipeline.dedup.mih`) over pHash, PDQ and the crop
+windows, built from the table on first use and rebuilt when the table has grown (one SELECT; ~1-3 s for
+a million photos, see scripts/bench_dedup.py).
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..types import PhotoHashes
+from ..workspace import Workspace, register_schema
+from .hashing import CROP_WINDOWS, STAGE_VERSION, THUMB_SIDE, DedupHashes
+from .mih import MultiIndex
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dedup_hashes (
+    sha256 TEXT PRIMARY KEY,
+    stage_version TEXT NOT NULL,
+    phash BLOB NOT NULL,          -- 8 bytes, big-endian
+    dhash BLOB NOT NULL,          -- 8 bytes
+    pdq BLOB,                     -- 32 bytes, NULL when not computed
+    pdq_quality INTEGER,          -- 0-100
+    phash_variants BLOB,          -- 8 x 8 bytes, hashing.VARIANT_NAMES order
+    pdq_variants BLOB,            -- 8 x 32 bytes
+    crop_phashes BLOB,            -- len(CROP_WINDOWS) x 8 bytes
+    thumb BLOB                    -- THUMB_SIDE^2 bytes of grey signature
+);
+"""
+register_schema(SCHEMA)
+
+N_WINDOWS = len(CROP_WINDOWS)
+
+
+def _u64(v: int) -> bytes:
+    return int(v).to_bytes(8, "big")
+
+
+def _ints(blob: bytes | None) -> tuple[int, ...]:
+    if not blob:
+        return ()
+    return tuple(int.from_bytes(blob[i:i + 8], "big") for i in range(0, len(blob), 8))
+
+
+def _bytes32(blob: bytes | None) -> tuple[bytes, ...]:
+    if not blob:
+        return ()
+    return tuple(blob[i:i + 32] for i in range(0, len(blob), 32))
+
+
+def add(ws: Workspace, hashes: PhotoHashes) -> None:
+    """Store a photo's hashes in the workspace index (replacing an earlier row of the same sha256)."""
+    crops = getattr(hashes, "crop_phashes", ())
+    thumb = getattr(hashes, "thumb", b"")
+    with ws.transaction() as c:
+        c.execute(
+            "INSERT OR REPLACE INTO dedup_hashes(sha256, stage_version, phash, dhash, pdq, pdq_quality, "
+            "phash_variants, pdq_variants, crop_phashes, thumb) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (hashes.sha256, STAGE_VERSION, _u64(hashes.phash), _u64(hashes.dhash), hashes.pdq,
+             hashes.pdq_quality, b"".join(_u64(v) for v in hashes.phash_variants),
+             b"".join(hashes.pdq_variants), b"".join(_u64(v) for v in crops), thumb or None))
+
+
+def get(ws: Workspace, sha256: str) -> DedupHashes | None:
+    """A photo's stored hashes, or None when it was never indexed."""
+    row = ws.conn.execute("SELECT sha256, phash, dhash, pdq, pdq_quality, phash_variants, pdq_variants, "
+                          "crop_phashes, thumb FROM dedup_hashes WHERE sha256=?", (sha256,)).fetchone()
+    return _row_to_hashes(row) if row else None
+
+
+def _row_to_hashes(r: sqlite3.Row | tuple) -> DedupHashes:
+    return DedupHashes(sha256=r[0], phash=int.from_bytes(r[1], "big"), dhash=int.from_bytes(r[2], "big"),
+                       pdq=r[3], pdq_quality=r[4], phash_variants=_ints(r[5]), pdq_variants=_bytes32(r[6]),
+                       crop_phashes=_ints(r[7]), thumb=r[8] or b"")
+
+
+def count(ws: Workspace) -> int:
+    return int(ws.conn.execute("SELECT COUNT(*) FROM dedup_hashes").fetchone()[0])
+
+
+@dataclass
+class HashIndex:
+    """Arrays over n indexed photos (row i is photo ``shas[i]``) with lazily built radius-search indexes.
+
+    ``order``: arrival rank (smaller = seen first; the workspace's photos.seq when known). ``pdq_quality``
+    is -1 where no PDQ is stored. ``crops``: (n * N_WINDOWS,) window pHashes, window k of photo i at row
+    ``i * N_WINDOWS + k`` (0 where unknown, with ``has_crops`` False).
+    """
+
+    shas: list[str]
+    order: np.ndarray
+    phash: np.ndarray  # (n,) uint64
+    dhash: np.ndarray  # (n,) uint64
+    pdq: np.ndarray  # (n, 4) uint64
+    pdq_quality: np.ndarray  # (n,) int32
+    crops: np.ndarray  # (n * N_WINDOWS,) uint64
+    has_crops: np.ndarray  # (n,) bool
+    thumbs: dict[str, bytes] = field(default_factory=dict)
+    ws: Workspace | None = None
+    _pos: dict[str, int] = field(default_factory=dict)
+    _mih: dict[str, MultiIndex] = field(default_factory=dict)
+    _extra: dict[str, DedupHashes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._pos = {s: i for i, s in enumerate(self.shas)}
+
+    def __len__(self) -> int:
+        return len(self.shas)
+
+    def position(self, sha256: str) -> int | None:
+        return self._pos.get(sha256)
+
+    # ------------------------------------------------------------------------------------ building
+    @classmethod
+    def from_hashes(cls, hashes: list[PhotoHashes], order: list[int] | None = None) -> "HashIndex":
+        """An index over in-memory hashes (``order`` defaults to list order)."""
+        n = len(hashes)
+        pdq = np.zeros((n, 4), np.uint64)
+        q = np.full(n, -1, np.int32)
+        crops = np.zeros(n * N_WINDOWS, np.uint64)
+        has = np.zeros(n, bool)
+        for i, h in enumerate(hashes):
+            if h.pdq is not None:
+                pdq[i] = np.frombuffer(h.pdq, ">u8")
+                q[i] = h.pdq_quality if h.pdq_quality is not None else 0
+            c = getattr(h, "crop_phashes", ())
+            if len(c) == N_WINDOWS:
+                crops[i * N_WINDOWS:(i + 1) * N_WINDOWS] = np.array(c, np.uint64)
+                has[i] = True
+        idx = cls(shas=[h.sha256 for h in hashes],
+                  order=np.asarray(order if order is not None else range(n), np.int64),
+                  phash=np.array([h.phash for h in hashes], np.uint64).reshape(n),
+                  dhash=np.array([h.dhash for h in hashes], np.uint64).reshape(n),
+                  pdq=pdq, pdq_quality=q, crops=crops, has_crops=has,
+                  thumbs={h.sha256: getattr(h, "thumb", b"") for h in hashes})
+        idx._extra = {h.sha256: h if isinstance(h, DedupHashes) else DedupHashes.from_dict(h.to_dict())
+                      for h in hashes}
+        return idx
+
+    @classmethod
+    def from_workspace(cls, ws: Workspace) -> "HashIndex":
+        """Load every row of ``dedup_hashes``; arrival order from photos.seq (rows without one come last,
+        in insertion order). Signatures (thumbs) are read lazily."""
+        rows = ws.conn.execute(
+            "SELECT d.sha256, d.phash, d.dhash, d.pdq, d.pdq_quality, d.crop_phashes, p.seq, d.rowid "
+            "FROM dedup_hashes d LEFT JOIN photos p ON p.sha256 = d.sha256 ORDER BY d.rowid").fetchall()
+        n = len(rows)
+        shas = [r[0] for r in rows]
+        phash = np.frombuffer(b"".join(r[1] for r in rows), ">u8").astype(np.uint64) if n else np.zeros(0, np.uint64)
+        dhash = np.frombuffer(b"".join(r[2] for r in rows), ">u8").astype(np.uint64) if n else np.zeros(0, np.uint64)
+        zero32, zero_crops = bytes(32), bytes(8 * N_WINDOWS)
+        pdq = np.frombuffer(b"".join(r[3] or zero32 for r in rows), ">u8").astype(np.uint64).reshape(n, 4)
+        q = np.array([r[4] if r[3] is not None and r[4] is not None else -1 for r in rows], np.int32)
+        has = np.array([r[5] is not None and len(r[5]) == 8 * N_WINDOWS for r in rows], bool)
+        crops = np.frombuffer(b"".join(r[5] if h else zero_crops for r, h in zip(rows, has)), ">u8").astype(np.uint64)
+        big = 1 << 40
+        order = np.array([r[6] if r[6] is not None else big + r[7] for r in rows], np.int64)
+        return cls(shas=shas, order=order, phash=phash, dhash=dhash, pdq=pdq, pdq_quality=q, crops=crops,
+                   has_crops=has, ws=ws)
+
+    def mih(self, name: str) -> MultiIndex:
+        """The radius-search index over ``phash``, ``pdq`` or ``crops`` (built on first use)."""
+        if name not in self._mih:
+            codes = {"phash": lambda: self.phash[:, None], "pdq": lambda: self.pdq,
+                     "crops": lambda: self.crops[:, None]}[name]()
+            self._mih[name] = MultiIndex(codes)
+        return self._mih[name]
+
+    # ------------------------------------------------------------------------------------- access
+    def thumb(self, sha256: str) -> np.ndarray | None:
+        """The (THUMB_SIDE, THUMB_SIDE) grey signature of an indexed photo, or None."""
+        t = self.thumbs.get(sha256)
+        if t is None and self.ws is not None:
+            row = self.ws.conn.execute("SELECT thumb FROM dedup_hashes WHERE sha256=?", (sha256,)).fetchone()
+            t = (row[0] if row else None) or b""
+            self.thumbs[sha256] = t
+        if not t or len(t) != THUMB_SIDE * THUMB_SIDE:
+            return None
+        return np.frombuffer(t, np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
+
+    def hashes(self, sha256: str) -> DedupHashes | None:
+        """All stored hashes of an indexed photo (variants included), or None."""
+        if sha256 in self._extra:
+            return self._extra[sha256]
+        if self.ws is not None:
+            h = get(self.ws, sha256)
+            if h is not None:
+                self._extra[sha256] = h
+            return h
+        return None
+
+
+_cache: dict[str, tuple[tuple[int, ...], HashIndex]] = {}
+
+
+def load_index(ws: Workspace) -> HashIndex:
+    """The in-memory index of a workspace, cached per database file and rebuilt when rows were added or
+    replaced or photos arrived since (row counts and max rowid: one cheap query per call)."""
+    key = str(ws.db_path.resolve())
+    stamp = tuple(ws.conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), (SELECT COUNT(*) FROM photos) "
+                                  "FROM dedup_hashes").fetchone())
+    hit = _cache.get(key)
+    if hit is not None and hit[0] == stamp and hit[1].ws is ws:
+        return hit[1]
+    idx = HashIndex.from_workspace(ws)
+    _cache[key] = (stamp, idx)
+    return idx

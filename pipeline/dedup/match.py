@@ -1,0 +1,199 @@
+"""Match photos against the hash index and group the copies.
+
+For a query photo Q and every other indexed photo O, candidates come from exact radius searches
+(:class:`pipeline.dedup.index.HashIndex`):
+
+* pHash of each of Q's 8 dihedral variants against O's pHash (``phash_threshold``);
+* PDQ of each variant against O's PDQ (``pdq_threshold``; both qualities >= ``pdq_min_quality``);
+* crops: Q's pHash variants against O's crop-window pHashes (Q is a crop of O), and Q's crop windows
+  against O's pHash (O is a crop of Q) (``crop_threshold``).
+
+Each candidate is then checked on the grey signatures (:mod:`pipeline.dedup.verify`) and classified:
+``same_image`` (variant 0), ``mirrored_rotated`` (another variant), ``cropped`` (window match). Byte-identical
+files share one sha256 and are ``exact``. Groups are the connected components (union-find) of the matches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import DedupConfig
+from ..types import DuplicateGroup, DuplicateMatch
+from ..workspace import Workspace
+from .hashing import CROP_WINDOWS, DedupHashes
+from .index import N_WINDOWS, HashIndex, load_index
+from .verify import crop_difference, dihedral, same_image_difference
+
+KIND_RANK = {"exact": 0, "same_image": 1, "mirrored_rotated": 2, "cropped": 3}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A hash hit of query photo Q on indexed photo ``other`` (row of the index), before the pixel check.
+
+    ``variant``: the dihedral variant of Q that hit. ``window``: for crops, the crop window index and
+    ``q_is_big``: whether the window is Q's (O is a crop of Q) rather than O's.
+    """
+
+    other: int
+    kind: str
+    hash_name: str
+    distance: int
+    variant: int = 0
+    window: int = -1
+    q_is_big: bool = False
+
+
+@dataclass(frozen=True)
+class VerifiedMatch:
+    """A candidate that passed the pixel check, with its signature ``difference`` (inf when unchecked)."""
+
+    other_sha256: str
+    kind: str
+    hash_name: str
+    distance: int
+    difference: float
+    variant: int = 0
+
+
+def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candidate]:
+    """Hash hits of ``h`` on the index (itself excluded), at most ``cfg.max_candidates`` photos, nearest
+    first."""
+    out: list[Candidate] = []
+    variants = h.phash_variants if (cfg.match_variants and h.phash_variants) else (h.phash,)
+    ph = index.mih("phash")
+    for v, code in enumerate(variants):
+        ids, d = ph.query(np.array([code], np.uint64), cfg.phash_threshold)
+        out.extend(Candidate(int(i), "same_image" if v == 0 else "mirrored_rotated", "phash", int(di), v)
+                   for i, di in zip(ids, d))
+    if h.pdq is not None and (h.pdq_quality or 0) >= cfg.pdq_min_quality:
+        pdqs = h.pdq_variants if (cfg.match_variants and h.pdq_variants) else (h.pdq,)
+        pq = index.mih("pdq")
+        for v, code in enumerate(pdqs):
+            ids, d = pq.query(np.frombuffer(code, ">u8").astype(np.uint64), cfg.pdq_threshold)
+            ok = index.pdq_quality[ids] >= cfg.pdq_min_quality
+            out.extend(Candidate(int(i), "same_image" if v == 0 else "mirrored_rotated", "pdq", int(di), v)
+                       for i, di in zip(ids[ok], d[ok]))
+    if cfg.match_crops:
+        cr = index.mih("crops")
+        for v, code in enumerate(variants):
+            ids, d = cr.query(np.array([code], np.uint64), cfg.crop_threshold)
+            owners, wins = ids // N_WINDOWS, ids % N_WINDOWS
+            ok = index.has_crops[owners]
+            out.extend(Candidate(int(o), "cropped", "phash_crop", int(di), v, int(w), False)
+                       for o, w, di in zip(owners[ok], wins[ok], d[ok]))
+        for w, code in enumerate(h.crop_phashes):
+            ids, d = ph.query(np.array([code], np.uint64), cfg.crop_threshold)
+            out.extend(Candidate(int(i), "cropped", "phash_crop", int(di), 0, w, True) for i, di in zip(ids, d))
+    me = index.position(h.sha256)
+    out = [c for c in out if c.other != me]
+    if not out:
+        return out
+    best = {}
+    for c in sorted(out, key=lambda c: (c.distance, KIND_RANK[c.kind])):
+        best.setdefault(c.other, c)
+    keep = sorted(best, key=lambda o: best[o].distance)[:cfg.max_candidates]
+    allowed = set(keep)
+    return [c for c in sorted(out, key=lambda c: (c.distance, KIND_RANK[c.kind])) if c.other in allowed]
+
+
+def verify_candidate(index: HashIndex, h: DedupHashes, c: Candidate) -> float:
+    """Signature difference of a candidate (lower is more alike); inf when it cannot be aligned, 0 when a
+    signature is missing (then the hash hit alone decides)."""
+    q = h.thumb_array()
+    o = index.thumb(index.shas[c.other])
+    if q is None or o is None:
+        return 0.0
+    if c.kind != "cropped":
+        return same_image_difference(q, o, c.variant)
+    win = CROP_WINDOWS[c.window]
+    hint = win.box(1.0, 1.0)
+    if c.q_is_big:
+        diff, _ = crop_difference(q, o, hint)
+    else:
+        diff, _ = crop_difference(o, np.ascontiguousarray(dihedral(q, c.variant)), hint)
+    return diff
+
+
+def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[VerifiedMatch]:
+    """The verified matches of one photo against the index, one per other photo (the best kind)."""
+    found: dict[int, VerifiedMatch] = {}
+    for c in candidates(index, h, cfg):
+        prev = found.get(c.other)
+        if prev is not None and (prev.kind != "cropped" or c.kind == "cropped"):
+            continue  # already matched as well or better
+        limit = cfg.crop_max_difference if c.kind == "cropped" else cfg.max_difference
+        diff = verify_candidate(index, h, c)
+        if diff <= limit:
+            found[c.other] = VerifiedMatch(index.shas[c.other], c.kind, c.hash_name, c.distance, diff, c.variant)
+    return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))
+
+
+def match_index(index: HashIndex, sha256s: list[str], cfg: DedupConfig,
+                same_bytes: dict[str, int] | None = None) -> tuple[list[DuplicateMatch], dict[tuple[str, str], float]]:
+    """Matches of the photos ``sha256s`` (all in ``index``) against every indexed photo, one
+    :class:`DuplicateMatch` per unordered pair; ``photo_sha256`` is a queried photo (the later arrival when
+    both are). ``same_bytes``: sha256 -> number of uses, an ``exact`` match (photo == other) for each > 1.
+    Also returns the signature difference per (photo, other)."""
+    queried = [s for s in dict.fromkeys(sha256s) if index.position(s) is not None]
+    pairs: dict[frozenset, DuplicateMatch] = {}
+    diffs: dict[tuple[str, str], float] = {}
+    for sha, uses in (same_bytes or {}).items():
+        if uses > 1:
+            pairs[frozenset((sha,))] = DuplicateMatch(sha, sha, "exact", 0, "sha256", "other")
+            diffs[(sha, sha)] = 0.0
+    for sha in queried:
+        h = index.hashes(sha)
+        if h is None:
+            continue
+        me = index.order[index.position(sha)]
+        for m in match_one(index, h, cfg):
+            key = frozenset((sha, m.other_sha256))
+            other_rank = index.order[index.position(m.other_sha256)]
+            dm = DuplicateMatch(sha, m.other_sha256, m.kind, m.distance, m.hash_name,
+                                "other" if other_rank < me else "this")
+            old = pairs.get(key)
+            if old is None or KIND_RANK[dm.kind] < KIND_RANK[old.kind] or \
+                    (old.first_seen == "this" and dm.first_seen == "other" and dm.kind == old.kind):
+                pairs[key] = dm
+                diffs[(sha, m.other_sha256)] = diffs[(m.other_sha256, sha)] = m.difference
+    return list(pairs.values()), diffs
+
+
+def match_photos(ws: Workspace, sha256s: list[str], cfg: DedupConfig) -> list[DuplicateMatch]:
+    """Matches of the photos ``sha256s`` (already added with :func:`pipeline.dedup.index.add`) against every
+    photo of the workspace, including each other, one per unordered pair; byte-identical uses of one photo
+    by several entry photos give an ``exact`` match of the photo with itself."""
+    index = load_index(ws)
+    uses = {s: len(ws.entries_with_photo(s)) for s in dict.fromkeys(sha256s)}
+    return match_index(index, sha256s, cfg, uses)[0]
+
+
+def group_matches(matches: list[DuplicateMatch]) -> list[DuplicateGroup]:
+    """Union-find over the matched pairs: one group per connected component, members in first-appearance
+    order, groups numbered from 1 in the order of their first match."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for m in matches:
+        a, b = find(m.photo_sha256), find(m.other_sha256)
+        if a != b:
+            parent[b] = a
+    groups: dict[str, list[str]] = {}
+    for m in matches:
+        for s in (m.other_sha256, m.photo_sha256):
+            members = groups.setdefault(find(s), [])
+            if s not in members:
+                members.append(s)
+    out = []
+    for gid, (root, members) in enumerate(groups.items(), start=1):
+        ms = tuple(m for m in matches if find(m.photo_sha256) == root)
+        out.append(DuplicateGroup(gid, tuple(members), ms))
+    return out

@@ -1,0 +1,366 @@
+"""Calibrate the reused-photo matcher on real photos (../shared/data) and write docs/dedup-calibration.md.
+
+Positives: transformed copies of a sample of real photos (JPEG quality 30-95, resize 0.25-2x, crops of
+0-5 / 5-10 / 10-15% of each side, rotation 1-5 degrees, brightness and contrast, mirror, rotation by 90
+degrees, a screenshot with borders and a status bar, a text overlay), each paired with its original; and
+the real copy groups: perf/phone_photos vs litter/aquatrash/train, the imagededup fixtures' ground truth,
+dedup/trash_collection_groups.csv (group -1, ambiguous: left out entirely).
+Negatives: every other pair of the pool (all photos of ../shared/data, originals and transformed copies),
+which includes frames of one street one second apart (scenes/street_video_frames).
+
+Every photo goes through the shipped path: bytes -> pipeline.load.load_photo (reduced decode) ->
+pipeline.dedup.hashing.compute_hashes. Reported: recall per transformation and precision over all pairs,
+for each hash alone (at its threshold, best of the 8 variants, no pixel check) and for the shipped
+matcher (pipeline.dedup.match with the DedupConfig defaults or --config).
+
+    .venv/bin/python scripts/calibrate_dedup.py [--per-folder 14] [--out docs/dedup-calibration.md]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import pickle
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.config import Config, DedupConfig  # noqa: E402
+from pipeline.dedup.hashing import compute_hashes  # noqa: E402
+from pipeline.dedup.index import HashIndex  # noqa: E402
+from pipeline.dedup.match import match_index  # noqa: E402
+from pipeline.load import PhotoError, load_photo  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+FOLDERS = ["litter/aquatrash/train", "litter/aquatrash/val", "litter/trash_collection/train",
+           "litter/trash_collection/valid", "litter/trash_collection/test", "scenes/clean_streets",
+           "scenes/street_video_frames", "scenes/street_pov_litter", "perf/phone_photos",
+           "dedup/imagededup_fixtures/base_images", "dedup/imagededup_fixtures/mixed_images"]
+SAMPLE_FOLDERS = FOLDERS[:8]
+TRANSFORMS = ["jpeg_q30_95", "resize_0.25_2x", "crop_0_5", "crop_5_10", "crop_10_15", "rotate_1_5deg",
+              "brightness_contrast", "mirror", "rotate_90", "screenshot_borders", "text_overlay"]
+REQUIRED = {"jpeg_q30_95": 0.98, "resize_0.25_2x": 0.98, "mirror": 0.98, "crop_0_5": 0.9, "crop_5_10": 0.9}
+
+
+@dataclass
+class Item:
+    name: str  # path relative to DATA, or "<base>#<transform>"
+    group: str  # copy-group key: items with the same key are copies
+    transform: str  # "original" or a TRANSFORMS name
+    hashes: object
+
+
+def jpeg_bytes(im: Image.Image, q: int = 92) -> bytes:
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, "JPEG", quality=q)
+    return buf.getvalue()
+
+
+def transform(im: Image.Image, name: str, rng: np.random.Generator) -> bytes:
+    """The transformed copy's file bytes."""
+    w, h = im.size
+    if name == "jpeg_q30_95":
+        return jpeg_bytes(im, int(rng.integers(30, 96)))
+    if name == "resize_0.25_2x":
+        f = float(np.exp(rng.uniform(np.log(0.25), np.log(2.0))))
+        return jpeg_bytes(im.resize((max(8, round(w * f)), max(8, round(h * f))), Image.Resampling.BICUBIC))
+    if name.startswith("crop_"):
+        lo, hi = (int(v) / 100 for v in name.split("_")[1:])
+        cx, cy = rng.uniform(lo, hi), rng.uniform(lo, hi)  # fraction of each side removed
+        ax, ay = rng.uniform(0, cx), rng.uniform(0, cy)
+        box = (round(ax * w), round(ay * h), round(w - (cx - ax) * w), round(h - (cy - ay) * h))
+        return jpeg_bytes(im.crop(box))
+    if name == "rotate_1_5deg":
+        a = float(rng.uniform(1, 5) * rng.choice([-1, 1]))
+        return jpeg_bytes(im.rotate(a, resample=Image.Resampling.BICUBIC, expand=False))
+    if name == "brightness_contrast":
+        b, c = rng.uniform(0.7, 1.3), rng.uniform(0.7, 1.3)
+        return jpeg_bytes(ImageEnhance.Contrast(ImageEnhance.Brightness(im).enhance(b)).enhance(c))
+    if name == "mirror":
+        return jpeg_bytes(ImageOps.mirror(im))
+    if name == "rotate_90":
+        return jpeg_bytes(im.transpose(Image.Transpose.ROTATE_90 if rng.random() < 0.5 else Image.Transpose.ROTATE_270))
+    if name == "screenshot_borders":
+        # the photo inside a screen capture: uniform borders of 3-8% of each side and a status bar with text
+        bx, by = int(w * rng.uniform(0.03, 0.08)), int(h * rng.uniform(0.03, 0.08))
+        bar = int(h * 0.05)
+        colour = (0, 0, 0) if rng.random() < 0.5 else (255, 255, 255)
+        canvas = Image.new("RGB", (w + 2 * bx, h + 2 * by + bar), colour)
+        canvas.paste(im, (bx, by + bar))
+        d = ImageDraw.Draw(canvas)
+        d.rectangle((0, 0, canvas.width, bar), fill=(30, 30, 30))
+        d.text((bx, bar // 4), "10:24  4G  87%", fill=(240, 240, 240), font=_font(max(10, bar // 2)))
+        return png_bytes(canvas)
+    if name == "text_overlay":
+        out = im.copy()
+        d = ImageDraw.Draw(out)
+        size = max(12, h // 18)
+        x, y = int(w * rng.uniform(0.03, 0.4)), int(h * rng.uniform(0.05, 0.85))
+        d.text((x, y), "Chu nhat xanh 2024 - team 7", fill=(255, 255, 255), font=_font(size),
+               stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0))
+        return jpeg_bytes(out)
+    raise ValueError(name)
+
+
+def png_bytes(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)  # Pillow's bundled font (FreeType build), no download
+    except (TypeError, OSError):
+        return ImageFont.load_default()
+
+
+def copy_groups() -> dict[str, str]:
+    """Known copy groups: relative path -> group key (ambiguous rows map to "")."""
+    groups: dict[str, str] = {}
+    with open(DATA / "dedup" / "trash_collection_groups.csv") as f:
+        for r in csv.DictReader(f):
+            groups[r["path"]] = "" if int(r["group"]) == -1 else f"tc{r['group']}"
+    for p in sorted((DATA / "perf" / "phone_photos").glob("*.jpg")):
+        key = f"aq:{p.name}"
+        groups[f"perf/phone_photos/{p.name}"] = key
+        groups[f"litter/aquatrash/train/images/{p.name}"] = key
+    gt_file = DATA / "dedup" / "imagededup_fixtures" / "evaluation_files" / "ground_truth.pkl"
+    with open(gt_file, "rb") as f:
+        gt = pickle.load(f)
+    for base, copies in gt.items():
+        for name in [base, *copies]:
+            groups[f"dedup/imagededup_fixtures/mixed_images/{name}"] = f"ukb:{base}"
+        groups[f"dedup/imagededup_fixtures/base_images/{base}"] = f"ukb:{base}"
+    # the other fixture bases are copies of themselves across the two fixture folders
+    for p in (DATA / "dedup" / "imagededup_fixtures" / "base_images").glob("*.jpg"):
+        groups.setdefault(f"dedup/imagededup_fixtures/base_images/{p.name}", f"ukb:{p.name}")
+    for p in (DATA / "dedup" / "imagededup_fixtures" / "mixed_images").glob("*.jpg"):
+        stem = p.name.split("_")[0].replace(".jpg", "") + ".jpg"
+        groups.setdefault(f"dedup/imagededup_fixtures/mixed_images/{p.name}", f"ukb:{stem}")
+    return groups
+
+
+def hash_bytes(data: bytes, sha: str, cfg: Config):
+    photo = load_photo(data, cfg.load, sha256=sha)
+    return compute_hashes(photo.image, sha)
+
+
+def build_pool(per_folder: int, cfg: Config, seed: int) -> list[Item]:
+    rng = np.random.default_rng(seed)
+    groups = copy_groups()
+    pool: list[Item] = []
+    originals: dict[str, Path] = {}
+    for folder in FOLDERS:
+        for p in sorted((DATA / folder).rglob("*")):
+            if p.suffix.lower() not in (".jpg", ".jpeg", ".png") or "labels" in p.parts:
+                continue
+            rel = str(p.relative_to(DATA))
+            g = groups.get(rel, rel)
+            if g == "":
+                continue  # ambiguous copy group: left out
+            try:
+                h = hash_bytes(p.read_bytes(), rel, cfg)
+            except PhotoError as e:
+                print(f"skip {rel}: {e.problem.code}", file=sys.stderr)
+                continue
+            pool.append(Item(rel, g, "original", h))
+            originals[rel] = p
+    # transformed copies of a stratified sample
+    for folder in SAMPLE_FOLDERS:
+        names = sorted(n for n in originals if n.startswith(folder + "/"))
+        for rel in rng.choice(names, size=min(per_folder, len(names)), replace=False):
+            base = next(it for it in pool if it.name == rel)
+            im = Image.open(originals[rel])
+            im.draft("RGB", (1600, 1600))
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            for t in TRANSFORMS:
+                name = f"{rel}#{t}"
+                try:
+                    h = hash_bytes(transform(im, t, rng), name, cfg)
+                except PhotoError as e:
+                    print(f"skip {name}: {e.problem.code}", file=sys.stderr)
+                    continue
+                pool.append(Item(name, base.group, t, h))
+    return pool
+
+
+def pdq_words(h) -> np.ndarray:
+    return np.frombuffer(h.pdq, ">u8").astype(np.uint64)
+
+
+def hash_alone(pool: list[Item], name: str, thr: int, min_quality: int) -> np.ndarray:
+    """(n, n) bool: pairs within ``thr`` bits for one hash, best of the 8 variants of either photo."""
+    n = len(pool)
+    if name == "dhash":
+        c = np.array([it.hashes.dhash for it in pool], np.uint64)
+        d = np.bitwise_count(c[:, None] ^ c[None, :]).astype(np.int32)
+        return d <= thr
+    if name == "phash":
+        v = np.array([it.hashes.phash_variants for it in pool], np.uint64)  # (n, 8)
+        d = np.bitwise_count(v[:, None, :] ^ v[None, :, :1]).astype(np.int32).min(-1)
+    else:
+        v = np.stack([np.stack([np.frombuffer(x, ">u8").astype(np.uint64) for x in it.hashes.pdq_variants])
+                      for it in pool])  # (n, 8, 4)
+        d = np.full((n, n), 999, np.int32)
+        for k in range(8):
+            dk = np.bitwise_count(v[:, None, k, :] ^ v[None, :, 0, :]).astype(np.int32).sum(-1)
+            d = np.minimum(d, dk)
+        q = np.array([it.hashes.pdq_quality or 0 for it in pool])
+        ok = (q[:, None] >= min_quality) & (q[None, :] >= min_quality)
+        d = np.where(ok, d, 999)
+    d = np.minimum(d, d.T)
+    return d <= thr
+
+
+def evaluate(pool: list[Item], pred: np.ndarray) -> tuple[dict[str, tuple[int, int]], dict[str, int], int, int]:
+    """Per-transform (found, total) on original-copy pairs, real copy groups, precision counts."""
+    n = len(pool)
+    grp = np.array([it.group for it in pool])
+    same = grp[:, None] == grp[None, :]
+    iu = np.triu_indices(n, 1)
+    p, s = pred[iu], same[iu]
+    tp, fp = int((p & s).sum()), int((p & ~s).sum())
+    per: dict[str, tuple[int, int]] = {}
+    idx = {it.name: i for i, it in enumerate(pool)}
+    for i, it in enumerate(pool):
+        if it.transform == "original":
+            continue
+        j = idx[it.name.split("#")[0]]
+        f, t = per.get(it.transform, (0, 0))
+        per[it.transform] = (f + int(pred[i, j]), t + 1)
+    real: dict[str, list[int]] = {}
+    for kind, prefix in (("trash_collection augmented copies", "tc"), ("phone_photos = aquatrash", "aq:"),
+                         ("imagededup fixtures", "ukb:")):
+        sel = [i for i, it in enumerate(pool) if it.transform == "original" and it.group.startswith(prefix)]
+        sub = np.array(sel)
+        if len(sub) < 2:
+            continue
+        g = grp[sub]
+        m = (g[:, None] == g[None, :])
+        m = np.triu(m, 1)
+        real[kind] = [int((pred[np.ix_(sub, sub)] & m).sum()), int(m.sum())]
+    return per, {k: tuple(v) for k, v in real.items()}, tp, fp
+
+
+def shipped(pool: list[Item], cfg: DedupConfig) -> tuple[np.ndarray, dict]:
+    index = HashIndex.from_hashes([it.hashes for it in pool])
+    n = len(pool)
+    pred = np.zeros((n, n), bool)
+    pos = {it.name: i for i, it in enumerate(pool)}
+    matches, _ = match_index(index, [it.name for it in pool], cfg)
+    kinds: dict[str, int] = {}
+    for m in matches:
+        i, j = pos[m.photo_sha256], pos[m.other_sha256]
+        pred[i, j] = pred[j, i] = True
+        kinds[m.kind] = kinds.get(m.kind, 0) + 1
+    return pred, {"kinds": kinds, "matches": matches}
+
+
+def table(rows: list[tuple[str, dict, dict, int, int]]) -> str:
+    heads = [r[0] for r in rows]
+    lines = ["| transformation | pairs | " + " | ".join(heads) + " |",
+             "|---|---:|" + "---:|" * len(heads)]
+    for t in TRANSFORMS:
+        total = rows[0][1].get(t, (0, 0))[1]
+        cells = [f"{r[1][t][0] / max(1, r[1][t][1]):.3f}" if t in r[1] else "-" for r in rows]
+        req = f" (need >= {REQUIRED[t]})" if t in REQUIRED else ""
+        lines.append(f"| {t}{req} | {total} | " + " | ".join(cells) + " |")
+    for k in rows[0][2]:
+        total = rows[0][2][k][1]
+        cells = [f"{r[2][k][0] / max(1, r[2][k][1]):.3f}" for r in rows]
+        lines.append(f"| real copies: {k} | {total} | " + " | ".join(cells) + " |")
+    lines.append("| **precision** over all pairs (TP / (TP + FP)) | | " + " | ".join(
+        f"**{r[3] / max(1, r[3] + r[4]):.4f}** ({r[4]} FP)" for r in rows) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--per-folder", type=int, default=14, help="photos transformed per data folder")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--config", help="TOML configuration (defaults otherwise)")
+    ap.add_argument("--out", default=str(REPO / "docs" / "dedup-calibration.md"))
+    ap.add_argument("--cache", help="pickle the hashed pool here / reuse it when present")
+    args = ap.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"needs the real photos in {DATA}", file=sys.stderr)
+        return 2
+    cfg = Config.from_toml(args.config) if args.config else Config()
+    t0 = time.perf_counter()
+    if args.cache and Path(args.cache).exists():
+        with open(args.cache, "rb") as f:
+            pool = pickle.load(f)
+    else:
+        pool = build_pool(args.per_folder, cfg, args.seed)
+        if args.cache:
+            with open(args.cache, "wb") as f:
+                pickle.dump(pool, f)
+    t_hash = time.perf_counter() - t0
+    d = cfg.dedup
+    rows = []
+    for label, name, thr in (("pHash <= %d" % d.phash_threshold, "phash", d.phash_threshold),
+                             ("dHash <= %d" % d.dhash_threshold, "dhash", d.dhash_threshold),
+                             ("PDQ <= %d" % d.pdq_threshold, "pdq", d.pdq_threshold)):
+        pred = hash_alone(pool, name, thr, d.pdq_min_quality)
+        np.fill_diagonal(pred, False)
+        rows.append((label,) + evaluate(pool, pred))
+    t1 = time.perf_counter()
+    pred, info = shipped(pool, d)
+    t_match = time.perf_counter() - t1
+    rows.append(("**shipped matcher**",) + evaluate(pool, pred))
+    n = len(pool)
+    fps = []
+    grp = np.array([it.group for it in pool])
+    for m in info["matches"]:
+        i = next(k for k, it in enumerate(pool) if it.name == m.photo_sha256)
+        j = next(k for k, it in enumerate(pool) if it.name == m.other_sha256)
+        if grp[i] != grp[j]:
+            fps.append(f"- {pool[i].name} ~ {pool[j].name}: {m.kind}, {m.hash_name} {m.distance}")
+    text = f"""# Reused-photo matcher: calibration
+
+Generated by `scripts/calibrate_dedup.py --per-folder {args.per_folder} --seed {args.seed}` on
+../shared/data: {n} photos in the pool ({sum(it.transform == 'original' for it in pool)} originals,
+{sum(it.transform != 'original' for it in pool)} transformed copies of {args.per_folder} photos from each of
+{len(SAMPLE_FOLDERS)} folders), {n * (n - 1) // 2:,} pairs. Hashing {t_hash:.0f} s, shipped matching of all
+{n} photos against each other {t_match:.1f} s (2 shared CPU cores).
+
+Settings (`[dedup]`): phash_threshold={d.phash_threshold}, pdq_threshold={d.pdq_threshold},
+pdq_min_quality={d.pdq_min_quality}, crop_threshold={d.crop_threshold}, max_difference={d.max_difference},
+crop_max_difference={d.crop_max_difference}, unchanged_max_difference={d.unchanged_max_difference}.
+The single-hash columns use the best of the 8 flips/rotations and no pixel check; the shipped matcher
+is pHash + PDQ (8 variants) + crop windows, each hit confirmed on the grey signatures.
+
+Recall = fraction of (original, copy) pairs found. Precision counts every pair of the pool: a pair is
+correct when both photos are in one copy group (transformed copies of one photo, or a known real copy
+group), wrong otherwise (including different frames of one street a second apart).
+
+{table(rows)}
+
+Transformations: JPEG quality 30-95; resize by 0.25-2x; crops removing 0-5, 5-10 or 10-15% of EACH side
+(split at random between the two edges); rotation by 1-5 degrees (black corners); brightness and contrast
+x0.7-1.3; left-right mirror; rotation by 90 degrees; a screenshot (uniform borders of 3-8% of each side and
+a status bar of 5% of the height, PNG); a caption drawn on the photo. The trash_collection copy groups are
+Roboflow augmentations (flips, 0-20% crops, +-20 degree rotations, +-35% brightness), mostly beyond what
+a perceptual hash is meant to catch.
+
+Shipped matches by kind: {info['kinds']}.
+
+Wrong matches of the shipped matcher ({len(fps)}):
+{chr(10).join(fps[:40]) if fps else '(none)'}
+"""
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
