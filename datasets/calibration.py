@@ -35,6 +35,7 @@ import io
 import json
 import math
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ SCENARIOS: dict[str, float] = {  # share of entries
     "clean": 0.50, "unrelated": 0.14, "identical": 0.10, "exif_order": 0.06, "exif_gap": 0.06,
     "gps_far": 0.06, "gps_location": 0.04, "multi": 0.04,
 }
+MAX_LITTER_COVER = 0.30  # sources whose boxes cover more of the photo are close-ups of an item, not a place
 BASE_LAT, BASE_LON = 10.0300, 105.7700  # Can Tho; each entry gets its own spot near here
 
 
@@ -104,10 +106,21 @@ def _yolo_boxes(label: Path, w: int, h: int) -> np.ndarray:
     return np.clip(b, 0, [w, h, w, h])
 
 
+def litter_cover(boxes: np.ndarray, size: tuple[int, int]) -> float:
+    """Fraction of a photo of ``size`` (width, height) covered by the union of ``boxes``."""
+    w, h = size
+    f = 256 / max(w, h)
+    mask = np.zeros((max(1, round(h * f)), max(1, round(w * f))), bool)
+    for x1, y1, x2, y2 in boxes * f:
+        mask[int(y1):int(math.ceil(y2)), int(x1):int(math.ceil(x2))] = True
+    return float(mask.mean())
+
+
 def load_sources(shared_data: Path) -> list[SourcePhoto]:
     """One photo per original scene with at least one box: aquatrash/train (largest copy of each TACO
     photo) and trash_collection/train (one per group of dedup/trash_collection_groups.csv, ambiguous
-    groups left out). Sorted by path."""
+    groups left out). Close-ups, whose boxes cover more than ``MAX_LITTER_COVER`` of the photo, are left
+    out: once the item is removed no ground is left to recognise the place by. Sorted by path."""
     out: list[SourcePhoto] = []
     aqua = shared_data / "litter" / "aquatrash" / "train"
     best: dict[str, tuple[int, Path]] = {}
@@ -129,7 +142,7 @@ def load_sources(shared_data: Path) -> list[SourcePhoto]:
         with Image.open(img) as im:
             w, h = im.size
         boxes = _yolo_boxes(label, w, h)
-        if len(boxes):
+        if len(boxes) and litter_cover(boxes, (w, h)) <= MAX_LITTER_COVER:
             out.append(SourcePhoto(img, boxes, group))
     return out
 
@@ -366,6 +379,11 @@ def build_calibration_set(shared_data: Path, out: Path, n_entries: int = 240, se
     split = np.random.default_rng(seed + 1).random(len(groups)) < holdout_fraction
     held = dict(zip(groups, (bool(v) for v in split)))
     batch = Path(out) / "batch"
+    if batch.exists():  # a rebuild: remove the earlier entries (and refuse to touch anything else)
+        others = [c.name for c in batch.iterdir() if not re.fullmatch(r"cal\d{4}", c.name)]
+        if others:
+            raise ValueError(f"{batch} holds files that are not calibration entries: {others[:3]}")
+        shutil.rmtree(batch)
     batch.mkdir(parents=True, exist_ok=True)
     truths = []
     for e in range(n_entries):
