@@ -137,3 +137,13 @@ def test_verify_entry_round_trip(tmp_path):
     assert v.pairs[0].change is not None and v.pairs[0].change.removed == 1
     assert v.unpaired_before == () and v.unpaired_after == ()
     assert EntryVerification.from_dict(v.to_dict()).to_dict() == v.to_dict()
+
+
+def test_degenerate_photos_do_not_crash():
+    for shape in ((1, 1, 3), (3, 5000, 3), (100, 100, 3)):
+        blank = np.zeros(shape, np.uint8)
+        m = match_pair(loaded(blank, "b"), loaded(blank, "a"), CFG)
+        assert not m.same_place and m.homography is None
+        assert measure_quality(blank).sharpness == 0.0
+    m = SceneMatch("b", "a", True, 100, 120, 0.83, 1.0, (1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0))
+    assert litter_change(m, dets([[0, 0, 5, 5]], (0, 0)), dets([], (0, 0)), CFG) is None

@@ -88,8 +88,10 @@ def litter_change(match: SceneMatch, before: Detections, after: Detections, cfg:
     h = homography_array(match)
     if not match.same_place or h is None:
         return None
-    h_inv = np.linalg.inv(h)
     size_b, size_a = tuple(before.image_size), tuple(after.image_size)
+    if min(size_b + size_a) <= 0 or abs(np.linalg.det(h)) < 1e-12:
+        return None
+    h_inv = np.linalg.inv(h)
     keep_b = _centres_inside(before.xyxy, h, size_a)
     keep_a = _centres_inside(after.xyxy, h_inv, size_b)
     boxes_b = before.xyxy[keep_b].astype(np.float64)

@@ -24,6 +24,7 @@ from ..types import LoadedPhoto, SceneMatch
 
 DETECTORS: tuple[str, ...] = ("sift", "orb", "akaze")  # akaze only where the OpenCV build has it
 _MIN_MATCHES = 8  # fewer ratio-test matches than this: no model is fitted
+_MIN_SIDE = 32  # photos smaller than this (pixels, at matching size) get no features
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +85,13 @@ def extract_features(photo: LoadedPhoto, cfg: VerifyConfig) -> PhotoFeatures:
     full_size = (max(1, round(w0 / photo.scale)), max(1, round(h0 / photo.scale)))
     if photo.meta.width and photo.meta.height:
         full_size = (int(photo.meta.width), int(photo.meta.height))
-    kps, desc = _make_detector(cfg).detectAndCompute(grey, None)
+    detector = _make_detector(cfg)
+    kps, desc = (), None
+    if min(grey.shape[:2]) >= _MIN_SIDE:
+        try:
+            kps, desc = detector.detectAndCompute(grey, None)
+        except cv2.error:  # degenerate image: no features, the pair is simply not matched
+            kps, desc = (), None
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
     if desc is None:
         desc = np.zeros((0, 32), np.uint8)
