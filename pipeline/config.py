@@ -32,7 +32,7 @@ class LoadConfig:
     draft_min_fraction: float = 0.9  # JPEG: decode at 1/2, 1/4 or 1/8 scale if still >= this * analysis size
     max_pixels: int = 100_000_000  # decompression-bomb limit on the full-size photo (width * height)
     max_file_bytes: int = 80 * 1024 * 1024  # larger files are refused unread
-    thumb_max_side: int = 480  # thumbnails kept in the workspace for reports
+    thumb_max_side: int = 800  # thumbnails kept in the workspace for reports and the review app
 
 
 @dataclass(frozen=True)
