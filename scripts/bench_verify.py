@@ -87,12 +87,44 @@ def run(method: VerifyConfig, pairs: list[tuple[LoadedPhoto, LoadedPhoto]]) -> t
     return len(pairs) / dt, float(np.mean([m.same_place for m in got])), [m.inliers for m in got]
 
 
+def false_matches(shared: Path, n: int, seed: int) -> None:
+    """Every ordered pair of ``n`` calibration source photos of different scenes through the default
+    matcher (features once per photo, SIFT fallback as shipped): how many are called the same place."""
+    from pipeline.verify.pairing import match_all
+
+    sources = cal.load_sources(shared)
+    pick = np.random.default_rng(seed).choice(len(sources), size=min(n, len(sources)), replace=False)
+    chosen = [sources[i] for i in pick]
+    photos = []
+    for k, src in enumerate(chosen):
+        im, _ = cal.read_rgb(src.path, 1024)
+        photos.append(photo(im, f"s{k}"))
+    t0 = time.perf_counter()
+    matches, _, _ = match_all(photos, photos, VerifyConfig())
+    dt = time.perf_counter() - t0
+    pairs = [(i, j) for i in range(len(chosen)) for j in range(len(chosen))
+             if i != j and chosen[i].group != chosen[j].group]
+    false = [(i, j) for i, j in pairs if matches[i][j].same_place]
+    inl = sorted(matches[i][j].inliers for i, j in pairs)
+    print(f"\nunrelated source photos: {len(false)} of {len(pairs)} ordered pairs called the same place "
+          f"(default config); inliers p99 {inl[int(0.99 * (len(inl) - 1))]}, max {inl[-1]}; "
+          f"{len(chosen)} photos, {dt:.0f} s in all")
+    for i, j in false[:10]:
+        m = matches[i][j]
+        print(f"  {chosen[i].path.name} ~ {chosen[j].path.name}: {m.inliers} inliers, ratio {m.inlier_ratio}, {m.method}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--limit", type=int, default=12, help="photos used (pairs per set = this)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--negatives", type=int, default=0,
+                    help="also match every pair of this many calibration source photos (false-match check)")
     args = ap.parse_args(argv)
+    if args.negatives:
+        false_matches(args.shared, args.negatives, args.seed)
+        return 0
     paths = sorted((args.shared / "perf" / "phone_photos").glob("*.jpg"))
     paths += sorted((args.shared / "scenes" / "clean_streets").glob("*.jpg"))
     paths = paths[:args.limit]
