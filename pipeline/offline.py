@@ -7,7 +7,8 @@ folder of ours *before* the first import, put a TrueType font at
 ``$YOLO_CONFIG_DIR/Ultralytics/Arial.ttf`` (matplotlib ships DejaVuSans.ttf), turn settings sync off,
 and load weights by path only.
 
-ultralytics also sets torch to one thread on small machines; :func:`ultralytics` puts it back.
+ultralytics also sets torch to one thread on small machines, and patches ``PIL.Image.open``;
+:func:`ultralytics` undoes both.
 
 Always get ultralytics through :func:`ultralytics`, never ``import ultralytics`` directly.
 """
@@ -74,5 +75,23 @@ def ultralytics(threads: int = 0) -> ModuleType:
         except Exception:
             pass
         _ready = True
+    _undo_pil_patch()
     torch.set_num_threads(threads if threads > 0 else max(1, os.cpu_count() or 1))
     return ul
+
+
+def _undo_pil_patch() -> None:
+    """ultralytics replaces ``PIL.Image.open`` with a wrapper that, on any unidentified file, tries to
+    pip-install and import ``pi-heif``: a network attempt, and a ModuleNotFoundError that turns a text file
+    named .jpg into a "corrupt" photo. We decode HEIC with pillow-heif ourselves (pipeline.load) and pass
+    arrays to ultralytics, so the original ``Image.open`` is put back."""
+    try:
+        from PIL import Image
+        from ultralytics.utils import patches
+
+        original = getattr(patches, "_image_open", None)
+        if original is not None and Image.open is not original:
+            Image.open = original
+        patches._pil_plugins_registered = True
+    except Exception:  # pragma: no cover - a future ultralytics without the patch
+        pass
