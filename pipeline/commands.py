@@ -21,6 +21,16 @@ def load_config(path: str | None) -> Config:
         raise UsageError(str(e)) from None
 
 
+def open_existing_workspace(path: str):
+    """The workspace at ``path``; a missing or foreign folder is a usage error (exit status 2)."""
+    from .workspace import Workspace, WorkspaceError
+
+    try:
+        return Workspace(path, create=False)
+    except WorkspaceError as e:
+        raise UsageError(str(e)) from None
+
+
 def _add_common(p: argparse.ArgumentParser, workspace_required: bool = True) -> None:
     p.add_argument("--workspace", "-w", required=workspace_required, metavar="WS",
                    help="workspace folder (created if missing): database, thumbnails, logs")
@@ -103,13 +113,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from . import export
-    from .workspace import Workspace, WorkspaceError, atomic_write_text
+    from .workspace import atomic_write_text
 
-    try:
-        ws = Workspace(args.workspace, create=False)
-    except WorkspaceError as e:
-        raise UsageError(str(e)) from None
-    with ws:
+    with open_existing_workspace(args.workspace) as ws:
         text = export.to_jsonl(ws) if args.format == "jsonl" else export.to_csv(ws)
     if args.out:
         atomic_write_text(args.out, text)
@@ -139,13 +145,7 @@ def workspace_status(ws) -> dict:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .workspace import Workspace, WorkspaceError
-
-    try:
-        ws = Workspace(args.workspace, create=False)
-    except WorkspaceError as e:
-        raise UsageError(str(e)) from None
-    with ws:
+    with open_existing_workspace(args.workspace) as ws:
         st = workspace_status(ws)
     if args.json:
         print(json.dumps(st, sort_keys=True))
