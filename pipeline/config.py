@@ -54,9 +54,11 @@ class DedupConfig:
     match_variants: bool = True  # also match the 7 flipped/rotated variants
     crop_threshold: int = 10  # of 64: pHash of one photo against the crop-window pHashes of the other
     match_crops: bool = True
-    max_difference: float = 0.6  # same image / mirrored-rotated: signature difference at most this
-    crop_max_difference: float = 0.6  # cropped: signature difference after aligning the window
-    unchanged_max_difference: float = 0.3  # UNCHANGED_AFTER: before vs after of one entry, stricter
+    max_difference: float = 0.8  # same image / mirrored-rotated: signature difference at most this
+    crop_max_difference: float = 1.0  # cropped: signature difference after aligning the window
+    unchanged_max_difference: float = 0.8  # UNCHANGED_AFTER: before vs after of one entry (one removed item: >= 1.9)
+    difference_percentile: float = 100.0  # statistic of the per-pixel differences (100: the largest)
+    crop_difference_percentile: float = 100.0  # for crops, after alignment, one-pixel border left out
     max_candidates: int = 200  # per photo, nearest first: caps the pixel checks on degenerate photos
 
 

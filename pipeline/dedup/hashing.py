@@ -148,11 +148,9 @@ def _reduce_to(img: Image.Image, max_side: int) -> Image.Image:
 
 def phash_variants(gray32: np.ndarray) -> tuple[int, ...]:
     """pHash of the 8 dihedral variants (``VARIANT_NAMES`` order) of a 32x32 grey image."""
-    out = []
-    for i in range(8):
-        g = np.rot90(gray32, i % 4) if i < 4 else np.rot90(np.fliplr(gray32), i % 4)
-        out.append(bits_to_int(phash_bits(g)))
-    return tuple(out)
+    g = np.asarray(gray32)
+    return phash_stack(np.stack([np.rot90(g, i % 4) if i < 4 else np.rot90(np.fliplr(g), i % 4)
+                                 for i in range(8)]))
 
 
 def pdq_hashes(image: np.ndarray) -> tuple[tuple[bytes, ...], int]:
@@ -162,13 +160,41 @@ def pdq_hashes(image: np.ndarray) -> tuple[tuple[bytes, ...], int]:
     return tuple(bits_to_bytes(np.asarray(vectors[j]) != 0) for j in _PDQ_DIHEDRAL_ORDER), int(quality)
 
 
+def phash_stack(gray32s: np.ndarray) -> tuple[int, ...]:
+    """:func:`phash_bits` of a stack of 32x32 grey images (k, 32, 32), as ints, in one DCT call."""
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(np.asarray(gray32s), axis=1), axis=2)
+    low = dct[:, :8, :8].reshape(len(dct), 64)
+    bits = low > np.median(low, axis=1, keepdims=True)
+    packed = np.packbits(bits, axis=1)  # (k, 8) bytes, big-endian
+    return tuple(int.from_bytes(row.tobytes(), "big") for row in packed)
+
+
+def window_grids(gray: np.ndarray, windows: tuple[CropWindow, ...] = CROP_WINDOWS, side: int = 32) -> np.ndarray:
+    """Each window of a grey image (H, W) resampled to ``side`` x ``side`` by area averaging (box filter over
+    cells whose edges are rounded to whole pixels), all windows at once from one integral image: (k, side,
+    side) float64."""
+    g = np.asarray(gray, dtype=np.float64)
+    h, w = g.shape
+    ii = np.zeros((h + 1, w + 1))
+    ii[1:, 1:] = g.cumsum(0).cumsum(1)
+    t = np.linspace(0.0, 1.0, side + 1)
+    boxes = np.array([win.box(w, h) for win in windows])  # (k, 4)
+    xs = np.rint(boxes[:, 0:1] + (boxes[:, 2:3] - boxes[:, 0:1]) * t).astype(int)  # (k, side + 1)
+    ys = np.rint(boxes[:, 1:2] + (boxes[:, 3:4] - boxes[:, 1:2]) * t).astype(int)
+    xs[:, 1:] = np.maximum(xs[:, 1:], xs[:, :-1] + 1)  # every cell at least one pixel wide
+    ys[:, 1:] = np.maximum(ys[:, 1:], ys[:, :-1] + 1)
+    xs, ys = np.minimum(xs, w), np.minimum(ys, h)
+    x0, x1 = xs[:, None, :-1], xs[:, None, 1:]
+    y0, y1 = ys[:, :-1, None], ys[:, 1:, None]
+    sums = ii[y1, x1] - ii[y0, x1] - ii[y1, x0] + ii[y0, x0]
+    area = np.maximum((y1 - y0) * (x1 - x0), 1)
+    return sums / area
+
+
 def crop_phashes(small: Image.Image, windows: tuple[CropWindow, ...] = CROP_WINDOWS) -> tuple[int, ...]:
-    """pHash of each sub-window of ``small`` (the grey image reduced to ``CROP_GRID_SIDE``), each resized
-    (LANCZOS) to 32x32."""
-    w, h = small.size
-    return tuple(bits_to_int(phash_bits(np.asarray(small.resize((32, 32), Image.Resampling.LANCZOS,
-                                                                   box=win.box(w, h)))))
-                 for win in windows)
+    """pHash of each sub-window of ``small`` (the grey image reduced to ``CROP_GRID_SIDE``), each averaged
+    down to 32x32 (:func:`window_grids`), with imagehash's DCT and median rule."""
+    return phash_stack(window_grids(np.asarray(small), windows))
 
 
 def compute_hashes(image: np.ndarray, sha256: str) -> DedupHashes:

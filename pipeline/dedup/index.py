@@ -54,12 +54,18 @@ def _bytes32(blob: bytes | None) -> tuple[bytes, ...]:
 
 
 def add(ws: Workspace, hashes: PhotoHashes) -> None:
-    """Store a photo's hashes in the workspace index (replacing an earlier row of the same sha256)."""
+    """Store a photo's hashes in the workspace index (idempotent).
+
+    Full :class:`DedupHashes` (with crop windows and signature) replace an earlier row of the same sha256;
+    a plain :class:`PhotoHashes` (e.g. rebuilt with ``PhotoHashes.from_dict`` from a cached result) only
+    fills a missing row and never overwrites a complete one.
+    """
     crops = getattr(hashes, "crop_phashes", ())
     thumb = getattr(hashes, "thumb", b"")
+    verb = "INSERT OR REPLACE" if crops and thumb else "INSERT OR IGNORE"
     with ws.transaction() as c:
         c.execute(
-            "INSERT OR REPLACE INTO dedup_hashes(sha256, stage_version, phash, dhash, pdq, pdq_quality, "
+            f"{verb} INTO dedup_hashes(sha256, stage_version, phash, dhash, pdq, pdq_quality, "
             "phash_variants, pdq_variants, crop_phashes, thumb) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (hashes.sha256, STAGE_VERSION, _u64(hashes.phash), _u64(hashes.dhash), hashes.pdq,
              hashes.pdq_quality, b"".join(_u64(v) for v in hashes.phash_variants),

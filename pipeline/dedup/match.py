@@ -98,7 +98,7 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candi
     return [c for c in sorted(out, key=lambda c: (c.distance, KIND_RANK[c.kind])) if c.other in allowed]
 
 
-def verify_candidate(index: HashIndex, h: DedupHashes, c: Candidate) -> float:
+def verify_candidate(index: HashIndex, h: DedupHashes, c: Candidate, cfg: DedupConfig) -> float:
     """Signature difference of a candidate (lower is more alike); inf when it cannot be aligned, 0 when a
     signature is missing (then the hash hit alone decides)."""
     q = h.thumb_array()
@@ -106,13 +106,14 @@ def verify_candidate(index: HashIndex, h: DedupHashes, c: Candidate) -> float:
     if q is None or o is None:
         return 0.0
     if c.kind != "cropped":
-        return same_image_difference(q, o, c.variant)
+        return same_image_difference(q, o, c.variant, cfg.difference_percentile)
     win = CROP_WINDOWS[c.window]
     hint = win.box(1.0, 1.0)
     if c.q_is_big:
-        diff, _ = crop_difference(q, o, hint)
+        diff, _ = crop_difference(q, o, hint, final_percentile=cfg.crop_difference_percentile)
     else:
-        diff, _ = crop_difference(o, np.ascontiguousarray(dihedral(q, c.variant)), hint)
+        diff, _ = crop_difference(o, np.ascontiguousarray(dihedral(q, c.variant)), hint,
+                                  final_percentile=cfg.crop_difference_percentile)
     return diff
 
 
@@ -124,7 +125,7 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
         if prev is not None and (prev.kind != "cropped" or c.kind == "cropped"):
             continue  # already matched as well or better
         limit = cfg.crop_max_difference if c.kind == "cropped" else cfg.max_difference
-        diff = verify_candidate(index, h, c)
+        diff = verify_candidate(index, h, c, cfg)
         if diff <= limit:
             found[c.other] = VerifiedMatch(index.shas[c.other], c.kind, c.hash_name, c.distance, diff, c.variant)
     return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))

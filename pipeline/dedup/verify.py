@@ -3,13 +3,13 @@
 A hash match says two photos look alike at 8x8 frequencies; it cannot tell a re-encoded copy from a second
 frame of a fixed camera, or a before photo from the after photo of the same spot. Both differ from a copy
 in a few places only (a car moved, litter removed). So a match is accepted only when the two signatures,
-aligned (the dihedral variant, or the crop window) and each normalised to zero mean and unit variance
-(which cancels brightness and contrast changes), differ little EVERYWHERE: :func:`difference` is a high
-percentile of the absolute per-pixel difference at 32x32, in standard deviations of the signature.
+aligned (the dihedral variant, or the crop window) and histogram-matched to each other (which undoes
+brightness, contrast and gamma changes, clipping included), differ little: :func:`difference` is a
+percentile of the absolute per-pixel difference at 32x32, in standard deviations of the signature. For
+same-image matches the percentile is 100 (the largest local difference: a moved car or a removed piece of
+litter shows); for crops 99 (alignment leaves small errors along edges).
 
-Measured on ../shared/data (scripts/calibrate_dedup.py): JPEG quality 30 and 0.25x resizes stay below 0.15,
-brightness/contrast changes with clipping below ~0.8; frames of one fixed street camera one second apart
-are above 0.5 in 95% of the pairs.
+Measured on ../shared/data by scripts/calibrate_dedup.py (docs/dedup-calibration.md).
 """
 from __future__ import annotations
 
@@ -17,17 +17,11 @@ import numpy as np
 from PIL import Image
 
 COMPARE_SIDE = 32  # px: signatures are compared at this side
-PERCENTILE = 99.0  # the statistic: this percentile of |difference| over the COMPARE_SIDE**2 pixels
 
 
 def dihedral(a: np.ndarray, variant: int) -> np.ndarray:
     """Variant ``variant`` (0-7, ``hashing.VARIANT_NAMES`` order) of a 2-D array."""
     return np.rot90(a, variant % 4) if variant < 4 else np.rot90(np.fliplr(a), variant % 4)
-
-
-def _normalise(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float32)
-    return (a - a.mean()) / (a.std() + 1.0)  # +1 grey level: flat signatures do not blow up
 
 
 def _small(thumb: np.ndarray) -> np.ndarray:
@@ -37,48 +31,80 @@ def _small(thumb: np.ndarray) -> np.ndarray:
     return t if f == 1 else t.reshape(COMPARE_SIDE, f, COMPARE_SIDE, f).mean(axis=(1, 3))
 
 
-_K = int(round(COMPARE_SIDE * COMPARE_SIDE * PERCENTILE / 100.0)) - 1
+def _matched(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` with its grey levels replaced by ``b``'s in rank order (histogram matching: undoes any
+    monotonic brightness, contrast or gamma change, clipping included), and ``b``; both scaled by ``b``'s
+    standard deviation (+1 grey level)."""
+    a, b = np.asarray(a, np.float32).reshape(-1), np.asarray(b, np.float32).reshape(-1)
+    out = np.empty_like(b)
+    out[np.argsort(a, kind="stable")] = np.sort(b)
+    scale = b.std() + 1.0
+    return out / scale, b / scale
 
 
-def _stat(za: np.ndarray, zb: np.ndarray) -> float:
-    d = np.abs(za - zb).reshape(-1)
-    return float(np.partition(d, _K)[_K])
+def difference_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|difference| per pixel at COMPARE_SIDE px of two aligned signatures after histogram matching, in
+    standard deviations of ``b``; the larger of the two matching directions."""
+    sa, sb = _small(a), _small(b)
+    x, y = _matched(sa, sb)
+    u, v = _matched(sb, sa)
+    return np.maximum(np.abs(x - y), np.abs(u - v)).reshape(COMPARE_SIDE, COMPARE_SIDE)
 
 
-def difference(a: np.ndarray, b: np.ndarray) -> float:
-    """How much two aligned signatures (same shape, 2-D) differ: the PERCENTILE of |z(a) - z(b)| at
-    COMPARE_SIDE px, where z normalises to zero mean and unit variance. 0 for identical pictures; ~0.1 for a
-    JPEG re-encode; >= 1 typical for different pictures."""
-    return _stat(_normalise(_small(a)), _normalise(_small(b)))
+def _stat(d: np.ndarray, percentile: float, border: int = 0) -> float:
+    if border:
+        d = d[border:-border, border:-border]
+    d = d.reshape(-1)
+    k = min(len(d) - 1, int(round(len(d) * percentile / 100.0)) - 1)
+    return float(np.partition(d, k)[k])
 
 
-def same_image_difference(query: np.ndarray, other: np.ndarray, variant: int) -> float:
+def difference(a: np.ndarray, b: np.ndarray, percentile: float = 100.0) -> float:
+    """How much two aligned signatures (same shape, 2-D) differ: the ``percentile`` of
+    :func:`difference_map` (100: the largest local difference, which a moved car or a removed piece of
+    litter raises; 99: robust to local changes of under 1% of the picture). 0 for identical pictures."""
+    return _stat(difference_map(a, b), percentile)
+
+
+def same_image_difference(query: np.ndarray, other: np.ndarray, variant: int, percentile: float = 100.0) -> float:
     """:func:`difference` of variant ``variant`` of the query's signature and the other's."""
-    return difference(np.ascontiguousarray(dihedral(query, variant)), other)
+    return difference(np.ascontiguousarray(dihedral(query, variant)), other, percentile)
 
 
 def crop_difference(big: np.ndarray, small: np.ndarray, hint: tuple[float, float, float, float],
-                    give_up: float = 1.5, max_iter: int = 12) -> tuple[float, tuple[float, float, float, float]]:
-    """Best :func:`difference` between ``small`` and a window of ``big`` (both square signatures), searched
-    from the window ``hint`` (x0, y0, x1, y1 as fractions of ``big``) by moving each edge by 2, 1 and 0.5
-    signature pixels while it improves. A start worse than ``give_up`` is returned as it is (unrelated
-    photos; a true crop starts within a few percent of a hashed window). Returns (difference, window as
-    fractions of ``big``)."""
+                    give_up: float = 1.5, max_iter: int = 8, percentile: float = 99.0,
+                    final_percentile: float = 100.0) -> tuple[float, tuple[float, float, float, float]]:
+    """Best :func:`difference` between ``small`` and a window of ``big`` (both square signatures).
+
+    The window starts at ``hint`` (x0, y0, x1, y1 as fractions of ``big``: the hashed crop window that
+    matched, within a few percent of the true crop), is searched on a coarse grid around it (shift by up to
+    3 signature pixels, size by +-2), then refined by moving each edge by 1 and 0.5 pixel while it improves.
+    The search minimises the ``percentile`` statistic (99: tolerant of edge errors while aligning); the
+    result is the ``final_percentile`` statistic (100: the largest local difference) of the aligned window,
+    leaving out a one-pixel border. A coarse best worse than ``give_up`` gives inf (unrelated photos).
+    Returns (difference, window as fractions of ``big``)."""
     side = big.shape[0]
     img = Image.fromarray(np.asarray(big, dtype=np.uint8))
-    zs = _normalise(_small(small))
-    box = [v * side for v in hint]
+    ss = _small(small)
 
     def score(b: list[float]) -> float:
-        if b[2] - b[0] < side * 0.5 or b[3] - b[1] < side * 0.5 or min(b) < 0 or max(b) > side:
+        if b[2] - b[0] < side * 0.5 or b[3] - b[1] < side * 0.5 or min(b) < -0.01 or max(b) > side + 0.01:
             return float("inf")
         crop = img.resize((COMPARE_SIDE, COMPARE_SIDE), Image.Resampling.BILINEAR, box=tuple(b))
-        return _stat(_normalise(np.asarray(crop, dtype=np.float32)), zs)
+        return _stat(difference_map(np.asarray(crop, dtype=np.float32), ss), percentile)
 
-    best = score(box)
+    x0, y0, x1, y1 = (v * side for v in hint)
+    best, box = float("inf"), [x0, y0, x1, y1]
+    for grow in (-2.0, 0.0, 2.0):
+        for dx in (-3.0, -1.5, 0.0, 1.5, 3.0):
+            for dy in (-3.0, -1.5, 0.0, 1.5, 3.0):
+                cand = [x0 + dx - grow / 2, y0 + dy - grow / 2, x1 + dx + grow / 2, y1 + dy + grow / 2]
+                s = score(cand)
+                if s < best:
+                    best, box = s, cand
     if best > give_up:
-        return best, tuple(v / side for v in box)
-    for step in (2.0, 1.0, 0.5):
+        return float("inf"), tuple(v / side for v in box)
+    for step in (1.0, 0.5):
         improved, it = True, 0
         while improved and it < max_iter:
             improved, it = False, it + 1
@@ -89,4 +115,6 @@ def crop_difference(big: np.ndarray, small: np.ndarray, hint: tuple[float, float
                     s = score(cand)
                     if s < best:
                         best, box, improved = s, cand, True
-    return best, tuple(v / side for v in box)
+    crop = img.resize((COMPARE_SIDE, COMPARE_SIDE), Image.Resampling.BILINEAR, box=tuple(box))
+    final = _stat(difference_map(np.asarray(crop, dtype=np.float32), ss), final_percentile, border=1)
+    return final, tuple(v / side for v in box)

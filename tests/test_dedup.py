@@ -1,0 +1,327 @@
+"""Reused-photo detection: hashes, the MIH index, matching, flags and the ``dedup`` command.
+
+Photos are drawn by the tests (textured scenes with objects); nothing is read from ../shared/data.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pdqhash
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from pipeline.config import Config, DedupConfig
+from pipeline.dedup import index as dindex
+from pipeline.dedup.flags import DUPLICATE_PHOTO, UNCHANGED_AFTER, duplicate_flags, stored_result
+from pipeline.dedup.hashing import DedupHashes, compute_hashes, hamming
+from pipeline.dedup.match import group_matches, match_photos
+from pipeline.dedup.mih import MultiIndex, brute_force, hamming_rows
+from pipeline.load import load_photo
+from pipeline.types import PhotoHashes, PhotoMeta, PhotoRef, Submission
+from pipeline.workspace import Workspace
+
+CFG = Config()
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+def scene(seed: int, size: tuple[int, int] = (960, 720), objects: int = 14) -> tuple[Image.Image, list]:
+    """A textured outdoor-like picture: sky/ground gradient, noise texture, coloured shapes. Returns the
+    image and the list of drawn objects (so a test can draw the scene again without some of them)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y = np.linspace(0, 1, h)[:, None, None]
+    top, bottom = rng.uniform(60, 220, 3), rng.uniform(20, 160, 3)
+    base = top * (1 - y) + bottom * y + np.zeros((h, w, 3))
+    blobs = Image.fromarray(rng.integers(0, 255, (h // 24, w // 24, 3), dtype=np.uint8)).resize((w, h), Image.BICUBIC)
+    base = 0.65 * base + 0.35 * np.asarray(blobs, float)
+    base += rng.normal(0, 6, (h, w, 1))
+    im = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+    objs = []
+    for _ in range(objects):
+        x0, y0 = rng.uniform(0, w * 0.9), rng.uniform(0, h * 0.9)
+        bw, bh = rng.uniform(w * 0.03, w * 0.22), rng.uniform(h * 0.03, h * 0.22)
+        objs.append((str(rng.choice(["ellipse", "rectangle"])), (x0, y0, x0 + bw, y0 + bh),
+                     tuple(int(c) for c in rng.integers(0, 255, 3))))
+    return draw(im, objs), objs
+
+
+def draw(im: Image.Image, objs: list) -> Image.Image:
+    im = im.copy()
+    d = ImageDraw.Draw(im)
+    for kind, box, colour in objs:
+        getattr(d, kind)(box, fill=colour, outline=(0, 0, 0), width=3)
+    return im
+
+
+def background(seed: int, size=(960, 720)) -> Image.Image:
+    im, _ = scene(seed, size, objects=0)
+    return im
+
+
+def jpeg(im: Image.Image, q: int = 90) -> bytes:
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, "JPEG", quality=q)
+    return buf.getvalue()
+
+
+def hashes_of(data: bytes) -> DedupHashes:
+    sha = hashlib.sha256(data).hexdigest()
+    return compute_hashes(load_photo(data, CFG.load, sha256=sha).image, sha)
+
+
+def crop(im: Image.Image, fx: float, fy: float, left: float = 0.5, top: float = 0.5) -> Image.Image:
+    """Remove fractions fx, fy of the width/height, ``left``/``top`` of it on the left/top edge."""
+    w, h = im.size
+    return im.crop((round(w * fx * left), round(h * fy * top), round(w - w * fx * (1 - left)),
+                    round(h - h * fy * (1 - top))))
+
+
+# -------------------------------------------------------------------------------------------- hashes
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_phash_dhash_bit_identical_to_imagehash(seed):
+    im, _ = scene(seed, size=(640 + 37 * seed, 480 - 11 * seed))
+    a = np.asarray(im)
+    h = compute_hashes(a, "x")
+    pil = Image.fromarray(a)
+    assert h.phash == int(str(imagehash.phash(pil)), 16)
+    assert h.dhash == int(str(imagehash.dhash(pil)), 16)
+    assert h.phash_variants[0] == h.phash and h.pdq_variants[0] == h.pdq
+    vec, q = pdqhash.compute(np.ascontiguousarray(np.asarray(pil.reduce(2))))
+    assert h.pdq == np.packbits(vec.astype(bool)).tobytes() and h.pdq_quality == q
+
+
+def test_variants_catch_mirror_and_rotation():
+    im, _ = scene(7)
+    h = compute_hashes(np.asarray(im), "a")
+    for i, t in enumerate([None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270]):
+        for mirrored in (False, True):
+            v = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else im
+            v = v.transpose(t) if t is not None else v
+            hv = compute_hashes(np.asarray(v), "b")
+            k = i + (4 if mirrored else 0)
+            # the transformed photo's own hash is close to the matching variant of the original ...
+            assert hamming(hv.phash, h.phash_variants[k]) <= 4
+            assert hamming(hv.pdq, h.pdq_variants[k]) <= 16
+            # ... and far from the original as it is (unless it is the original)
+            if k:
+                assert hamming(hv.phash, h.phash) > 16
+
+
+def test_compute_hashes_refuses_bad_arrays():
+    with pytest.raises(ValueError):
+        compute_hashes(np.zeros((10, 10), np.uint8), "x")
+    with pytest.raises(ValueError):
+        compute_hashes(np.zeros((10, 10, 3), np.float32), "x")
+    h = compute_hashes(np.zeros((1, 1, 3), np.uint8), "tiny")  # degenerate but valid: no crash
+    assert h.thumb_array().shape == (64, 64)
+
+
+def test_hashes_round_trip_through_dict():
+    h = compute_hashes(np.asarray(scene(3)[0]), "s")
+    assert DedupHashes.from_dict(json.loads(json.dumps(h.to_dict()))) == h
+
+
+# ----------------------------------------------------------------------------------------------- MIH
+def _random_codes(rng, n, w, radius, planted):
+    codes = rng.integers(0, 2**63, size=(n, w), dtype=np.uint64) * np.uint64(2) + \
+        rng.integers(0, 2, size=(n, w), dtype=np.uint64)
+    for _ in range(planted):  # near-duplicates at and around the radius
+        i, j = rng.integers(n, size=2)
+        c = codes[i].copy()
+        for b in rng.choice(64 * w, rng.integers(0, radius + 3), replace=False):
+            c[b // 64] ^= np.uint64(1) << np.uint64(b % 64)
+        codes[j] = c
+    return codes
+
+
+@pytest.mark.parametrize("n,w,radius,chunk_bits", [(3000, 1, 8, None), (3000, 1, 10, 12), (2000, 4, 31, None),
+                                                    (2000, 4, 31, 16), (400, 1, 24, None)])
+def test_mih_equals_brute_force(n, w, radius, chunk_bits):
+    rng = np.random.default_rng(n + w + radius)
+    codes = _random_codes(rng, n, w, radius, planted=n // 10)
+    idx = MultiIndex(codes, chunk_bits)
+    for q in list(rng.integers(n, size=40)):
+        got, want = idx.query(codes[q], radius), brute_force(codes, codes[q], radius)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    fresh = _random_codes(rng, 20, w, radius, 0)
+    for c in fresh:
+        got, want = idx.query(c, radius), brute_force(codes, c, radius)
+        assert np.array_equal(got[0], want[0])
+    i, j, d = idx.pairs_within(radius)
+    full = hamming_rows(codes[:, None, :], codes[None, :, :])
+    iu = np.triu_indices(n, 1)
+    m = full[iu] <= radius
+    assert m.sum() > n // 20  # the planted pairs are there
+    assert np.array_equal(i, iu[0][m]) and np.array_equal(j, iu[1][m]) and np.array_equal(d, full[iu][m])
+
+
+def test_mih_empty_and_tiny():
+    idx = MultiIndex(np.zeros((0, 1), np.uint64))
+    assert len(idx.query(np.zeros(1, np.uint64), 5)[0]) == 0
+    idx = MultiIndex(np.array([[5]], np.uint64))
+    assert idx.query(np.array([4], np.uint64), 1)[0].tolist() == [0]
+
+
+# ---------------------------------------------------------------------------------------- workspace
+def put_entry(ws: Workspace, entry_id: str, batch: str, photos: list[tuple[str, str, bytes]]) -> None:
+    """Record an entry and its photos the way the runner does, hashing and indexing each photo."""
+    refs = tuple(PhotoRef(entry_id, role, Path("/batch") / entry_id / rel, rel) for rel, role, _ in photos)
+    ws.put_submission(Submission(entry_id, photos=refs), batch)
+    for rel, _, data in photos:
+        sha = hashlib.sha256(data).hexdigest()
+        ws.put_photo(PhotoMeta(sha256=sha, size_bytes=len(data)), entry_id, rel)
+        ws.set_entry_photo(entry_id, rel, sha, None)
+        dindex.add(ws, hashes_of(data))
+
+
+def test_index_persists_across_reopen(tmp_path):
+    data = jpeg(scene(11)[0])
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "b1", [("before/1.jpg", "before", data)])
+        h = hashes_of(data)
+    with Workspace(tmp_path / "ws") as ws:
+        assert dindex.count(ws) == 1
+        assert dindex.get(ws, h.sha256) == h
+        idx = dindex.load_index(ws)
+        assert idx.shas == [h.sha256] and int(idx.phash[0]) == h.phash
+        assert np.array_equal(idx.thumb(h.sha256), h.thumb_array())
+        # re-adding the plain PhotoHashes of a cached result keeps the crop windows and the signature
+        dindex.add(ws, PhotoHashes.from_dict(h.to_dict()))
+        assert dindex.get(ws, h.sha256) == h
+
+
+def test_match_kinds(tmp_path):
+    im, _ = scene(21)
+    other, _ = scene(22)
+    variants = {
+        "orig": jpeg(im, 92),
+        "reencoded": jpeg(im.resize((480, 360), Image.BICUBIC), 40),
+        "mirrored": jpeg(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+        "rotated": jpeg(im.transpose(Image.Transpose.ROTATE_90)),
+        "cropped": jpeg(crop(im, 0.08, 0.08, 0.2, 0.7)),
+        "unrelated": jpeg(other),
+    }
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "b1", [(f"{k}.jpg", "before", v) for k, v in variants.items()])
+        sha = {k: hashlib.sha256(v).hexdigest() for k, v in variants.items()}
+        matches = match_photos(ws, [sha["orig"]], DedupConfig())
+        kinds = {next(k for k, s in sha.items() if s == m.other_sha256): m.kind for m in matches}
+        assert kinds == {"reencoded": "same_image", "mirrored": "mirrored_rotated", "rotated": "mirrored_rotated",
+                         "cropped": "cropped"}
+        assert all(m.first_seen == "this" for m in matches)  # orig was put first
+        everything = match_photos(ws, list(sha.values()), DedupConfig())
+        groups = group_matches(everything)
+        assert len(groups) == 1 and set(groups[0].members) == set(sha.values()) - {sha["unrelated"]}
+
+
+def test_duplicate_flags_within_one_batch_and_across_batches(tmp_path):
+    a, _ = scene(31)
+    b, _ = scene(32)
+    c, _ = scene(33)
+    with Workspace(tmp_path / "ws") as ws:
+        # batch 1: an honest entry
+        put_entry(ws, "E1", "round1", [("before/1.jpg", "before", jpeg(a)), ("after/1.jpg", "after", jpeg(b))])
+        # batch 2: E2 reuses E1's before photo (re-encoded, smaller); E3 and E4 share one photo, byte-identical
+        cdata = jpeg(c)
+        put_entry(ws, "E2", "round2", [("before/x.jpg", "before", jpeg(a.resize((640, 480)), 60)),
+                                        ("after/y.jpg", "after", jpeg(scene(34)[0]))])
+        put_entry(ws, "E3", "round2", [("before/p.jpg", "before", cdata), ("after/q.jpg", "after", jpeg(scene(35)[0]))])
+        put_entry(ws, "E4", "round2", [("before/r.jpg", "before", jpeg(scene(36)[0])), ("after/s.jpg", "after", cdata)])
+        cfg = DedupConfig()
+        f2 = duplicate_flags(ws, "E2", cfg)
+        assert [f.code for f in f2] == [DUPLICATE_PHOTO]
+        assert "E1" in f2[0].message and "before/1.jpg" in f2[0].message and "E1 had it first" in f2[0].message
+        assert f2[0].photos == ("before/x.jpg",) and f2[0].severity == "high" and f2[0].message_vi
+        f3, f4 = duplicate_flags(ws, "E3", cfg), duplicate_flags(ws, "E4", cfg)
+        assert [f.code for f in f3] == [DUPLICATE_PHOTO] and "this entry had it first" in f3[0].message
+        assert [f.code for f in f4] == [DUPLICATE_PHOTO] and "E3 had it first" in f4[0].message
+        assert "byte-for-byte" in f4[0].message
+        f1 = duplicate_flags(ws, "E1", cfg)  # the earlier entry is named too when it is re-checked
+        assert [f.code for f in f1] == [DUPLICATE_PHOTO] and "this entry had it first" in f1[0].message
+        stored = stored_result(ws, "E2")
+        assert stored is not None and stored.flags == tuple(f2) and stored.matches
+
+
+def test_true_before_after_pair_is_not_unchanged(tmp_path):
+    """One place photographed before and after a clean-up: the camera moved a step, objects removed."""
+    bg = background(41)
+    _, objs = scene(41)
+    before = draw(bg, objs)
+    after_full = draw(bg, objs[:9])  # five objects (the "litter") removed
+    after = crop(after_full.rotate(1.0, resample=Image.BICUBIC), 0.06, 0.05, 0.8, 0.3).resize(before.size)
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "b", [("before/1.jpg", "before", jpeg(before)), ("after/1.jpg", "after", jpeg(after))])
+        assert duplicate_flags(ws, "E1", DedupConfig()) == []
+        # the same after photo re-encoded as the after photo of another entry's before: fine for E1, but an
+        # entry whose after photo is its before photo re-encoded is UNCHANGED_AFTER
+        put_entry(ws, "E2", "b", [("before/1.jpg", "before", jpeg(scene(42)[0], 95)),
+                                   ("after/1.jpg", "after", jpeg(scene(42)[0].resize((800, 600)), 50))])
+        f = duplicate_flags(ws, "E2", DedupConfig())
+        assert [x.code for x in f] == [UNCHANGED_AFTER]
+        assert f[0].photos == ("before/1.jpg", "after/1.jpg") and f[0].message_vi
+
+
+def test_byte_identical_before_and_after_is_unchanged(tmp_path):
+    data = jpeg(scene(51)[0])
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "b", [("before/1.jpg", "before", data), ("after/1.jpg", "after", data)])
+        f = duplicate_flags(ws, "E1", DedupConfig())
+        assert [x.code for x in f] == [UNCHANGED_AFTER] and "byte-for-byte" in f[0].message
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+def test_cli_json(tmp_path, capsys):
+    from pipeline.cli import main
+
+    im, _ = scene(61)
+    d = tmp_path / "photos"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.jpg").write_bytes(jpeg(im))
+    (d / "sub" / "a_copy.jpg").write_bytes(jpeg(im))  # same bytes
+    (d / "b.jpg").write_bytes(jpeg(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 70))
+    (d / "c.jpg").write_bytes(jpeg(scene(62)[0]))
+    (d / "broken.jpg").write_bytes(b"not a photo")
+    assert main(["dedup", str(d), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["photos"] == 3 and [p["code"] for p in out["problems"]] == ["PHOTO_NOT_IMAGE"]
+    assert len(out["groups"]) == 1
+    kinds = sorted(m["kind"] for m in out["groups"][0]["matches"])
+    assert kinds == ["exact", "mirrored_rotated"]
+    paths = [p for m in out["groups"][0]["members"] for p in m["paths"]]
+    assert not any(p.endswith("c.jpg") for p in paths)
+
+    # against a workspace (read only): the mirrored photo matches a workspace photo, nothing is added
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E9", "b", [("before/1.jpg", "before", jpeg(im, 80))])
+    assert main(["dedup", str(d / "b.jpg"), "--workspace", str(tmp_path / "ws"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["groups"] and "workspace:E9/before/1.jpg" in out["groups"][0]["matches"][0]["other_paths"]
+    with Workspace(tmp_path / "ws") as ws:
+        assert dindex.count(ws) == 1
+    assert main(["dedup", str(d / "b.jpg")]) == 0 and "0 groups" in capsys.readouterr().out
+    assert main(["dedup", str(tmp_path / "missing")]) == 2
+
+
+def test_fixed_camera_with_one_thing_moved_is_not_a_copy(tmp_path):
+    """Two frames of a fixed camera: hashes agree, but the pixel check sees the moved object."""
+    bg = background(71)
+    _, objs = scene(71, objects=6)
+    car = ("rectangle", (400, 420, 520, 490), (200, 30, 30))
+    frame1 = draw(bg, objs + [car])
+    frame2 = draw(bg, objs + [("rectangle", (560, 420, 680, 490), (200, 30, 30))])
+    d1, d2 = jpeg(frame1), jpeg(frame2)
+    h1, h2 = hashes_of(d1), hashes_of(d2)
+    assert hamming(h1.phash, h2.phash) <= DedupConfig().phash_threshold  # the hashes alone would match
+    copy = jpeg(frame1.resize((700, 525)), 45)
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "b", [("before/1.jpg", "before", d1), ("after/1.jpg", "after", d2),
+                                   ("after/2.jpg", "after", copy)])
+        found = {m.other_sha256: m.kind for m in match_photos(ws, [h1.sha256], DedupConfig())}
+        assert found == {hashlib.sha256(copy).hexdigest(): "same_image"}
+        flags = duplicate_flags(ws, "E1", DedupConfig())
+        assert [(f.code, f.photos) for f in flags] == [(UNCHANGED_AFTER, ("before/1.jpg", "after/2.jpg"))]
