@@ -55,12 +55,12 @@ def make_jpeg(seed: int, size=(4000, 3000)) -> bytes:
     return buf.getvalue()
 
 
-def bench_hashing(n_photos: int) -> None:
+def bench_hashing(photos: list[bytes], label: str) -> None:
     import imagehash
 
     cfg = Config()
-    photos = [make_jpeg(i) for i in range(n_photos)]
-    print(f"\n== hashing: {n_photos} generated 12-megapixel JPEGs ({np.mean([len(p) for p in photos]) / 1e6:.1f} MB each)")
+    n_photos = len(photos)
+    print(f"\n== hashing: {n_photos} {label} ({np.mean([len(p) for p in photos]) / 1e6:.1f} MB each)")
 
     def ours(data: bytes):
         sha = hashlib.sha256(data).hexdigest()
@@ -87,6 +87,30 @@ def bench_hashing(n_photos: int) -> None:
         compute_hashes(img, "x")
     print(f"compute_hashes alone on the {img.shape[1]}x{img.shape[0]} analysis image: "
           f"{(time.perf_counter() - t) / 20 * 1000:.1f} ms")
+
+
+def bench_draft_bits(photos: list[bytes], label: str) -> None:
+    """Bits each hash moves when the analysis image comes from the reduced (DCT-scaled, draft) decode
+    instead of a full decode resized the same way (BOX, same size), and pHash against imagehash on the
+    full-size decode."""
+    import imagehash
+
+    from pipeline.load import RESIZE_FILTER
+
+    cfg = Config()
+    moved = {"phash": [], "dhash": [], "pdq": [], "phash vs imagehash(full-size)": []}
+    for data in photos:
+        reduced = load_photo(data, cfg.load).image
+        full = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+        same = np.asarray(full.resize((reduced.shape[1], reduced.shape[0]), RESIZE_FILTER, reducing_gap=None))
+        a, b = compute_hashes(reduced, "r"), compute_hashes(same, "f")
+        moved["phash"].append((a.phash ^ b.phash).bit_count())
+        moved["dhash"].append((a.dhash ^ b.dhash).bit_count())
+        moved["pdq"].append((int.from_bytes(a.pdq, "big") ^ int.from_bytes(b.pdq, "big")).bit_count())
+        moved["phash vs imagehash(full-size)"].append((a.phash ^ int(str(imagehash.phash(full)), 16)).bit_count())
+    print(f"\n== bits moved by the reduced decode, {len(photos)} {label}")
+    for k, v in moved.items():
+        print(f"{k:32s} mean {np.mean(v):.2f}, max {max(v)} bits ({'of 256' if k == 'pdq' else 'of 64'})")
 
 
 def planted_codes(n: int, words: int, radius: int, planted: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pdq-radius", type=int, default=Config().dedup.pdq_threshold)
     ap.add_argument("--imagededup-sample", type=int, default=50_000)
     args = ap.parse_args(argv)
-    bench_hashing(args.photos)
+    bench_hashing([make_jpeg(i) for i in range(args.photos)], "generated 12-megapixel JPEGs")
+    shared = REPO.parent / "shared" / "data" / "perf" / "phone_photos"
+    if shared.is_dir():
+        bench_hashing([p.read_bytes() for p in sorted(shared.glob("*.jpg"))], "real 8-megapixel phone JPEGs")
+        bench_draft_bits([p.read_bytes() for p in sorted(shared.glob("*.jpg"))], "real 3264x2448 phone photos")
+    bench_draft_bits([make_jpeg(100 + i) for i in range(3)], "generated 12-megapixel JPEGs")
     print(f"peak memory after hashing: {peak_mib():.0f} MiB")
     bench_index(args.n, args.radius, args.pdq_radius, args.imagededup_sample)
     print(f"\npeak memory (max RSS): {peak_mib():.0f} MiB (target < 2048)")
