@@ -28,11 +28,11 @@ def register(sub, dataset_sub) -> None:
     d = TrainRecipe()
     for f in dataclasses.fields(TrainRecipe):
         flag = "--" + f.name.replace("_", "-")
-        if flag in ("--plots",):
-            continue
         typ = {int: int, float: float, str: str, bool: _bool}.get(type(getattr(d, f.name)), str)
         if f.name == "hours":
             typ = float
+        if f.name == "cache":
+            typ = _cache
         p.add_argument(flag, type=typ, default=getattr(d, f.name), help=f"(default: {getattr(d, f.name)})")
     p.set_defaults(func=cmd_train)
 
@@ -53,6 +53,18 @@ def register(sub, dataset_sub) -> None:
     pl = msub.add_parser("list", help="registered models, their metrics, and which one is the default")
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(func=cmd_models_list)
+    pr = msub.add_parser("register", help="export a training run's selected epoch to models/NAME with a card")
+    pr.add_argument("run", type=Path, help="training run folder (holds args.yaml, results.csv, weights/)")
+    pr.add_argument("--name", required=True, help="registry name (folder under models/)")
+    pr.add_argument("--eval", type=Path, action="append", default=[],
+                    help="data.yaml to measure for the card (repeatable; the last one is the headline)")
+    pr.add_argument("--confidence", type=float, help="operating threshold (default: best F1 on the run's val)")
+    pr.add_argument("--imgsz", type=int, default=640)
+    pr.add_argument("--init", default="", help="description of the initial weights, for the card")
+    pr.add_argument("--notes", default="")
+    pr.add_argument("--set-default", action="store_true", help="point models/default at it")
+    pr.add_argument("--threads", type=int, default=0)
+    pr.set_defaults(func=cmd_models_register)
 
 
 def _bool(s: str) -> bool:
@@ -61,6 +73,13 @@ def _bool(s: str) -> bool:
     if s.lower() in ("0", "false", "no", "off"):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
+
+
+def _cache(s: str) -> str | bool:
+    """ultralytics' image cache: ram, disk, or false (true means ram)."""
+    if s.lower() in ("ram", "disk"):
+        return s.lower()
+    return "ram" if _bool(s) else False
 
 
 def _usage(msg: str):
@@ -138,4 +157,25 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         summary = ", ".join(f"{k} {v}" for k, v in metrics.items() if isinstance(v, (int, float)))
         print(f"{mark} {m.model_id:40s} {summary}")
     print(f"(* = default, named in {models_dir() / 'default'})")
+    return 0
+
+
+def cmd_models_register(args: argparse.Namespace) -> int:
+    from ..config import DetectConfig
+    from .publish import publish_run
+    from .registry import set_default
+
+    if not (args.run / "args.yaml").is_file():
+        raise _usage(f"{args.run} is not a training run (no args.yaml)")
+    info, card = publish_run(args.run, args.name, eval_data=args.eval, imgsz=args.imgsz, iou=DetectConfig().iou,
+                             confidence=args.confidence, threads=args.threads, init=args.init, notes=args.notes)
+    print(f"registered {info.model_id} ({info.path}, {info.path.stat().st_size / 1e6:.1f} MB)")
+    print(f"  selected epoch {card['selected_epoch']['epoch']}, operating threshold "
+          f"{card['operating_threshold']['confidence']}")
+    for m in card["all_metrics"]:
+        print(f"  {m['data']}: mAP50 {m['map50']:.4f} mAP50-95 {m['map50_95']:.4f} P {m['precision']:.4f} "
+              f"R {m['recall']:.4f} FP/clean image {m['fp_per_clean_image']}")
+    if args.set_default:
+        set_default(args.name)
+        print(f"models/default -> {args.name}")
     return 0

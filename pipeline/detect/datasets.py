@@ -63,6 +63,7 @@ class SourceDef:
     repeat: int = 1  # training copies of each train image (weights a domain), >= 1
     groups_csv: str | None = None  # path,group,status; group -1 = ambiguous (image left out)
     missing_labels: str = "skip"  # image without a label file: "skip" or "background"
+    every: int = 1  # keep every n-th image (sorted by name), >= 1
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ def build_dataset(defn: DatasetDef, out_dir: Path, data_root: Path | None = None
     for src in defn.sources:
         groups_map = _read_groups_cached(root / src.groups_csv, root) if src.groups_csv else {}
         cmap = defn.class_map(src)
-        for img in _list_images(root / src.images):
+        for img in _list_images(root / src.images)[:: max(1, src.every)]:
             if groups_map and groups_map.get(str(img)) == "-1" and src.val_fraction > 0:
                 skipped.append(f"{img}: ambiguous copy group (could straddle the split)")
                 continue

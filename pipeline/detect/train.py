@@ -33,7 +33,8 @@ class TrainRecipe:
     lr0: float = 0.002
     lrf: float = 0.05  # final lr = lr0 * lrf
     cos_lr: bool = True
-    warmup_epochs: float = 1.0
+    warmup_epochs: float = 1.0  # ultralytics warms up for at least 100 iterations when > 0
+    warmup_bias_lr: float = 0.0  # ultralytics' 0.1 suits SGD; with AdamW it wrecks the biases (measured)
     weight_decay: float = 0.0005
     freeze: int = 5  # first N layers frozen (yolov8 backbone is layers 0-9)
     mosaic: float = 1.0

@@ -1,0 +1,97 @@
+"""Register a finished training run as ``models/<name>/``: stripped fp16 weights + a model card.
+
+The epoch is chosen on the run's own validation split (a held-out part of the *training* folders) by
+mAP50 (:func:`pipeline.detect.train.select_epoch`); the operating threshold is the confidence with the
+best F1 on that same split (:func:`suggest_threshold`). The final evaluation data only ever appears in
+the card's ``metrics``, measured after both choices were made.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .evaluate import ThresholdPoint, evaluate, threshold_sweep
+from .registry import ModelInfo, models_dir, resolve_model, save_card
+from .train import read_curve, select_epoch
+from .weights import export_checkpoint
+
+THRESHOLDS = [round(0.05 * i, 2) for i in range(2, 15)]  # 0.10 .. 0.70
+RECIPE_KEYS = ("model", "data", "epochs", "time", "imgsz", "batch", "nbs", "optimizer", "lr0", "lrf", "cos_lr",
+               "warmup_bias_lr",
+               "warmup_epochs", "weight_decay", "freeze", "mosaic", "close_mosaic", "scale", "degrees", "mixup",
+               "fliplr", "hsv_h", "hsv_s", "hsv_v", "translate", "seed", "deterministic", "single_cls")
+
+
+def suggest_threshold(info: ModelInfo, holdout_yaml: Path, *, imgsz: int, iou: float,
+                      threads: int = 0) -> tuple[float, list[ThresholdPoint]]:
+    """The confidence in ``THRESHOLDS`` with the best F1 on the held-out split (ties: the higher one)."""
+    sweep = threshold_sweep(info, holdout_yaml, THRESHOLDS, imgsz=imgsz, iou=iou, threads=threads)
+    best = max(sweep, key=lambda p: (p.f1, p.confidence))
+    return best.confidence, sweep
+
+
+def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, iou: float,
+                confidence: float | None = None, threads: int = 0, init: str = "",
+                notes: str = "", licence: str = "AGPL-3.0") -> tuple[ModelInfo, dict[str, Any]]:
+    """Export the selected epoch of ``run_dir`` to ``models/<name>/weights.pt``, measure it and write
+    its card. ``confidence`` None: chosen by :func:`suggest_threshold` on the run's val split."""
+    run_dir = Path(run_dir)
+    args = yaml.safe_load((run_dir / "args.yaml").read_text())
+    row, ckpt = select_epoch(run_dir)
+    folder = models_dir() / name
+    export_checkpoint(ckpt, folder / "weights.pt")
+    info = resolve_model(name)
+    holdout = Path(args["data"])
+    chosen, sweep = suggest_threshold(info, holdout, imgsz=imgsz, iou=iou, threads=threads)
+    conf = chosen if confidence is None else confidence
+    metrics = []
+    for d in [holdout, *eval_data]:
+        r = evaluate(info, d, confidence=conf, imgsz=imgsz, iou=iou, threads=threads)
+        metrics.append({k: v for k, v in r.to_dict().items() if k != "model_id"})
+    curve = read_curve(run_dir)
+    card = {
+        "name": name,
+        "model_id": info.model_id,
+        "date": _dt.date.today().isoformat(),
+        "architecture": f"{Path(str(args.get('model', ''))).name} (ultralytics), {len(_names(info))} class(es)",
+        "classes": _names(info),
+        "init_weights": init,
+        "data": {"train_yaml": str(holdout), "definition": _definition(holdout)},
+        "recipe": {k: args[k] for k in RECIPE_KEYS if k in args},
+        "selected_epoch": {"epoch": row.epoch, "by": "best mAP50 on the data's val split (held out from the "
+                           "training folders)", "holdout_map50": row.map50, "holdout_map50_95": row.map50_95},
+        "operating_threshold": {"confidence": conf, "chosen_by": "max F1 on the held-out split"
+                                if confidence is None else "given", "sweep": [asdict(p) for p in sweep]},
+        "evaluation": {"imgsz": imgsz, "nms_iou": iou, "map": "ultralytics val, single_cls for 1 class",
+                       "precision_recall": "detect stage at the operating threshold, IoU >= 0.5 matching"},
+        "metrics": {k: metrics[-1][k] for k in ("map50", "map50_95", "precision", "recall",
+                                                "fp_per_clean_image")} if eval_data else {},
+        "metrics_data": str(eval_data[-1]) if eval_data else "",
+        "all_metrics": metrics,
+        "learning_curve": [{"epoch": r.epoch, "minutes": round(r.seconds / 60, 1), "map50": round(r.map50, 4),
+                            "map50_95": round(r.map50_95, 4), "box_loss": round(r.box_loss, 4),
+                            "cls_loss": round(r.cls_loss, 4)} for r in curve],
+        "licence": licence,
+        "notes": notes,
+    }
+    save_card(folder, card)
+    return resolve_model(name), card
+
+
+def _names(info: ModelInfo) -> list[str]:
+    import torch
+
+    ck = torch.load(info.path, map_location="cpu", weights_only=False)
+    names = getattr(ck["model"], "names", {0: "litter"})
+    return [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
+
+
+def _definition(data_yaml: Path) -> str:
+    try:
+        return str(yaml.safe_load(data_yaml.read_text()).get("cleanup_verify", {}).get("definition", ""))
+    except (OSError, ValueError):
+        return ""

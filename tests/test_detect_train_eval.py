@@ -1,0 +1,150 @@
+"""Dataset build checks, one epoch of training on a tiny generated dataset (offline, from scratch),
+evaluation of the result, and the ``evaluate --json`` last-line contract."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from pipeline.cli import main
+from pipeline.detect.datasets import build_dataset, load_definition, read_yolo_labels
+from pipeline.detect.evaluate import match_counts
+
+
+def _draw(path: Path, seed: int, n_boxes: int, size: int = 96) -> list[str]:
+    """A noisy image with ``n_boxes`` bright rectangles; returns their YOLO label lines (class = i % 2)."""
+    rng = np.random.default_rng(seed)
+    img = (rng.random((size, size, 3)) * 90).astype(np.uint8)
+    lines = []
+    for i in range(n_boxes):
+        w, h = rng.integers(16, 36, 2)
+        x, y = rng.integers(0, size - w), rng.integers(0, size - h)
+        img[y:y + h, x:x + w] = (230, 200 - 100 * (i % 2), 40)
+        lines.append(f"{i % 2} {(x + w / 2) / size:.5f} {(y + h / 2) / size:.5f} {w / size:.5f} {h / size:.5f}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path, quality=95)
+    return lines
+
+
+def _make_root(root: Path, n: int = 16) -> None:
+    for i in range(n):
+        lines = _draw(root / "src" / "images" / f"im{i:02d}.jpg", i, 1 + i % 3)
+        (root / "src" / "labels").mkdir(parents=True, exist_ok=True)
+        (root / "src" / "labels" / f"im{i:02d}.txt").write_text("\n".join(lines) + "\n")
+    _draw(root / "clean" / "c0.jpg", 100, 0)
+    _draw(root / "clean" / "c1.jpg", 101, 0)
+    _draw(root / "heldout" / "h0.jpg", 102, 0)
+
+
+def _definition(root: Path, **extra) -> Path:
+    d = {"name": "tiny", "seed": 0, "classes": "single", "materials": ["a", "b"],
+         "sources": [{"name": "src", "images": "src/images", "labels": "src/labels",
+                      "class_names": ["red", "yellow"], "material_map": ["a", "b"], "val_fraction": 0.3,
+                      "repeat": 2}],
+         "backgrounds": [{"images": "clean"}], "holdout_negatives": [{"images": "heldout"}], **extra}
+    p = root / "tiny.yaml"
+    p.write_text(yaml.safe_dump(d))
+    return p
+
+
+def test_read_labels_reports_bad_lines(tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.1 0.1\n0 0.95 0.5 0.3 0.2\n0 0.5\n1 0.0 0.5 0.004 0.2\n")
+    rows, problems = read_yolo_labels(f, 2)
+    assert len(rows) == 2  # the good box and the slightly overhanging one, clipped
+    assert rows[1][1] - rows[1][3] / 2 >= 0
+    assert [p.line for p in problems] == [2, 3, 4]
+
+
+def test_build_splits_groups_and_checks_leakage(tmp_path):
+    root = tmp_path / "data"
+    _make_root(root)
+    # a near copy (re-encoded) of im00 must land on the same side as im00
+    Image.open(root / "src/images/im00.jpg").save(root / "src/images/im00copy.jpg", quality=70)
+    (root / "src/labels/im00copy.txt").write_text((root / "src/labels/im00.txt").read_text())
+    (root / "src/labels/im03.txt").write_text("5 0.5 0.5 0.1 0.1\n")  # bad class id: dropped, reported
+    rep = build_dataset(load_definition(str(_definition(root))), tmp_path / "out", root)
+    assert rep.ok and not rep.leaks
+    assert [p.path.endswith("im03.txt") for p in rep.label_problems] == [True]
+    man = json.loads((tmp_path / "out" / "manifest.json").read_text())["items"]
+    split = {Path(it["path"]).name: it["split"] for it in man}
+    assert split["im00.jpg"] == split["im00copy.jpg"]
+    assert rep.counts["val"] > 0 and rep.counts["train"] > 0
+    n_train_src = sum(1 for it in man if it["split"] == "train" and it["source"] == "src")
+    assert rep.counts["train_with_repeats"] == 2 * n_train_src + 2  # repeat 2, plus 2 backgrounds
+    labels = list((tmp_path / "out" / "labels" / "train").glob("*.txt"))
+    assert labels and all(ln.split()[0] == "0" for f in labels for ln in f.read_text().splitlines())
+    assert all((tmp_path / "out" / "images" / "train").iterdir().__next__().is_symlink() for _ in [0])
+    data = yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())
+    assert data["names"] == {0: "litter"}
+    assert Path(data["negatives"]).read_text().strip().endswith("h0.jpg")
+    # the same build twice gives the same split (deterministic)
+    build_dataset(load_definition(str(_definition(root))), tmp_path / "out2", root)
+    man2 = json.loads((tmp_path / "out2" / "manifest.json").read_text())["items"]
+    assert {it["path"]: it["split"] for it in man2} == {it["path"]: it["split"] for it in man}
+
+
+def test_build_material_classes_and_never_near(tmp_path):
+    root = tmp_path / "data"
+    _make_root(root)
+    (root / "final").mkdir()
+    Image.open(root / "src/images/im05.jpg").save(root / "final" / "f.jpg", quality=80)
+    rep = build_dataset(load_definition(str(_definition(root, classes="materials", never_near=["final"]))),
+                        tmp_path / "out", root)
+    assert any("im05.jpg" in s and "never_near" in s for s in rep.skipped)
+    data = yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())
+    assert data["names"] == {0: "a", 1: "b"}
+    classes = {ln.split()[0] for f in (tmp_path / "out" / "labels").rglob("*.txt") for ln in f.read_text().splitlines()}
+    assert classes == {"0", "1"}
+
+
+def test_match_counts():
+    gt = np.array([[0, 0, 10, 10], [20, 20, 30, 30]])
+    pred = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60]])
+    assert match_counts(pred, np.array([0.9, 0.8, 0.7]), np.zeros(3, int), gt, np.zeros(2, int)) == (1, 2, 1)
+    assert match_counts(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int), gt, np.zeros(2, int)) == (0, 0, 2)
+
+
+@pytest.mark.timeout(600)
+def test_train_one_epoch_then_evaluate(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "data"
+    _make_root(root)
+    out = tmp_path / "ds"
+    assert main(["dataset", "build", str(_definition(root)), "--out", str(out), "--data-root", str(root)]) == 0
+    code = main(["train", "--data", str(out / "data.yaml"), "--model", "yolov8n.yaml", "--imgsz", "64",
+                 "--epochs", "1", "--batch", "4", "--nbs", "4", "--workers", "0", "--cache", "false",
+                 "--freeze", "0", "--save-period", "-1", "--plots", "false", "--threads", "2",
+                 "--project", str(tmp_path / "runs"), "--name", "tiny"])
+    assert code == 0
+    weights = tmp_path / "runs" / "tiny" / "weights" / "last.pt"
+    assert weights.is_file()
+    assert "selected epoch 1" in capsys.readouterr().out
+    capsys.readouterr()
+    code = main(["evaluate", "--model", str(weights), "--data", str(out / "data.yaml"), "--imgsz", "64",
+                 "--confidence", "0.01", "--json"])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    res = json.loads(lines[-1])
+    assert {"map50", "map50_95", "precision", "recall"} <= set(res)
+    assert 0.0 <= res["map50_95"] <= res["map50"] <= 1.0
+    assert res["model_id"].startswith("last@")
+    assert res["boxes"] > 0 and res["clean_images"] == 1
+    # register the run: stripped weights, a card with curve and metrics, default pointer
+    monkeypatch.setenv("CLEANUP_VERIFY_MODELS", str(tmp_path / "models"))
+    (tmp_path / "models").mkdir()
+    assert main(["models", "register", str(tmp_path / "runs" / "tiny"), "--name", "tiny1", "--eval",
+                 str(out / "data.yaml"), "--imgsz", "64", "--set-default", "--threads", "2"]) == 0
+    from pipeline.detect.registry import resolve_model
+
+    info = resolve_model("default")
+    assert info.name == "tiny1"
+    import torch
+
+    ck = torch.load(info.path, map_location="cpu", weights_only=False)
+    assert ck.get("optimizer") is None and next(ck["model"].parameters()).dtype == torch.float16
+    assert info.card["selected_epoch"]["epoch"] == 1 and len(info.card["learning_curve"]) == 1
+    assert set(info.card["metrics"]) >= {"map50", "map50_95", "precision", "recall"}
