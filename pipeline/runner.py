@@ -117,7 +117,7 @@ class Runner:
     def process_entry(self, sub: Submission, batch_root: Path, summary: RunSummary, progress: _Progress) -> None:
         from .dedup import index
         from .load import PhotoError, load_photo, make_thumbnail, read_photo
-        from .types import PhotoHashes
+        from .dedup.hashing import DedupHashes
         from .verify.entry import STAGE_VERSION as VERIFY_VERSION
         from .verify.entry import verify_entry
         from .verify.quality import measure_quality
@@ -158,7 +158,7 @@ class Runner:
             complete = (hashes is not None and quality is not None and det is not None
                         and ws.photo_meta(sha) is not None and ws.thumb_path(sha).exists())
             if complete and not need_verify:
-                index.add(ws, PhotoHashes.from_dict(hashes))  # idempotent: a killed run may have missed it
+                index.add(ws, DedupHashes.from_dict(hashes))  # idempotent: a killed run may have missed it
                 ws.set_entry_photo(sub.entry_id, ref.rel_path, sha, None)
                 progress.update()
                 continue
@@ -182,7 +182,7 @@ class Runner:
                 h = compute_hashes(photo.image, sha)
                 ws.put_result(sha, "hash", *self.hash_key, h.to_dict())
             else:
-                h = PhotoHashes.from_dict(hashes)
+                h = DedupHashes.from_dict(hashes)
             index.add(ws, h)
             if quality is None:
                 ws.put_result(sha, "quality", *self.quality_key, measure_quality(photo.image).to_dict())

@@ -163,3 +163,16 @@ def test_no_network_connection_is_attempted(tmp_path):
     probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('example.com', 80))"],
                            env=env, capture_output=True, text=True)
     assert probe.returncode != 0 and "example.com" in log.read_text()
+
+
+def test_default_detector_ranks_the_clean_ups(sample, sample_ws):
+    """With the shipped default model the drawn litter is seen: a full clean-up outranks a partial one,
+    which outranks none, and the stories that leave litter get LITTER_REMAINS."""
+    _, _, records = sample_ws
+    by_id = {r["entry_id"]: r for r in records}
+    full, partial, none = (by_id[e]["score"] for e in ("01-full-cleanup", "02-partial-cleanup", "03-no-cleanup"))
+    assert full > partial > none, (full, partial, none)
+    for entry_id, expected in sample.expected_with_detector.items():
+        codes = {f["code"] for f in by_id[entry_id]["flags"]}
+        assert expected <= codes, (entry_id, expected, codes)
+        assert not (sample.forbidden_with_detector[entry_id] & codes), (entry_id, codes)
