@@ -68,7 +68,7 @@ class DetectConfig:
 
     model: str = "default"
     # operating threshold in [0, 1]: max F1 on the held-out split of the training folders for the
-    # default model (models/litter-v8s-416/card.yaml); change it together with the model
+    # default model (models/litter-v8s-416b/card.yaml); change it together with the model
     confidence: float = 0.35
     iou: float = 0.5  # NMS IoU
     imgsz: int = 416  # network input side in pixels: the default model was trained at 416
