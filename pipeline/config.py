@@ -94,6 +94,8 @@ class VerifyConfig:
     max_scale_change: float = 4.0  # homographies zooming more than this (either way) are rejected
     fundamental_min_inliers: int = 60  # non-planar fallback: fundamental-matrix inliers for same place
     match_iou: float = 0.3  # IoU above which a before box and a mapped after box are the same item
+    still_there_ncc: float = 0.8  # a before item with no matching after box still counts as remaining when
+    #                               its patch and the aligned after patch correlate at least this much (-1..1)
     unchanged_max_shift: float = 0.01  # UNCHANGED_AFTER: corner shift / diagonal at most this
     unchanged_min_inlier_ratio: float = 0.6
     unchanged_max_changed: float = 0.0005  # fraction of pixels whose grey level changed by > 24

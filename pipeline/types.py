@@ -368,6 +368,8 @@ class LitterChange:
     new: int
     area_before: float  # fraction of the ground seen in both photos covered by litter, before
     area_after: float
+    still_visible: int = 0  # of ``remaining``: items the detector missed in the after photo but whose
+    #                         spot still looks the same there (appearance check)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -127,7 +127,10 @@ def test_quality_blur_and_dark():
 
 
 def test_verify_entry_round_trip(tmp_path):
-    before, after, _ = _moved(41)
+    before, _, h = _moved(41)
+    cleaned = before.copy()
+    cleaned[100:140, 100:140] = (90, 110, 80)  # the item at the detected box is really gone
+    after = cv2.warpPerspective(cleaned, h, SIZE)
     refs = [PhotoRef("e1", "before", tmp_path / "b.jpg", "e1/before/b.jpg"),
             PhotoRef("e1", "after", tmp_path / "a.jpg", "e1/after/a.jpg")]
     photos = [(refs[0], loaded(before, "b"), dets([[100, 100, 140, 140]], SIZE)),
@@ -147,3 +150,28 @@ def test_degenerate_photos_do_not_crash():
         assert measure_quality(blank).sharpness == 0.0
     m = SceneMatch("b", "a", True, 100, 120, 0.83, 1.0, (1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0))
     assert litter_change(m, dets([[0, 0, 5, 5]], (0, 0)), dets([], (0, 0)), CFG) is None
+
+
+def test_missed_item_that_is_still_there_is_not_counted_as_removed():
+    """The detector finds an item before but misses it after: with the photos, the appearance check sees the
+    same patch at the aligned spot (camera moved, light changed) and counts it as remaining; a spot that was
+    really cleaned (patch replaced by plain ground) still counts as removed."""
+    size = (640, 480)
+    before = textured_scene(7, size)
+    item = (200, 150, 260, 210)
+    cv2.rectangle(before, item[:2], item[2:], (240, 30, 30), -1)
+    cv2.circle(before, (230, 180), 12, (20, 200, 240), -1)
+    h = np.array([[1.0, 0.02, 30], [-0.02, 1.0, 12], [0, 0, 1]])
+    after_kept = np.clip(cv2.warpPerspective(before, h, size).astype(np.float32) * 0.8 + 20, 0, 255).astype(np.uint8)
+    cleaned = before.copy()
+    cleaned[item[1]:item[3], item[0]:item[2]] = (90, 110, 80)
+    after_clean = cv2.warpPerspective(cleaned, h, size)
+    m = SceneMatch("b", "a", True, 300, 400, 0.75, 0.9, tuple(h.reshape(-1)))
+    det_b, det_a = dets([item], size), dets([], size)
+    pb = loaded(before, "b")
+    kept = litter_change(m, det_b, det_a, CFG, pb, loaded(after_kept, "a"))
+    assert (kept.removed, kept.remaining, kept.still_visible) == (0, 1, 1)
+    gone = litter_change(m, det_b, det_a, CFG, pb, loaded(after_clean, "a"))
+    assert (gone.removed, gone.remaining, gone.still_visible) == (1, 0, 0)
+    without_photos = litter_change(m, det_b, det_a, CFG)
+    assert without_photos.removed == 1  # detections alone cannot tell

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..config import VerifyConfig
-from ..types import Detections, LitterChange, SceneMatch
+from ..types import Detections, LitterChange, LoadedPhoto, SceneMatch
 from .sameplace import homography_array, project
 
 _GRID = 256  # longest side of the raster used for area fractions
@@ -80,10 +80,15 @@ def covered_fraction(xyxy: np.ndarray, region: np.ndarray, cell: float) -> float
     return float((boxes & region).sum() / region.sum())
 
 
-def litter_change(match: SceneMatch, before: Detections, after: Detections, cfg: VerifyConfig) -> LitterChange | None:
+def litter_change(match: SceneMatch, before: Detections, after: Detections, cfg: VerifyConfig,
+                  before_photo: LoadedPhoto | None = None, after_photo: LoadedPhoto | None = None,
+                  ) -> LitterChange | None:
     """Count litter removed, remaining and new in a same-place pair; None without a usable homography.
 
     ``before``/``after``: detections at the operating threshold, boxes in full-size pixels of their photo.
+    With the decoded photos, a before item that no after box matches is checked by appearance: when its
+    patch still correlates with the aligned after photo (:func:`still_there`), the detector missed it in
+    the after photo and it counts as remaining, not removed.
     """
     h = homography_array(match)
     if not match.same_place or h is None:
@@ -97,16 +102,59 @@ def litter_change(match: SceneMatch, before: Detections, after: Detections, cfg:
     boxes_b = before.xyxy[keep_b].astype(np.float64)
     boxes_a = after.xyxy[keep_a].astype(np.float64)
     remaining = 0
+    matched = np.zeros(len(boxes_b), bool)
     if len(boxes_b) and len(boxes_a):
         iou = iou_matrix(map_boxes(boxes_b, h), boxes_a)
         rows, cols = linear_sum_assignment(-iou)
-        remaining = int((iou[rows, cols] >= cfg.match_iou).sum())
+        ok = iou[rows, cols] >= cfg.match_iou
+        matched[rows[ok]] = True
+        remaining = int(ok.sum())
+    visible = 0
+    if before_photo is not None and after_photo is not None and not matched.all():
+        visible = int(still_there(boxes_b[~matched], before_photo, after_photo, h, cfg.still_there_ncc).sum())
     region_b, cell_b = shared_region_mask(h, size_b, size_a)
     region_a, cell_a = shared_region_mask(h_inv, size_a, size_b)
     return LitterChange(
         before_sha256=match.before_sha256, after_sha256=match.after_sha256,
-        before_count=len(boxes_b), removed=len(boxes_b) - remaining, remaining=remaining,
-        new=len(boxes_a) - remaining,
+        before_count=len(boxes_b), removed=len(boxes_b) - remaining - visible, remaining=remaining + visible,
+        new=len(boxes_a) - remaining, still_visible=visible,
         area_before=round(covered_fraction(boxes_b, region_b, cell_b), 5),
         area_after=round(covered_fraction(boxes_a, region_a, cell_a), 5),
     )
+
+
+def still_there(boxes: np.ndarray, before: LoadedPhoto, after: LoadedPhoto, h: np.ndarray,
+                min_ncc: float) -> np.ndarray:
+    """For each before box (full-size px), whether the same spot in the aligned after photo still looks
+    the same: zero-normalised cross-correlation of the two grey patches (lightly blurred, so a small
+    misalignment or a light change does not matter) at least ``min_ncc``. Patches smaller than 6 px, flat
+    (no texture to compare) or mostly outside the after photo give False. Returns a bool array (N,).
+    """
+    import cv2
+
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    out = np.zeros(len(boxes), bool)
+    if len(boxes) == 0:
+        return out
+    sb, sa = float(before.scale), float(after.scale)
+    h_an = np.diag([sa, sa, 1.0]) @ h @ np.diag([1 / sb, 1 / sb, 1.0])  # before analysis -> after analysis
+    gb = cv2.cvtColor(before.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    ga = cv2.cvtColor(after.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    hb, wb = gb.shape
+    warped = cv2.warpPerspective(ga, np.linalg.inv(h_an), (wb, hb), flags=cv2.INTER_LINEAR)
+    inside = cv2.warpPerspective(np.ones_like(ga), np.linalg.inv(h_an), (wb, hb), flags=cv2.INTER_NEAREST)
+    gb = cv2.GaussianBlur(gb, (0, 0), 1.5)
+    warped = cv2.GaussianBlur(warped, (0, 0), 1.5)
+    for i, (x1, y1, x2, y2) in enumerate(boxes * sb):
+        c1, r1 = max(0, int(x1)), max(0, int(y1))
+        c2, r2 = min(wb, int(np.ceil(x2))), min(hb, int(np.ceil(y2)))
+        if c2 - c1 < 6 or r2 - r1 < 6 or inside[r1:r2, c1:c2].mean() < 0.9:
+            continue
+        a = gb[r1:r2, c1:c2].ravel()
+        b = warped[r1:r2, c1:c2].ravel()
+        a, b = a - a.mean(), b - b.mean()
+        den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        if den <= 0 or a.std() < 4.0:
+            continue
+        out[i] = float((a * b).sum()) / den >= min_ncc
+    return out

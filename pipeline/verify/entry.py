@@ -10,7 +10,7 @@ from .change import litter_change
 from .pairing import pair_photos
 from .sameplace import unchanged
 
-STAGE_VERSION = "verify-1"
+STAGE_VERSION = "verify-2"  # 2: appearance check of items the detector missed after
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ def verify_entry(photos: list[tuple[PhotoRef, LoadedPhoto, Detections | None]], 
     fb, fa = pairing.before_features, pairing.after_features
     pairs = []
     for i, j, match in pairing.pairs:
-        (rb, _, db), (ra, _, da) = before[i], after[j]
-        change = litter_change(match, db, da, cfg) if db is not None and da is not None else None
+        (rb, pb, db), (ra, pa, da) = before[i], after[j]
+        change = litter_change(match, db, da, cfg, pb, pa) if db is not None and da is not None else None
         pairs.append(VerifiedPair(rb.rel_path, ra.rel_path, match, change, unchanged(fb[i], fa[j], match, cfg)))
     return EntryVerification(tuple(pairs), tuple(before[i][0].rel_path for i in pairing.unpaired_before),
                              tuple(after[j][0].rel_path for j in pairing.unpaired_after))
