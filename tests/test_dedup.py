@@ -348,3 +348,39 @@ def test_fixed_camera_with_one_thing_moved_is_not_a_copy(tmp_path):
         assert found == {hashlib.sha256(copy).hexdigest(): "same_image"}
         flags = duplicate_flags(ws, "E1", DedupConfig())
         assert [(f.code, f.photos) for f in flags] == [(UNCHANGED_AFTER, ("before/1.jpg", "after/2.jpg"))]
+
+
+# ------------------------------------------------------------------------------------- pixel check
+def _reference_difference_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The pixel check's definition written out plainly (histogram matching both ways, by sorting)."""
+    def matched(x, y):
+        x, y = x.astype(np.float32).reshape(-1), y.astype(np.float32).reshape(-1)
+        out = np.empty_like(y)
+        out[np.argsort(x, kind="stable")] = np.sort(y)
+        s = y.std() + 1.0
+        return out / s, y / s
+    x, y = matched(a, b)
+    u, v = matched(b, a)
+    return np.maximum(np.abs(x - y), np.abs(u - v)).reshape(a.shape)
+
+
+def test_difference_map_equals_its_plain_definition():
+    from pipeline.dedup.verify import _difference_map_ranked, _Ranked, difference_map
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        a = rng.integers(0, 256, (32, 32)).astype(np.uint8)  # ties: 1024 pixels over 256 levels
+        b = np.clip(a * rng.uniform(0.5, 1.5) + rng.normal(0, 20, a.shape), 0, 255).astype(np.uint8)
+        want = _reference_difference_map(a, b)
+        assert np.array_equal(difference_map(a, b), want)
+        # the crop search ranks uint8 windows by radix sort: same stable order, same map
+        assert np.array_equal(_difference_map_ranked(_Ranked(a), _Ranked(b.astype(np.float32))), want)
+
+
+def test_crop_search_at_the_signature_edge_does_not_raise():
+    # a window flush with the left/top edge: the search probes edges a hair outside (tolerated up to
+    # 0.01 px), which Pillow's resize refuses; they must be clamped, not crash the dedup pass
+    from pipeline.dedup.verify import crop_difference
+    big = np.asarray(background(3, (64, 64)).convert("L"))
+    small = np.asarray(Image.fromarray(big).resize((64, 64), Image.Resampling.BILINEAR, box=(0, 0, 57.6, 57.6)))
+    diff, box = crop_difference(big, small, (-0.0001, -0.0001, 0.9, 0.9))
+    assert diff < 0.5 and abs(box[0]) < 0.02 and abs(box[2] - 0.9) < 0.03
