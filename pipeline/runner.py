@@ -99,7 +99,7 @@ class Runner:
         from .load import STAGE_VERSION as LOAD_STAGE_VERSION
 
         self.load_key = _digest(LOAD_STAGE_VERSION, cfg.section_hash("load"))
-        self.hash_key = (hashing.STAGE_VERSION, self.load_key)
+        self.hash_key = (hashing.STAGE_VERSION, _digest(self.load_key, f"pdq={cfg.dedup.use_pdq}"))
         self.detect_key = (infer.STAGE_VERSION, _digest(self.load_key, cfg.section_hash("detect")))
         self.quality_key = ("1", self.load_key)
         self.verify_config = _digest(cfg.section_hash("verify"), self.load_key)
@@ -179,7 +179,7 @@ class Runner:
             if hashes is None:
                 from .dedup.hashing import compute_hashes
 
-                h = compute_hashes(photo.image, sha)
+                h = compute_hashes(photo.image, sha, with_pdq=cfg.dedup.use_pdq)
                 ws.put_result(sha, "hash", *self.hash_key, h.to_dict())
             else:
                 h = DedupHashes.from_dict(hashes)

@@ -69,9 +69,9 @@ def jpeg(im: Image.Image, q: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def hashes_of(data: bytes) -> DedupHashes:
+def hashes_of(data: bytes, with_pdq: bool = False) -> DedupHashes:
     sha = hashlib.sha256(data).hexdigest()
-    return compute_hashes(load_photo(data, CFG.load, sha256=sha).image, sha)
+    return compute_hashes(load_photo(data, CFG.load, sha256=sha).image, sha, with_pdq=with_pdq)
 
 
 def crop(im: Image.Image, fx: float, fy: float, left: float = 0.5, top: float = 0.5) -> Image.Image:
@@ -86,7 +86,7 @@ def crop(im: Image.Image, fx: float, fy: float, left: float = 0.5, top: float = 
 def test_phash_dhash_bit_identical_to_imagehash(seed):
     im, _ = scene(seed, size=(640 + 37 * seed, 480 - 11 * seed))
     a = np.asarray(im)
-    h = compute_hashes(a, "x")
+    h = compute_hashes(a, "x", with_pdq=True)
     pil = Image.fromarray(a)
     base = hash_base(a)
     assert max(base.size) <= 256 and base.mode == "L"
@@ -97,16 +97,21 @@ def test_phash_dhash_bit_identical_to_imagehash(seed):
     assert h.phash_variants[0] == h.phash and h.pdq_variants[0] == h.pdq
     vec, q = pdqhash.compute(np.ascontiguousarray(np.asarray(pil.reduce(2))))
     assert h.pdq == np.packbits(vec.astype(bool)).tobytes() and h.pdq_quality == q
+    # PDQ is opt-in (DedupConfig.use_pdq): by default neither computed nor stored; the rest is the same
+    plain = compute_hashes(a, "x")
+    assert plain.pdq is None and plain.pdq_quality is None and plain.pdq_variants == ()
+    assert (plain.phash, plain.dhash, plain.crop_phashes, plain.thumb) == (h.phash, h.dhash, h.crop_phashes, h.thumb)
+    assert DedupHashes.from_dict(json.loads(json.dumps(plain.to_dict()))) == plain
 
 
 def test_variants_catch_mirror_and_rotation():
     im, _ = scene(7)
-    h = compute_hashes(np.asarray(im), "a")
+    h = compute_hashes(np.asarray(im), "a", with_pdq=True)
     for i, t in enumerate([None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270]):
         for mirrored in (False, True):
             v = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else im
             v = v.transpose(t) if t is not None else v
-            hv = compute_hashes(np.asarray(v), "b")
+            hv = compute_hashes(np.asarray(v), "b", with_pdq=True)
             k = i + (4 if mirrored else 0)
             # the transformed photo's own hash is close to the matching variant of the original ...
             assert hamming(hv.phash, h.phash_variants[k]) <= 4
@@ -191,7 +196,8 @@ def test_mih_empty_and_tiny():
 
 
 # ---------------------------------------------------------------------------------------- workspace
-def put_entry(ws: Workspace, entry_id: str, batch: str, photos: list[tuple[str, str, bytes]]) -> None:
+def put_entry(ws: Workspace, entry_id: str, batch: str, photos: list[tuple[str, str, bytes]],
+              with_pdq: bool = False) -> None:
     """Record an entry and its photos the way the runner does, hashing and indexing each photo."""
     refs = tuple(PhotoRef(entry_id, role, Path("/batch") / entry_id / rel, rel) for rel, role, _ in photos)
     ws.put_submission(Submission(entry_id, photos=refs), batch)
@@ -199,7 +205,7 @@ def put_entry(ws: Workspace, entry_id: str, batch: str, photos: list[tuple[str, 
         sha = hashlib.sha256(data).hexdigest()
         ws.put_photo(PhotoMeta(sha256=sha, size_bytes=len(data)), entry_id, rel)
         ws.set_entry_photo(entry_id, rel, sha, None)
-        dindex.add(ws, hashes_of(data))
+        dindex.add(ws, hashes_of(data, with_pdq))
 
 
 def test_index_persists_across_reopen(tmp_path):
@@ -218,7 +224,9 @@ def test_index_persists_across_reopen(tmp_path):
         assert dindex.get(ws, h.sha256) == h
 
 
-def test_match_kinds(tmp_path):
+@pytest.mark.parametrize("use_pdq", [False, True])
+def test_match_kinds(tmp_path, use_pdq):
+    cfg = DedupConfig(use_pdq=use_pdq)
     im, _ = scene(21)
     other, _ = scene(22)
     variants = {
@@ -230,14 +238,18 @@ def test_match_kinds(tmp_path):
         "unrelated": jpeg(other),
     }
     with Workspace(tmp_path / "ws") as ws:
-        put_entry(ws, "E1", "b1", [(f"{k}.jpg", "before", v) for k, v in variants.items()])
+        put_entry(ws, "E1", "b1", [(f"{k}.jpg", "before", v) for k, v in variants.items()], use_pdq)
         sha = {k: hashlib.sha256(v).hexdigest() for k, v in variants.items()}
-        matches = match_photos(ws, [sha["orig"]], DedupConfig())
+        assert (dindex.get(ws, sha["orig"]).pdq is not None) == use_pdq
+        from pipeline.dedup.match import candidates
+        hits = candidates(dindex.load_index(ws), dindex.get(ws, sha["orig"]), cfg)
+        assert any(c.hash_name == "pdq" for c in hits) == use_pdq  # PDQ is searched only when on
+        matches = match_photos(ws, [sha["orig"]], cfg)
         kinds = {next(k for k, s in sha.items() if s == m.other_sha256): m.kind for m in matches}
         assert kinds == {"reencoded": "same_image", "mirrored": "mirrored_rotated", "rotated": "mirrored_rotated",
                          "cropped": "cropped"}
         assert all(m.first_seen == "this" for m in matches)  # orig was put first
-        everything = match_photos(ws, list(sha.values()), DedupConfig())
+        everything = match_photos(ws, list(sha.values()), cfg)
         groups = group_matches(everything)
         assert len(groups) == 1 and set(groups[0].members) == set(sha.values()) - {sha["unrelated"]}
 

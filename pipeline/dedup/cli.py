@@ -68,7 +68,7 @@ def scan(files: list[Path], cfg: Config) -> Scanned:
             sha = hashlib.sha256(data).hexdigest()
             if sha not in out.paths:
                 photo = load_photo(data, cfg.load, sha256=sha, rel_path=str(f))
-                out.hashes.append(compute_hashes(photo.image, sha))
+                out.hashes.append(compute_hashes(photo.image, sha, with_pdq=cfg.dedup.use_pdq))
             out.paths.setdefault(sha, []).append(str(f))
         except PhotoError as e:
             out.problems.append({"path": str(f), "code": e.problem.code, "message": e.problem.message})

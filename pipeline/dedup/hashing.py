@@ -12,12 +12,14 @@ Hashes (bit order: row-major over the hash grid, first bit is the most significa
   ``CROP_GRID_SIDE`` px; same LANCZOS resize, same scipy DCT). Starting from that reduction instead of the
   analysis image makes the two LANCZOS resizes 0.5 ms instead of 8 ms and moves pHash by ~1 bit
   (scripts/bench_dedup.py measures the bits against imagehash on the full-size decode).
-- PDQ, 256 bits with its quality in [0, 100] (``pdqhash``), computed on the analysis image box-reduced by an
+- Only with ``DedupConfig.use_pdq`` (off by default, see there: on the calibration set it adds no match and
+  costs half the hashing time): PDQ, 256 bits with its quality in [0, 100] (``pdqhash``), computed on the
+  analysis image box-reduced by an
   integer factor to a longest side of at most ``PDQ_MAX_SIDE`` px (PDQ's own Jarosz filter then takes it
   to 64x64; the pre-reduction moves ~2 bits and makes PDQ ~8x faster). Not smaller: from 256 px, PDQ of a
   mirrored or rotated copy lands ~32 bits from the matching variant instead of ~6, from 400 px ~8 (mean
   over 16 photos of ../shared/data and their 7 flips/rotations).
-- The 8 dihedral variants of pHash and PDQ (``VARIANT_NAMES``), so that mirrored or rotated re-uploads match
+- The 8 dihedral variants of pHash (and PDQ) (``VARIANT_NAMES``), so that mirrored or rotated re-uploads match
   by querying the index with the variants of the new photo against variant 0 of stored photos.
 - ``crop_phashes``: pHashes of ``CROP_WINDOWS`` sub-windows of the photo, for crops (see ``CROP_WINDOWS``).
 - ``thumb``: a ``THUMB_SIDE`` x ``THUMB_SIDE`` grey signature (aspect ratio squashed), used to verify a
@@ -211,8 +213,9 @@ def crop_phashes(small: Image.Image, windows: tuple[CropWindow, ...] = CROP_WIND
     return phash_stack(window_grids(np.asarray(small), windows))
 
 
-def compute_hashes(image: np.ndarray, sha256: str) -> DedupHashes:
-    """All hashes of one photo from its analysis image (HxWx3 uint8 RGB, oriented, reduced).
+def compute_hashes(image: np.ndarray, sha256: str, *, with_pdq: bool = False) -> DedupHashes:
+    """All hashes of one photo from its analysis image (HxWx3 uint8 RGB, oriented, reduced); PDQ and its
+    variants only ``with_pdq`` (``DedupConfig.use_pdq``; otherwise ``pdq`` is None and ``pdq_variants`` empty).
 
     Raises ValueError for an image that is not HxWx3 uint8 or is empty.
     """
@@ -222,7 +225,7 @@ def compute_hashes(image: np.ndarray, sha256: str) -> DedupHashes:
     g32 = np.asarray(small.resize((32, 32), Image.Resampling.LANCZOS))  # as imagehash.phash(small)
     g98 = np.asarray(small.resize((9, 8), Image.Resampling.LANCZOS))  # as imagehash.dhash(small)
     ph = phash_variants(g32)
-    pdq, quality = pdq_hashes(rgb)
-    return DedupHashes(sha256=sha256, phash=ph[0], dhash=bits_to_int(dhash_bits(g98)), pdq=pdq[0],
-                       pdq_quality=quality, phash_variants=ph, pdq_variants=pdq,
+    pdq, quality = pdq_hashes(rgb) if with_pdq else ((), None)
+    return DedupHashes(sha256=sha256, phash=ph[0], dhash=bits_to_int(dhash_bits(g98)),
+                       pdq=pdq[0] if pdq else None, pdq_quality=quality, phash_variants=ph, pdq_variants=pdq,
                        crop_phashes=crop_phashes(small), thumb=np.asarray(thumb).tobytes())

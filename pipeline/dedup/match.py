@@ -4,7 +4,8 @@ For a query photo Q and every other indexed photo O, candidates come from exact 
 (:class:`pipeline.dedup.index.HashIndex`):
 
 * pHash of each of Q's 8 dihedral variants against O's pHash (``phash_threshold``);
-* PDQ of each variant against O's PDQ (``pdq_threshold``; both qualities >= ``pdq_min_quality``);
+* with ``use_pdq``, PDQ of each variant against O's PDQ (``pdq_threshold``; both qualities >=
+  ``pdq_min_quality``);
 * crops: Q's pHash variants against O's crop-window pHashes (Q is a crop of O), and Q's crop windows
   against O's pHash (O is a crop of Q) (``crop_threshold``).
 
@@ -67,7 +68,7 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candi
         ids, d = ph.query(np.array([code], np.uint64), cfg.phash_threshold)
         out.extend(Candidate(int(i), "same_image" if v == 0 else "mirrored_rotated", "phash", int(di), v)
                    for i, di in zip(ids, d))
-    if h.pdq is not None and (h.pdq_quality or 0) >= cfg.pdq_min_quality:
+    if cfg.use_pdq and h.pdq is not None and (h.pdq_quality or 0) >= cfg.pdq_min_quality:
         pdqs = h.pdq_variants if (cfg.match_variants and h.pdq_variants) else (h.pdq,)
         pq = index.mih("pdq")
         for v, code in enumerate(pdqs):
