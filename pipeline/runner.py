@@ -41,6 +41,7 @@ class RunSummary:
     photos: int = 0
     photos_decoded: int = 0
     photos_failed: int = 0
+    photos_matched: int = 0  # photos queried against the hash index in this run (dedup.store)
     entries_scored: int = 0
     entries_needs_review: int = 0
     entries_error: int = 0
@@ -53,6 +54,7 @@ class RunSummary:
         return {
             "run_id": self.run_id, "batch": self.batch, "entries": self.entries, "photos": self.photos,
             "photos_decoded": self.photos_decoded, "photos_failed": self.photos_failed,
+            "photos_matched": self.photos_matched,
             "entries_scored": self.entries_scored, "entries_needs_review": self.entries_needs_review,
             "entries_error": self.entries_error, "elapsed_s": round(self.elapsed_s, 2),
             "batch_problems": [p.to_dict() for p in self.batch_problems],
@@ -63,12 +65,12 @@ class RunSummary:
 class _Progress:
     """Photos done of total, rate and time left (tqdm), or nothing when quiet."""
 
-    def __init__(self, total: int, quiet: bool):
+    def __init__(self, total: int, quiet: bool, desc: str = "photos"):
         self.bar = None
         if not quiet:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="photo", desc="photos", file=sys.stderr, mininterval=0.5,
+            self.bar = tqdm(total=total, unit="photo", desc=desc, file=sys.stderr, mininterval=0.5,
                             dynamic_ncols=True)
 
     def update(self, n: int = 1) -> None:
@@ -239,6 +241,26 @@ class Runner:
         return card
 
 
+def _match_new_photos(ws: Workspace, batch: Batch, cfg: Config, summary: RunSummary, quiet: bool) -> None:
+    """Pass 2: query every photo of the batch not yet matched (under this [dedup] configuration) against the
+    whole hash index and store the matches (pipeline.dedup.store), before any entry's flags are made, so
+    that the flags do not depend on the order of the entries. A rerun queries nothing."""
+    from .dedup.store import query_new, unqueried
+
+    shas = [p["sha256"] for sub in batch.submissions for p in ws.entry_photos(sub.entry_id) if p["sha256"]]
+    todo = unqueried(ws, shas, cfg.dedup)
+    if not todo:
+        return
+    log.info("matching %d new photos against the hash index of the workspace", len(todo))
+    bar = _Progress(len(todo), quiet, desc="matching")
+    try:
+        summary.photos_matched = query_new(ws, todo, cfg.dedup, progress=bar.update)
+    except Exception:  # matching failed: flags will query what is missing, entry by entry
+        log.exception("matching photos against the hash index failed")
+    finally:
+        bar.close()
+
+
 def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, *, quiet: bool = False,
               batch: Batch | None = None) -> RunSummary:
     """Process a batch (folder or manifest file) into workspace ``ws``; returns what was done.
@@ -277,6 +299,7 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
                                   sub.entry_id)
         finally:
             progress.close()
+        _match_new_photos(ws, batch, cfg, summary, quiet)
         for sub in batch.submissions:
             try:
                 card = runner.score_entry(sub.entry_id, duplicate_flags(ws, sub.entry_id, cfg.dedup))

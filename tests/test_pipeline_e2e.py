@@ -79,6 +79,10 @@ def test_rerun_decodes_nothing_and_exports_the_same(sample, sample_ws):
     with Workspace(root) as ws:
         again = run_batch(sample.root, ws, Config(), quiet=True)
         assert again.photos_decoded == 0
+        assert again.photos_matched == 0  # every photo was matched against the index once, in the first run
+        photos = ws.conn.execute("SELECT COUNT(DISTINCT sha256) FROM entry_photos "
+                                 "WHERE sha256 IS NOT NULL AND error_json IS NULL").fetchone()[0]
+        assert ws.conn.execute("SELECT COUNT(*) FROM dedup_queried").fetchone()[0] == photos
         assert list(export.records(ws)) == records
         assert ws.conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == len(records)
 

@@ -1,5 +1,6 @@
 """Reused-photo detection: hashes (hashing), the workspace's hash index (index, mih), matching and groups
-(match, verify), per-entry flags (flags) and the ``dedup`` command (cli).
+(match, verify), the stored matches (store), per-entry flags (flags) and the ``dedup`` command (cli).
+Hasher, matcher and flagger are separate stages with the index and the stored matches between them.
 
 The runner's contract::
 
@@ -8,6 +9,7 @@ The runner's contract::
     ws.put_result(sha, "hash", STAGE_VERSION, cfg.section_hash("dedup"), h.to_dict())
     add_to_index(ws, h)
     ...                                                # after the whole batch is loaded
+    query_new(ws, batch_sha256s, cfg.dedup)            # match each photo not matched before, once
     flags = duplicate_flags(ws, entry_id, cfg.dedup)   # per entry, for the scorer
 
 A cached ``"hash"`` result is turned back into hashes with ``DedupHashes.from_dict``.
@@ -16,6 +18,8 @@ from .flags import DUPLICATE_PHOTO, UNCHANGED_AFTER, DedupResult, duplicate_flag
 from .hashing import STAGE_VERSION, DedupHashes, compute_hashes
 from .index import add as add_to_index
 from .match import group_matches, match_photos
+from .store import query_new, stored_matches
 
 __all__ = ["DUPLICATE_PHOTO", "UNCHANGED_AFTER", "STAGE_VERSION", "DedupHashes", "DedupResult", "add_to_index",
-           "compute_hashes", "duplicate_flags", "group_matches", "match_photos", "stored_result"]
+           "compute_hashes", "duplicate_flags", "group_matches", "match_photos", "query_new", "stored_matches",
+           "stored_result"]

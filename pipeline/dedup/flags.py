@@ -26,8 +26,7 @@ from ..config import DedupConfig
 from ..types import DuplicateMatch, Flag
 from ..workspace import Workspace
 from .hashing import STAGE_VERSION
-from .index import load_index
-from .match import match_index
+from .store import stored_matches
 
 DUPLICATE_PHOTO = "DUPLICATE_PHOTO"
 UNCHANGED_AFTER = "UNCHANGED_AFTER"
@@ -109,10 +108,11 @@ def _unchanged_flag(before: PhotoUse, after: PhotoUse, m: DuplicateMatch) -> Fla
 
 
 def entry_matches(ws: Workspace, entry_id: str, cfg: DedupConfig) -> tuple[list[DuplicateMatch], dict]:
-    """Matches of the entry's photos against the whole workspace index, and the signature differences."""
+    """Matches of the entry's photos against the whole workspace index (stored by
+    :mod:`pipeline.dedup.store`; photos not yet queried are queried now), and the signature differences."""
     shas = [p["sha256"] for p in ws.entry_photos(entry_id) if p["sha256"]]
     uses = {s: len(ws.entries_with_photo(s)) for s in dict.fromkeys(shas)}
-    return match_index(load_index(ws), shas, cfg, uses)
+    return stored_matches(ws, shas, cfg, uses)
 
 
 def duplicate_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list[Flag]:

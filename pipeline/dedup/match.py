@@ -138,28 +138,40 @@ def match_index(index: HashIndex, sha256s: list[str], cfg: DedupConfig,
     :class:`DuplicateMatch` per unordered pair; ``photo_sha256`` is a queried photo (the later arrival when
     both are). ``same_bytes``: sha256 -> number of uses, an ``exact`` match (photo == other) for each > 1.
     Also returns the signature difference per (photo, other)."""
-    queried = [s for s in dict.fromkeys(sha256s) if index.position(s) is not None]
+    found = []
+    for sha in dict.fromkeys(sha256s):
+        h = index.hashes(sha) if index.position(sha) is not None else None
+        if h is not None:
+            found.extend((sha, m) for m in match_one(index, h, cfg))
+    return reduce_matches(index, found, same_bytes)
+
+
+def reduce_matches(index: HashIndex, found: list[tuple[str, VerifiedMatch]],
+                   same_bytes: dict[str, int] | None = None,
+                   ) -> tuple[list[DuplicateMatch], dict[tuple[str, str], float]]:
+    """Verified matches ``(queried photo, match)``, possibly found from both ends of a pair, as one
+    :class:`DuplicateMatch` per unordered pair: the best kind, and between the two ends of one kind the one
+    whose queried photo arrived later (``first_seen == "other"``); so the result does not depend on the
+    order of ``found``, only the order of the list does. Plus the ``exact`` self-matches of ``same_bytes``
+    and the signature difference per (photo, other) in both orders."""
     pairs: dict[frozenset, DuplicateMatch] = {}
     diffs: dict[tuple[str, str], float] = {}
     for sha, uses in (same_bytes or {}).items():
         if uses > 1:
             pairs[frozenset((sha,))] = DuplicateMatch(sha, sha, "exact", 0, "sha256", "other")
             diffs[(sha, sha)] = 0.0
-    for sha in queried:
-        h = index.hashes(sha)
-        if h is None:
+    for sha, m in found:
+        pos, other_pos = index.position(sha), index.position(m.other_sha256)
+        if pos is None or other_pos is None:
             continue
-        me = index.order[index.position(sha)]
-        for m in match_one(index, h, cfg):
-            key = frozenset((sha, m.other_sha256))
-            other_rank = index.order[index.position(m.other_sha256)]
-            dm = DuplicateMatch(sha, m.other_sha256, m.kind, m.distance, m.hash_name,
-                                "other" if other_rank < me else "this")
-            old = pairs.get(key)
-            if old is None or KIND_RANK[dm.kind] < KIND_RANK[old.kind] or \
-                    (old.first_seen == "this" and dm.first_seen == "other" and dm.kind == old.kind):
-                pairs[key] = dm
-                diffs[(sha, m.other_sha256)] = diffs[(m.other_sha256, sha)] = m.difference
+        key = frozenset((sha, m.other_sha256))
+        dm = DuplicateMatch(sha, m.other_sha256, m.kind, m.distance, m.hash_name,
+                            "other" if index.order[other_pos] < index.order[pos] else "this")
+        old = pairs.get(key)
+        if old is None or KIND_RANK[dm.kind] < KIND_RANK[old.kind] or \
+                (old.first_seen == "this" and dm.first_seen == "other" and dm.kind == old.kind):
+            pairs[key] = dm
+            diffs[(sha, m.other_sha256)] = diffs[(m.other_sha256, sha)] = m.difference
     return list(pairs.values()), diffs
 
 
