@@ -331,3 +331,49 @@ def test_override_out_of_range_through_the_form_is_refused(ws_path):
     assert r.status_code == 404
     with Workspace(ws_path) as ws:
         assert store.audit_log(ws)[1] == 0
+
+
+def test_repeated_failed_sign_ins_lock_the_name_then_expire(ws_path):
+    now = [1000.0]
+    throttle = auth.LoginThrottle(clock=lambda: now[0])
+    c = create_app(ws_path, throttle=throttle).test_client()
+    tok = csrf(c.get("/login").text)
+
+    def attempt(name, password):
+        return c.post("/login", data={"username": name, "password": password, "csrf_token": tok})
+
+    for _ in range(5):
+        assert attempt("ann", "guess").status_code == 401
+    r = attempt("ANN", PASSWORD)  # even the right password, under any case of the name: locked
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) == 60
+    assert "Too many failed sign-ins" in r.text
+    now[0] += 30
+    assert attempt("ann", PASSWORD).status_code == 429  # still locked; refusals do not extend the lock
+    assert int(c.post("/login", data={"username": "ann", "password": PASSWORD, "csrf_token": tok})
+               .headers["Retry-After"]) == 30
+    # another judge from the same address is not locked out by ann's failures
+    other = create_app(ws_path, throttle=throttle).test_client()
+    t2 = csrf(other.get("/login").text)
+    assert other.post("/login", data={"username": "bao", "password": PASSWORD, "csrf_token": t2}).status_code == 302
+    now[0] += 31
+    assert attempt("ann", "guess again").status_code == 401  # lock over: one more failure ...
+    assert attempt("ann", PASSWORD).status_code == 429  # ... locks again, for twice as long
+    assert int(attempt("ann", PASSWORD).headers["Retry-After"]) == 120
+    now[0] += 121
+    assert attempt("ann", PASSWORD).status_code == 302  # success clears the name's failures
+    assert throttle.locked_for(*auth.throttle_keys("ann", "127.0.0.1")) == 0
+
+
+def test_many_names_from_one_address_lock_the_address():
+    now = [0.0]
+    t = auth.LoginThrottle(clock=lambda: now[0], max_keys=50)
+    for i in range(20):
+        assert t.locked_for(*auth.throttle_keys(f"user{i}", "10.0.0.9")) == 0
+        t.failed(*auth.throttle_keys(f"user{i}", "10.0.0.9"))
+    assert t.locked_for(*auth.throttle_keys("ann", "10.0.0.9")) == 60  # the address is locked for every name
+    assert t.locked_for(*auth.throttle_keys("ann", "10.0.0.10")) == 0
+    for i in range(200):  # random names cannot grow the table without bound
+        t.failed(*auth.throttle_keys(f"x{i}", f"10.1.{i}.1"))
+    assert len(t._fails) <= 50
+    now[0] += 901  # failures older than the window are forgotten
+    assert t.locked_for(*auth.throttle_keys("user1", "10.0.0.9")) == 0

@@ -84,6 +84,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "username": ("User name", "Tên đăng nhập"),
     "password": ("Password", "Mật khẩu"),
     "bad_login": ("Wrong user name or password.", "Sai tên đăng nhập hoặc mật khẩu."),
+    "too_many_logins": ("Too many failed sign-ins. Try again in {minutes} min.",
+                        "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."),
     "signed_in_as": ("Signed in as", "Đăng nhập với tên"),
     "all": ("all", "tất cả"),
     "filter": ("Filter", "Lọc"),

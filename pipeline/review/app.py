@@ -3,7 +3,8 @@
 Routes (every one but ``/login``, ``/lang/<code>`` and ``/static/*`` needs a signed-in user and redirects
 to ``/login`` otherwise; every POST needs the session's CSRF token in the form field ``csrf_token``)::
 
-    GET  /login, POST /login       sign in (fields username, password)
+    GET  /login, POST /login       sign in (fields username, password; 429 with Retry-After while the name
+                                   or the client address is locked after repeated failures)
     POST /logout                   sign out
     GET  /lang/<en|vi>?next=PATH   switch the interface language
     GET  /                         ranking: ?sort=rank|entry|participant|status &flag=CODE &status=S &page=N
@@ -18,6 +19,7 @@ Each server thread has its own workspace connection. The ranking is computed onc
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ from ..report.render import render
 from ..workspace import Workspace
 from . import auth, store
 from .corrections_export import stored_detections
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 RANK_SORTS = ("rank", "score", "entry", "participant", "status")
@@ -118,9 +122,11 @@ class _RankingCache:
 
 
 def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int = PAGE_SIZE,
-               warm: bool = True) -> Flask:
+               warm: bool = True, throttle: auth.LoginThrottle | None = None) -> Flask:
     """The review app for the workspace at ``ws_root`` (which must exist). ``warm``: build the ranking now,
-    so that the first judge does not wait for it (about 0.3-0.5 s per 5,000 entries on a slow machine)."""
+    so that the first judge does not wait for it (about 0.3-0.5 s per 5,000 entries on a slow machine).
+    ``throttle``: failed sign-in limits (default :class:`pipeline.review.auth.LoginThrottle`: 5 failures of
+    one name or 20 of one address within 15 min lock it for 1 min, doubling up to 15 min)."""
     ws_root = Path(ws_root)
     Workspace(ws_root, create=False).close()  # fail now, clearly, when it is not a workspace
     static_dir = str(resources.files("pipeline.report") / "static")
@@ -137,6 +143,7 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
     )
     local = threading.local()
     cache = _RankingCache()
+    throttle = throttle or auth.LoginThrottle()
     urls = AppUrls()
 
     def ws() -> Workspace:
@@ -201,10 +208,19 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
     def login():
         error = None
         if request.method == "POST":
+            from ..report.i18n import label
             name = request.form.get("username", "")[:64]
+            keys = auth.throttle_keys(name, request.remote_addr)
+            wait = throttle.locked_for(*keys)
+            if wait > 0:  # refused before the password is checked
+                log.warning("sign-in refused for %r from %s: locked for %.0f s", name, request.remote_addr, wait)
+                html, status = page("login.html", http_status=429,
+                                    error=label("too_many_logins", lang()).format(minutes=math.ceil(wait / 60)))
+                return html, status, {"Retry-After": str(math.ceil(wait))}
             user = store.get_user(ws(), name)
             if auth.verify_password(user.password_hash if user else None, request.form.get("password", "")):
                 assert user is not None
+                throttle.succeeded(keys[0])
                 if auth.needs_rehash(user.password_hash):
                     store.set_password_hash(ws(), name, auth.hash_password(request.form["password"]))
                 keep_lang = session.get("lang")
@@ -215,7 +231,8 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
                 if keep_lang:
                     session["lang"] = keep_lang
                 return redirect(_safe_next(request.args.get("next")))
-            from ..report.i18n import label
+            throttle.failed(*keys)
+            log.info("failed sign-in for %r from %s", name, request.remote_addr)
             error = label("bad_login", lang())
         return page("login.html", http_status=401 if error else 200, error=error)
 
