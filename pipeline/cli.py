@@ -38,7 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.set_defaults(func=lambda a: _missing(dataset))
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub, dataset_sub)
+    _remember_parsers(parser)
     return parser
+
+
+def _remember_parsers(parser: argparse.ArgumentParser) -> None:
+    """Let every (sub)command's namespace carry its own parser (``_parser``), for its usage in errors; a
+    nested command's default overrides its parent's."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.set_defaults(_parser=child)
+                _remember_parsers(child)
 
 
 def _missing(p: argparse.ArgumentParser) -> int:
@@ -48,7 +59,9 @@ def _missing(p: argparse.ArgumentParser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # the usage of the (sub)command that was given, not the top level's
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
@@ -60,10 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"cleanup-verify: error: {e}", file=sys.stderr)
         return 2
+    except CommandFailed as e:
+        print(f"cleanup-verify: {e}", file=sys.stderr)
+        return 1
 
 
 class UsageError(Exception):
     """Bad usage the user can fix (missing folder, unknown model name...): exit status 2."""
+
+
+class CommandFailed(Exception):
+    """The command could not finish (disk full, workspace busy...); the message says what to do: exit 1."""
 
 
 if __name__ == "__main__":  # pragma: no cover

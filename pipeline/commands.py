@@ -31,9 +31,10 @@ def open_existing_workspace(path: str):
         raise UsageError(str(e)) from None
 
 
-def _add_common(p: argparse.ArgumentParser, workspace_required: bool = True) -> None:
-    p.add_argument("--workspace", "-w", required=workspace_required, metavar="WS",
-                   help="workspace folder (created if missing): database, thumbnails, logs")
+def _add_common(p: argparse.ArgumentParser, create: bool = False) -> None:
+    p.add_argument("--workspace", "-w", required=True, metavar="WS",
+                   help="workspace folder: database, thumbnails, logs" +
+                        (" (created if missing)" if create else " (must exist: made by 'run')"))
 
 
 def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersAction) -> None:  # noqa: ARG001
@@ -45,15 +46,19 @@ def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersA
                     "(.csv or .jsonl, one row per photo). Rerunning skips finished work. Exit status 0 when "
                     "the batch was processed, even if some entries carry errors.")
     p.add_argument("batch", metavar="BATCH", help="batch folder or manifest file")
-    _add_common(p)
+    _add_common(p, create=True)
     p.add_argument("--config", metavar="FILE", help="TOML file overriding settings (see README)")
     p.add_argument("--model", metavar="NAME|PATH", help="detector: registry name under models/ or weights path")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar; only the final summary line")
+    p.add_argument("--no-wait", action="store_true",
+                   help="when another run is using the workspace, stop with exit status 1 instead of waiting "
+                        "for it")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("export", help="write one record per entry (JSON Lines or CSV)",
-                       description="Export every entry's score, status, components and flags from a "
-                                   "workspace, in the stable contract of the README.")
+                       description="Export every entry's score, status, components, flags and problems "
+                                   "from a workspace, with the judges' decisions (review, final_status, "
+                                   "final_score) and its rank, in the stable contract of the README.")
     _add_common(p)
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of standard output")
@@ -79,7 +84,6 @@ def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersA
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_batch
-    from .workspace import Workspace
 
     cfg = load_config(args.config)
     if args.model:
@@ -101,14 +105,42 @@ def cmd_run(args: argparse.Namespace) -> int:
         parsed = ingest(batch)
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
-    with Workspace(args.workspace) as ws:
-        s = run_batch(batch, ws, cfg, quiet=args.quiet, batch=parsed)
+    if not parsed.submissions:
+        why = "; ".join(p.message for p in parsed.problems) or "no entries"
+        raise UsageError(f"{batch} is not a batch: {why}. A batch is a folder of entry folders "
+                         "(BATCH/<entry_id>/before|after/*.jpg) or a manifest file (.csv or .jsonl); "
+                         "see 'cleanup-verify run --help'")
+    s = _guarded_run(args, lambda ws: run_batch(batch, ws, cfg, quiet=args.quiet, batch=parsed))
     print(f"run {s.run_id}: {s.entries} entries, {s.photos} photos ({s.photos_decoded} decoded, "
           f"{s.photos_failed} unusable); {s.entries_scored} scored, {s.entries_needs_review} need review, "
           f"{s.entries_error} errors; {s.elapsed_s:.1f} s. Log: {Path(args.workspace) / 'logs'}")
     for p in s.batch_problems:
         print(f"  batch problem {p.code}: {p.message}", file=sys.stderr)
+    print(f"Results: cleanup-verify export --workspace {args.workspace} --out results.jsonl "
+          f"(or 'status', 'report', 'serve')")
     return 0
+
+
+def _guarded_run(args: argparse.Namespace, run):
+    """``run(ws)`` with the workspace's run lock held (a second run waits, or with --no-wait refuses), and a
+    full disk turned into one message and exit status 1 (pipeline.runguard)."""
+    from .cli import CommandFailed
+    from .runguard import WorkspaceBusy, disk_full_message, exclusive_run, is_disk_full, quiet_log_errors
+    from .workspace import Workspace
+
+    def notify(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    try:
+        with quiet_log_errors(), Workspace(args.workspace) as ws, \
+                exclusive_run(ws.root, wait=not getattr(args, "no_wait", False), notify=notify):
+            return run(ws)
+    except WorkspaceBusy as e:
+        raise CommandFailed(str(e)) from None
+    except Exception as e:
+        if is_disk_full(e):
+            raise CommandFailed(disk_full_message(e, args.workspace)) from None
+        raise
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -125,23 +157,49 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def workspace_status(ws) -> dict:
-    """Counts an operator needs: runs, entries by status, photos, unusable photos by code."""
+    """Counts an operator needs: runs, entries by status and by final (judged) status, photos, and problems
+    by code: the entries' input problems, the batches' problems (latest run of each batch) and unusable
+    photos."""
+    from . import ranking
+    from .review.store import latest_reviews
+
     c = ws.conn
     runs = [dict(r) for r in c.execute("SELECT run_id, started_at, finished_at, status, batch FROM runs "
                                        "ORDER BY run_id DESC LIMIT 10")]
+    reviews = latest_reviews(ws)
     by_status: dict[str, int] = {}
+    by_final: dict[str, int] = {}
+    scored_ids = set()
     for card in ws.scorecards():
-        by_status[card.status] = by_status.get(card.status, 0) + 1
+        scored_ids.add(card.entry_id)
+        _count(by_status, card.status)
+        _count(by_final, ranking.final_status(card.status, reviews.get(card.entry_id)))
     entries = c.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
     by_status["not_scored"] = entries - sum(by_status.values())
+    for entry_id in ws.entry_ids():
+        if entry_id not in scored_ids:
+            _count(by_final, ranking.final_status("error", reviews.get(entry_id)))
     errors: dict[str, int] = {}
     for (ej,) in c.execute("SELECT error_json FROM entry_photos WHERE error_json IS NOT NULL"):
-        code = json.loads(ej)["code"]
-        errors[code] = errors.get(code, 0) + 1
-    return {"entries": entries, "entries_by_status": by_status,
+        _count(errors, json.loads(ej)["code"])
+    entry_problems: dict[str, int] = {}
+    for (pj,) in c.execute("SELECT problems_json FROM entries"):
+        for p in json.loads(pj or "[]"):
+            _count(entry_problems, p["code"])
+    batch_problems: dict[str, int] = {}
+    for (sj,) in c.execute("SELECT summary_json FROM runs WHERE run_id IN "
+                           "(SELECT MAX(run_id) FROM runs WHERE summary_json IS NOT NULL GROUP BY batch)"):
+        for p in json.loads(sj or "{}").get("batch_problems", []):
+            _count(batch_problems, p["code"])
+    return {"entries": entries, "entries_by_status": by_status, "entries_by_final_status": by_final,
             "photos": c.execute("SELECT COUNT(*) FROM photos").fetchone()[0],
             "photo_uses": c.execute("SELECT COUNT(*) FROM entry_photos").fetchone()[0],
+            "entry_problems_by_code": entry_problems, "batch_problems_by_code": batch_problems,
             "unusable_photos_by_code": errors, "recent_runs": runs}
+
+
+def _count(d: dict[str, int], key: str) -> None:
+    d[key] = d.get(key, 0) + 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -152,8 +210,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"{st['entries']} entries, {st['photos']} distinct photos ({st['photo_uses']} uses)")
     print("entries by status: " + ", ".join(f"{k} {v}" for k, v in sorted(st["entries_by_status"].items())))
-    if st["unusable_photos_by_code"]:
-        print("unusable photos: " + ", ".join(f"{k} {v}" for k, v in sorted(st["unusable_photos_by_code"].items())))
+    if st["entries_by_final_status"]:
+        print("judges' outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(st["entries_by_final_status"].items())))
+    for key, title in (("entry_problems_by_code", "entry problems"), ("batch_problems_by_code", "batch problems"),
+                       ("unusable_photos_by_code", "unusable photos")):
+        if st[key]:
+            print(f"{title}: " + ", ".join(f"{k} {v}" for k, v in sorted(st[key].items())))
     for r in st["recent_runs"]:
         print(f"run {r['run_id']}: {r['status']:<8} started {r['started_at']} finished {r['finished_at'] or '-'}"
               f"  {r['batch']}")

@@ -160,8 +160,16 @@ class Config:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Config":
+        """Settings from a TOML file; a syntax error or a bad setting raises ValueError naming the file."""
         with open(path, "rb") as f:
-            return cls.from_dict(tomllib.load(f))
+            try:
+                data = tomllib.load(f)
+            except tomllib.TOMLDecodeError as e:
+                raise ValueError(f"{path} is not valid TOML: {e}") from None
+        try:
+            return cls.from_dict(data)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
 
 def _digest(obj: Any) -> str:

@@ -1,29 +1,40 @@
 """Export: one record per entry, in the stable output contract of design.md.
 
 Fields: ``entry_id, score (0-100 or null), status (scored|needs_review|error), components {...},
-flags [{code, severity, message, photos}], model_id, config_hash``; plus ``participant``, ``team``,
-``explanation``, ``explanation_vi``, ``photo_errors`` and, when judges have decided, ``review``.
-Records come in entry arrival order; nothing time-dependent is written, so two runs over the same input
-export the same bytes.
+flags [{code, severity, message, message_vi, photos}], model_id, config_hash``; the judges' outcome:
+``review`` ({decision, score_override, reason, judge, decided_at} of the latest decision, or null),
+``final_status`` (not_needed|pending|accepted|overridden|disqualified), ``final_score`` and ``rank``
+(:mod:`pipeline.ranking`, the rule the review app and the report use); ``problems`` [{code, message, path}]
+(the entry's input problems and its photos' errors); plus ``participant``, ``team``, ``explanation``,
+``explanation_vi`` and ``photo_errors``. Records come in entry arrival order; nothing time-dependent is
+written but a decision's time, so two runs over the same input export the same bytes.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
-from .types import ScoreCard
+from . import ranking
+from .types import Review, ScoreCard
 from .workspace import Workspace
 
 CONTRACT_FIELDS = ("entry_id", "score", "status", "components", "flags", "model_id", "config_hash")
+DECISION_FIELDS = ("review", "final_status", "final_score", "rank")
 CSV_COLUMNS = ("entry_id", "participant", "team", "score", "status", "flag_codes", "high_flags", "model_id",
-               "config_hash", "components", "explanation", "explanation_vi", "photo_errors")
+               "config_hash", "components", "explanation", "explanation_vi", "photo_errors",
+               "flags", "problems", "final_status", "final_score", "rank", "review_decision", "review_reason",
+               "review_judge", "review_decided_at", "review")
 
 
-def records(ws: Workspace) -> Iterator[dict[str, Any]]:
-    """Export records, one per entry in arrival order. Entries not yet scored get status ``error``."""
+def records(ws: Workspace) -> list[dict[str, Any]]:
+    """Export records, one per entry in arrival order, each with its judges' outcome and rank. Entries not
+    yet scored get status ``error``."""
+    from .review.store import latest_reviews
+
+    reviews = latest_reviews(ws)
+    out: list[dict[str, Any]] = []
     for entry_id in ws.entry_ids():
         sub = ws.submission(entry_id)
         card = ws.scorecard(entry_id)
@@ -32,12 +43,30 @@ def records(ws: Workspace) -> Iterator[dict[str, Any]]:
         rec: dict[str, Any] = card_record(card) if card else {
             "entry_id": entry_id, "score": None, "status": "error", "components": {},
             "flags": [{"code": "NOT_PROCESSED", "severity": "high",
-                       "message": "the entry has not been scored yet; run the batch again", "photos": []}],
+                       "message": "the entry has not been scored yet; run the batch again", "message_vi": "",
+                       "photos": []}],
             "model_id": None, "config_hash": None, "explanation": "", "explanation_vi": ""}
         rec["participant"] = sub.participant if sub else None
         rec["team"] = sub.team if sub else None
         rec["photo_errors"] = photo_errors
-        yield rec
+        rec["problems"] = [{"code": p.code, "message": p.message, "path": p.path}
+                           for p in (sub.problems if sub else ())] + photo_errors
+        review = reviews.get(entry_id)
+        rec["review"] = review_record(review)
+        rec["final_status"] = ranking.final_status(rec["status"], review)
+        rec["final_score"] = ranking.final_score(rec["score"], review)
+        out.append(rec)
+    for rank, (_, rec) in ranking.ranked(
+            enumerate(out), key=lambda x: (x[1]["status"], x[1]["score"], reviews.get(x[1]["entry_id"]), x[0])):
+        rec["rank"] = rank
+    return out
+
+
+def review_record(review: Review | None) -> dict[str, Any] | None:
+    if review is None:
+        return None
+    return {"decision": review.decision, "score_override": review.score_override, "reason": review.reason,
+            "judge": review.judge, "decided_at": review.created_at}
 
 
 def card_record(card: ScoreCard) -> dict[str, Any]:
@@ -52,26 +81,47 @@ def to_jsonl(ws: Workspace) -> str:
 
 
 def to_csv(ws: Workspace) -> str:
+    """The records as CSV: ``flags``, ``problems`` and ``review`` hold the same JSON as JSON Lines; the other
+    columns are conveniences (codes, the review's parts). User-supplied text is guarded by :func:`_cell`."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
     for r in records(ws):
+        rev = r["review"] or {}
         w.writerow({
             "entry_id": _cell(r["entry_id"]),
             "participant": _cell(r.get("participant") or ""),
             "team": _cell(r.get("team") or ""),
-            "score": "" if r["score"] is None else f"{r['score']:.1f}",
+            "score": _num(r["score"]),
             "status": r["status"],
             "flag_codes": " ".join(f["code"] for f in r["flags"]),
             "high_flags": " ".join(f["code"] for f in r["flags"] if f["severity"] == "high"),
             "model_id": r["model_id"] or "",
             "config_hash": r["config_hash"] or "",
             "components": json.dumps(r["components"], sort_keys=True),
-            "explanation": r.get("explanation", ""),
-            "explanation_vi": r.get("explanation_vi", ""),
+            "explanation": _cell(r.get("explanation", "")),
+            "explanation_vi": _cell(r.get("explanation_vi", "")),
             "photo_errors": _cell("; ".join(f"{e['path']}: {e['code']}" for e in r["photo_errors"])),
+            "flags": _json_cell(r["flags"]),
+            "problems": _json_cell(r["problems"]),
+            "final_status": r["final_status"],
+            "final_score": _num(r["final_score"]),
+            "rank": r["rank"],
+            "review_decision": rev.get("decision", ""),
+            "review_reason": _cell(rev.get("reason", "")),
+            "review_judge": _cell(rev.get("judge", "")),
+            "review_decided_at": rev.get("decided_at", ""),
+            "review": _json_cell(r["review"]) if r["review"] else "",
         })
     return buf.getvalue()
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else f"{v:.1f}"
+
+
+def _json_cell(value: Any) -> str:
+    return _cell(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 
 def _cell(text: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 from .config import Config
 from .ingest import Batch, ingest
+from .runguard import is_disk_full
 from .types import Detections, LoadedPhoto, PhotoRef, Problem, Submission
 from .workspace import Workspace, atomic_write_bytes
 
@@ -255,7 +256,9 @@ def _match_new_photos(ws: Workspace, batch: Batch, cfg: Config, summary: RunSumm
     bar = _Progress(len(todo), quiet, desc="matching")
     try:
         summary.photos_matched = query_new(ws, todo, cfg.dedup, progress=bar.update)
-    except Exception:  # matching failed: flags will query what is missing, entry by entry
+    except Exception as e:  # matching failed: flags will query what is missing, entry by entry
+        if is_disk_full(e):
+            raise
         log.exception("matching photos against the hash index failed")
     finally:
         bar.close()
@@ -294,7 +297,9 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
             for sub in batch.submissions:
                 try:
                     runner.process_entry(sub, batch.root, summary, progress)
-                except Exception:  # one entry must never stop the batch
+                except Exception as e:  # one entry must never stop the batch; a full disk stops the run
+                    if is_disk_full(e):
+                        raise
                     log.exception("%s: processing failed; the entry will be scored from what is stored",
                                   sub.entry_id)
         finally:
@@ -303,7 +308,9 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
         for sub in batch.submissions:
             try:
                 card = runner.score_entry(sub.entry_id, duplicate_flags(ws, sub.entry_id, cfg.dedup))
-            except Exception:
+            except Exception as e:
+                if is_disk_full(e):
+                    raise
                 log.exception("%s: scoring failed", sub.entry_id)
                 summary.entries_error += 1
                 continue

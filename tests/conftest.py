@@ -25,3 +25,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"needs the real photos in {SHARED_DATA} (absent on CI clones)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory):
+    """The bundled sample batch (pipeline.sample, seed 0), drawn once per test session; read-only."""
+    from pipeline.sample import make_sample
+
+    return make_sample(tmp_path_factory.mktemp("sample") / "batch", seed=0)

@@ -23,11 +23,6 @@ CONTRACT = {"entry_id", "score", "status", "components", "flags", "model_id", "c
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    return make_sample(tmp_path_factory.mktemp("sample") / "batch", seed=0)
-
-
-@pytest.fixture(scope="module")
 def sample_ws(sample, tmp_path_factory):
     root = tmp_path_factory.mktemp("ws") / "ws"
     with Workspace(root) as ws:

@@ -29,3 +29,17 @@ def test_two_setup_commands_exist_in_makefile():
     assert commands == ["make demo", "make test"]
     mk = (REPO / "Makefile").read_text()
     assert re.search(r"^demo:", mk, re.M) and re.search(r"^test:", mk, re.M)
+
+
+def test_output_table_lists_every_export_field(tmp_path):
+    from pipeline import export
+    from pipeline.workspace import Workspace
+    from wsfactory import make_workspace
+
+    make_workspace(tmp_path / "ws", 2, seed=3, thumbs=False)
+    with Workspace(tmp_path / "ws") as ws:
+        fields = set(export.records(ws)[0])
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    table = re.search(r"\n((?:\|.*\n)+)", text.split("## Output", 1)[1]).group(1)
+    documented = set(re.findall(r"`([a-z_]+)`", "\n".join(line.split("|")[1] for line in table.splitlines())))
+    assert fields == documented

@@ -53,13 +53,17 @@ def test_entry_pages_have_safe_names_and_every_entry_has_one(report, ws_path):
     assert all(f'href="entries/{n}"' in index for n in names)
 
 
-def test_ranking_order_and_unscored_last(ws_path):
+def test_ranking_order_follows_the_ranking_rule(ws_path):
+    from pipeline import ranking
     with Workspace(ws_path) as ws:
         rows = views.ranking_rows(ws)
-    scores = [r.score for r in rows]
-    known = [s for s in scores if s is not None]
-    assert known == sorted(known, reverse=True)
-    assert scores[:len(known)] == known  # None only at the end
+    tiers = [ranking.tier(r.status, r.pipeline_score, r.review) for r in rows]
+    assert tiers == sorted(tiers) and set(tiers) >= {0, 1, 2}  # may win, then pending, then errors
+    for t in set(tiers):  # by score within a tier, entries without one last
+        scores = [r.score for r, k in zip(rows, tiers) if k == t]
+        known = [s for s in scores if s is not None]
+        assert scores[:len(known)] == sorted(known, reverse=True)
+    assert all(r.status == "scored" for r, k in zip(rows, tiers) if k == 0)
     assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
 
 

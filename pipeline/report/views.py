@@ -24,6 +24,7 @@ from ..types import (Detections, DuplicateMatch, Flag, LitterChange, Problem, Re
                      Submission)
 from ..workspace import Workspace
 from ..review import store
+from .. import ranking
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 _HEX64 = frozenset("0123456789abcdef")
@@ -44,12 +45,7 @@ def effective_score(card: ScoreCard | None, review: Review | None) -> float | No
 
 
 def effective_score_of(pipeline_score: float | None, review: Review | None) -> float | None:
-    if review is not None:
-        if review.decision == "override":
-            return review.score_override
-        if review.decision == "disqualify":
-            return None
-    return pipeline_score
+    return ranking.final_score(pipeline_score, review)
 
 
 # ------------------------------------------------------------------------------------------------ ranking
@@ -76,6 +72,10 @@ class RankingRow:
         if self.review is not None and self.review.decision == "disqualify":
             return "disqualified"
         return self.status
+
+    @property
+    def final_status(self) -> str:
+        return ranking.final_status(self.status, self.review)
 
 
 def pipeline_rows(ws: Workspace) -> list[RankingRow]:
@@ -111,16 +111,14 @@ def ranking_rows(ws: Workspace, base: list[RankingRow] | None = None) -> list[Ra
 
 
 def apply_reviews(base: list[RankingRow], reviews: dict[str, Review]) -> list[RankingRow]:
-    """Rows with each entry's latest decision and effective score, ranked from 1: effective score
-    descending, entries without a score after those with one, disqualified entries last, ties by arrival."""
-    rows = []
-    for r in base:
-        rev = reviews.get(r.entry_id)
-        rows.append((r, rev, effective_score_of(r.pipeline_score, rev)))
-    rows.sort(key=lambda x: (x[1] is not None and x[1].decision == "disqualify", x[2] is None, -(x[2] or 0.0),
-                             x[0].seq))
-    return [RankingRow(r.entry_id, r.key, r.seq, r.participant, r.team, r.pipeline_score, score, r.status, r.flags,
-                       rev, i + 1) for i, (r, rev, score) in enumerate(rows)]
+    """Rows with each entry's latest decision and final score, in the order of :mod:`pipeline.ranking`
+    (entries that may win by final score, then those waiting for review, then errors, then disqualified),
+    ranked from 1."""
+    rows = [(r, reviews.get(r.entry_id)) for r in base]
+    out = ranking.ranked(rows, key=lambda x: (x[0].status, x[0].pipeline_score, x[1], x[0].seq))
+    return [RankingRow(r.entry_id, r.key, r.seq, r.participant, r.team, r.pipeline_score,
+                       ranking.final_score(r.pipeline_score, rev), r.status, r.flags, rev, rank)
+            for rank, (r, rev) in out]
 
 
 def _float(v: Any) -> float | None:
