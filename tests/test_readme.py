@@ -43,3 +43,25 @@ def test_output_table_lists_every_export_field(tmp_path):
     table = re.search(r"\n((?:\|.*\n)+)", text.split("## Output", 1)[1]).group(1)
     documented = set(re.findall(r"`([a-z_]+)`", "\n".join(line.split("|")[1] for line in table.splitlines())))
     assert fields == documented
+
+
+def test_command_list_matches_the_real_commands():
+    import argparse
+
+    from pipeline.cli import build_parser
+
+    def subcommands(p: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        return next((dict(a.choices) for a in p._actions if isinstance(a, argparse._SubParsersAction)), {})
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Everyday use", 1)[1].split("\n\n", 2)[1]
+    listed = {}
+    for line in block.splitlines():
+        words = line.split("#")[0].split()
+        assert words[0] == "cleanup-verify", line
+        listed[words[1]] = " ".join(words[2:])
+    real = subcommands(build_parser())
+    assert set(listed) == set(real)
+    for name, parser in real.items():  # a command with subcommands lists every one of them
+        for sub in subcommands(parser):
+            assert re.search(rf"(^|[ |]){re.escape(sub)}([ |]|$)", listed[name]), (name, sub)

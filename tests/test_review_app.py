@@ -377,3 +377,139 @@ def test_many_names_from_one_address_lock_the_address():
     assert len(t._fails) <= 50
     now[0] += 901  # failures older than the window are forgotten
     assert t.locked_for(*auth.throttle_keys("user1", "10.0.0.9")) == 0
+
+
+# ------------------------------------------------------------------------------ the app as a service
+def _review_log(ws_path) -> str:
+    p = Path(ws_path) / "logs" / "review.log"
+    return p.read_text(encoding="utf-8") if p.exists() else ""
+
+
+def test_review_log_records_failed_sign_ins_lockouts_decisions_and_corrections(ws_path):
+    app = create_app(ws_path)
+    anon = app.test_client()
+    tok = csrf(anon.get("/login").text)
+    for _ in range(5):
+        anon.post("/login", data={"username": "ann\nFORGED", "password": "wrong", "csrf_token": tok})
+    log = _review_log(ws_path)
+    assert log.count("sign-in-failed name='ann\\nFORGED' address='127.0.0.1'") == 5  # escaped: one line each
+    assert "FORGED\n" not in log
+    assert "sign-in-locked name='ann\\nFORGED' address='127.0.0.1' seconds=60" in log
+    anon.post("/login", data={"username": "ann\nFORGED", "password": "wrong", "csrf_token": tok})
+    assert "sign-in-refused name='ann\\nFORGED'" in _review_log(ws_path)
+
+    c, tok = signed_in(app)
+    eid = re.findall(r'href="/entry\?id=([^"&]+)"', c.get("/").text)[-1]
+    c.post("/entry/decide", data={"entry_id": eid, "base_version": "0", "decision": "override",
+                                  "score_override": "77", "reason": "checked", "csrf_token": tok})
+    c.post("/entry/decide", data={"entry_id": eid, "base_version": "0", "decision": "accept", "reason": "",
+                                  "csrf_token": tok})  # stale version: a conflict
+    html = c.get("/entry", query_string={"id": eid}).text
+    with Workspace(ws_path) as ws:
+        sha = next(p["sha256"] for p in ws.entry_photos(eid) if p["sha256"])
+    model = re.search(r'name="model_id" value="([^"]+)"', html).group(1)
+    c.post("/entry/corrections", data={"entry_id": eid, "sha256": sha, "model_id": model,
+                                       "missed": ["100,200,700,900"], "csrf_token": tok})
+    log = _review_log(ws_path)
+    assert "INFO sign-in name='ann' address='127.0.0.1'" in log
+    assert f"decision judge='ann' entry={eid!r} decision='override' score=77 version=1 reason='checked'" in log
+    assert f"decision-conflict judge='ann' entry={eid!r} base_version=0 current_version=1" in log
+    assert f"corrections judge='ann' entry={eid!r} photo='{sha[:16]}' model={model!r} not_litter=0 missed=1" in log
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING) [a-z-]+ ", line) for line in log.splitlines())
+
+
+def test_forwarded_address_is_trusted_only_behind_a_proxy(ws_path):
+    for hops, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):
+        c = create_app(ws_path, proxy_hops=hops).test_client()
+        tok = csrf(c.get("/login").text)
+        c.post("/login", data={"username": f"h{hops}", "password": "wrong", "csrf_token": tok},
+               headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+        assert f"sign-in-failed name='h{hops}' address='{expected}'" in _review_log(ws_path)
+
+
+def test_users_list_passwd_remove(ws_path, monkeypatch, capsys):
+    from pipeline.cli import main
+    ws = str(ws_path)
+    assert main(["users", "list", "--workspace", ws]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ann\tjudge\tcreated ", out, re.M) and re.search(r"^bao\tjudge\t", out, re.M)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a brand new password\n"))
+    assert main(["users", "passwd", "ann", "--workspace", ws]) == 0
+    with Workspace(ws_path) as w:
+        h = store.get_user(w, "ann").password_hash
+    assert auth.verify_password(h, "a brand new password") and not auth.verify_password(h, PASSWORD)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "passwd", "bao", "--workspace", ws]) == 2
+    assert main(["users", "passwd", "nobody", "--workspace", ws]) == 2
+    c, _ = signed_in(create_app(ws_path), "bao")
+    assert main(["users", "remove", "bao", "--workspace", ws]) == 0
+    assert c.get("/").status_code == 302  # a removed account is signed out at its next page
+    assert main(["users", "remove", "bao", "--workspace", ws]) == 2
+    capsys.readouterr()
+    assert main(["users", "list", "--workspace", ws]) == 0
+    assert "bao" not in capsys.readouterr().out
+    log = _review_log(ws_path)
+    assert "account-password name='ann'" in log and "account-removed name='bao'" in log
+
+
+def test_serve_without_accounts_says_how_to_add_one(tmp_path, capsys):
+    from pipeline.cli import main
+    make_workspace(tmp_path / "w", 1, seed=1, thumbs=False)
+    assert main(["serve", "--workspace", str(tmp_path / "w")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no review-app account" in err and "cleanup-verify users add NAME --role admin" in err
+
+
+def test_serve_uses_waitress_unless_dev(ws_path, monkeypatch):
+    import flask
+    import waitress
+    from pipeline.cli import main
+    calls = []
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append(("waitress", kw)))
+    monkeypatch.setattr(flask.Flask, "run", lambda self, **kw: calls.append(("werkzeug", kw)))
+    assert main(["serve", "--workspace", str(ws_path), "--port", "8123"]) == 0
+    assert main(["serve", "--workspace", str(ws_path), "--dev"]) == 0
+    assert [c[0] for c in calls] == ["waitress", "werkzeug"]
+    assert calls[0][1]["port"] == 8123 and calls[0][1]["host"] == "127.0.0.1"
+
+
+def test_serve_starts_waitress_and_logs_a_failed_sign_in(ws_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from http.cookiejar import CookieJar
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--workspace", str(ws_path), "--port",
+                             str(port)], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                resp = opener.open(f"http://127.0.0.1:{port}/login", timeout=5)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+                time.sleep(0.2)
+        assert resp.status == 200 and resp.headers["Server"] == "cleanup-verify"  # waitress, our ident
+        tok = csrf(resp.read().decode())
+        data = urllib.parse.urlencode({"username": "mallory", "password": "guess", "csrf_token": tok}).encode()
+        try:
+            opener.open(f"http://127.0.0.1:{port}/login", data=data, timeout=10)
+            raise AssertionError("a wrong password was accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 401
+        assert "sign-in-failed name='mallory' address='127.0.0.1'" in _review_log(ws_path)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "waitress" in err and "review.log" in err

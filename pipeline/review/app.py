@@ -19,7 +19,6 @@ Each server thread has its own workspace connection. The ranking is computed onc
 """
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -37,9 +36,9 @@ from ..report.i18n import LANGS
 from ..report.render import render
 from ..workspace import Workspace
 from . import auth, store
+from .activity import ReviewLog
 from .corrections_export import stored_detections
 
-log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 RANK_SORTS = ("rank", "score", "entry", "participant", "status")
@@ -122,11 +121,14 @@ class _RankingCache:
 
 
 def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int = PAGE_SIZE,
-               warm: bool = True, throttle: auth.LoginThrottle | None = None) -> Flask:
+               warm: bool = True, throttle: auth.LoginThrottle | None = None, proxy_hops: int = 0) -> Flask:
     """The review app for the workspace at ``ws_root`` (which must exist). ``warm``: build the ranking now,
     so that the first judge does not wait for it (about 0.3-0.5 s per 5,000 entries on a slow machine).
     ``throttle``: failed sign-in limits (default :class:`pipeline.review.auth.LoginThrottle`: 5 failures of
-    one name or 20 of one address within 15 min lock it for 1 min, doubling up to 15 min)."""
+    one name or 20 of one address within 15 min lock it for 1 min, doubling up to 15 min). ``proxy_hops``:
+    the number of reverse proxies in front of the app whose ``X-Forwarded-For``/``-Proto``/``-Host`` headers
+    are trusted (werkzeug's ProxyFix), so that sign-in limits and the log see the client's address; 0 (the
+    default) trusts none. Events go to ``WS/logs/review.log`` (:mod:`pipeline.review.activity`)."""
     ws_root = Path(ws_root)
     Workspace(ws_root, create=False).close()  # fail now, clearly, when it is not a workspace
     static_dir = str(resources.files("pipeline.report") / "static")
@@ -141,6 +143,11 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
         MAX_CONTENT_LENGTH=1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
+    if proxy_hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops, x_host=proxy_hops)  # type: ignore[method-assign]
+    events = ReviewLog(ws_root)
+    app.extensions["review_log"] = events
     local = threading.local()
     cache = _RankingCache()
     throttle = throttle or auth.LoginThrottle()
@@ -213,7 +220,8 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
             keys = auth.throttle_keys(name, request.remote_addr)
             wait = throttle.locked_for(*keys)
             if wait > 0:  # refused before the password is checked
-                log.warning("sign-in refused for %r from %s: locked for %.0f s", name, request.remote_addr, wait)
+                events.warning("sign-in-refused", name=name, address=request.remote_addr or "?",
+                               seconds=math.ceil(wait))
                 html, status = page("login.html", http_status=429,
                                     error=label("too_many_logins", lang()).format(minutes=math.ceil(wait / 60)))
                 return html, status, {"Retry-After": str(math.ceil(wait))}
@@ -230,14 +238,20 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
                 session["csrf"] = auth.new_csrf_token()
                 if keep_lang:
                     session["lang"] = keep_lang
+                events.event("sign-in", name=user.username, address=request.remote_addr or "?")
                 return redirect(_safe_next(request.args.get("next")))
             throttle.failed(*keys)
-            log.info("failed sign-in for %r from %s", name, request.remote_addr)
+            events.warning("sign-in-failed", name=name, address=request.remote_addr or "?")
+            locked = throttle.locked_for(*keys)
+            if locked > 0:
+                events.warning("sign-in-locked", name=name, address=request.remote_addr or "?",
+                               seconds=math.ceil(locked))
             error = label("bad_login", lang())
         return page("login.html", http_status=401 if error else 200, error=error)
 
     @app.post("/logout")
     def logout():
+        events.event("sign-out", name=g.user.username if g.user else "?")
         session.clear()
         return redirect(url_for("login"))
 
@@ -305,7 +319,13 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
                 abort(404)
             return entry_page(entry_id, status=400, form=form, error=str(e))
         if result.review is None:
+            events.event("decision-conflict", judge=g.user.username, entry=entry_id, base_version=base,
+                         current_version=result.conflict.version if result.conflict else 0)
             return entry_page(entry_id, status=409, form=form, conflict=result.conflict)
+        r = result.review
+        events.event("decision", judge=r.judge, entry=r.entry_id, decision=r.decision,
+                     score="-" if r.score_override is None else r.score_override, version=r.version,
+                     reason=r.reason)
         return redirect(url_for("entry", id=entry_id, saved="decision") + "#decide")
 
     @app.post("/entry/corrections")
@@ -331,8 +351,11 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
             abort(400)
         assert det is not None or not idx
         not_litter = [(i, tuple(float(v) for v in det.xyxy[i])) for i in idx] if det is not None else []
-        store.replace_corrections(ws(), sha, model_id, g.user.username, not_litter, missed,
-                                  (int(size[0]), int(size[1])))
+        saved = store.replace_corrections(ws(), sha, model_id, g.user.username, not_litter, missed,
+                                          (int(size[0]), int(size[1])))
+        events.event("corrections", judge=g.user.username, entry=entry_id, photo=sha[:16], model=model_id,
+                     not_litter=sum(k.kind == "not_litter" for k in saved),
+                     missed=sum(k.kind == "missed" for k in saved))
         return redirect(url_for("entry", id=entry_id, saved="corrections"))
 
     # ----------------------------------------------------------------------------------------- audit

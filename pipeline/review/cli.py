@@ -1,10 +1,12 @@
-"""Commands: ``report``, ``serve``, ``users add``, ``dataset export-corrections``."""
+"""Commands: ``report``, ``serve``, ``users add|list|passwd|remove``, ``dataset export-corrections``."""
 from __future__ import annotations
 
 import argparse
 import getpass
 import sys
 from pathlib import Path
+
+from .activity import log_account
 
 
 def register(sub, dataset_sub) -> None:
@@ -17,26 +19,46 @@ def register(sub, dataset_sub) -> None:
     p.add_argument("--lang", choices=("en", "vi"), default="en", help="interface language (default en)")
     p.set_defaults(func=_report)
 
-    p = sub.add_parser("serve", help="run the judges' review web app",
+    p = sub.add_parser("serve", help="run the judges' review web app (waitress; --dev for Werkzeug's)",
                        description="Serve the review app: ranking, entry pages, decisions, corrections, audit "
-                                   "log. Create accounts first with 'cleanup-verify users add'.")
+                                   "log, with the production WSGI server waitress. Create accounts first with "
+                                   "'cleanup-verify users add'. Events (failed sign-ins, lock-outs, decisions, "
+                                   "corrections) go to WS/logs/review.log. Behind a reverse proxy (HTTPS), "
+                                   "see docs/review-app.md: --proxy-hops 1 --secure-cookies.")
     p.add_argument("--workspace", required=True, type=Path, help="workspace folder")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--threads", type=int, default=8, help="worker threads of the server (default 8)")
     p.add_argument("--secure-cookies", action="store_true",
                    help="mark the session cookie Secure (set this when served behind HTTPS)")
+    p.add_argument("--proxy-hops", type=int, default=0, metavar="N",
+                   help="trust X-Forwarded-For/-Proto/-Host from N reverse proxies in front of the app (default "
+                        "0: none; never set it when clients can reach the app directly)")
+    p.add_argument("--dev", action="store_true",
+                   help="Werkzeug's development server instead of waitress (one machine, never in production)")
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("users", help="manage the review app's accounts")
+    p = sub.add_parser("users", help="manage the review app's accounts: add, list, passwd, remove")
     users_sub = p.add_subparsers(dest="users_command", metavar="USERS_COMMAND")
     p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1])
-    a = users_sub.add_parser("add", help="add an account; the password is read from standard input",
-                             description="Add a review-app account. The password is read from standard input "
-                                         "(one line), or asked for when standard input is a terminal.")
-    a.add_argument("name", help="user name (letters, digits, _ . @ -)")
-    a.add_argument("--role", choices=("judge", "admin"), default="judge")
-    a.add_argument("--workspace", required=True, type=Path, help="workspace folder")
-    a.set_defaults(func=_users_add)
+    for name, func, help_, desc in (
+            ("add", _users_add, "add an account; the password is read from standard input",
+             "Add a review-app account. The password is read from standard input (one line), or asked for "
+             "when standard input is a terminal."),
+            ("list", _users_list, "list the accounts (name, role, created)", None),
+            ("passwd", _users_passwd, "set an account's password, read from standard input",
+             "Set a new password for an account. The password is read from standard input (one line), or "
+             "asked for on a terminal."),
+            ("remove", _users_remove, "remove an account (its decisions stay in the audit log)",
+             "Remove an account. Its decisions stay in the audit log; a judge signed in with it is signed out "
+             "at the next page.")):
+        a = users_sub.add_parser(name, help=help_, description=desc)
+        if name != "list":
+            a.add_argument("name", help="user name (letters, digits, _ . @ -)")
+        if name == "add":
+            a.add_argument("--role", choices=("judge", "admin"), default="judge")
+        a.add_argument("--workspace", required=True, type=Path, help="workspace folder")
+        a.set_defaults(func=func)
 
     d = dataset_sub.add_parser("export-corrections",
                                help="write the judges' detection corrections as a YOLO dataset",
@@ -77,32 +99,94 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
     from .app import create_app
-    _open_ws(args.workspace).close()
-    app = create_app(args.workspace, secure_cookies=args.secure_cookies)
-    print(f"review app on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
-    app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
+    from .store import list_users
+    with _open_ws(args.workspace) as ws:
+        has_accounts = bool(list_users(ws))
+    if not has_accounts:
+        raise UsageError(f"workspace {args.workspace} has no review-app account yet, so nobody could sign in. "
+                         f"Add one first: echo 'a long password' | cleanup-verify users add NAME --role admin "
+                         f"--workspace {args.workspace}")
+    app = create_app(args.workspace, secure_cookies=args.secure_cookies, proxy_hops=args.proxy_hops)
+    where = f"http://{args.host}:{args.port}/"
+    log = Path(args.workspace) / "logs" / "review.log"
+    if args.dev:
+        print(f"review app on {where} with Werkzeug's development server (--dev; not for production). "
+              f"Log: {log}. Ctrl-C to stop.", file=sys.stderr)
+        app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
+        return 0
+    import waitress
+    print(f"review app on {where} (waitress, {args.threads} threads). Log: {log}. Ctrl-C to stop.",
+          file=sys.stderr, flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cleanup-verify")
     return 0
 
 
-def _users_add(args: argparse.Namespace) -> int:
+def _read_password(name: str) -> str:
     from ..cli import UsageError
-    from .auth import MIN_PASSWORD_CHARS, hash_password
-    from .store import ReviewError, add_user
+    from .auth import MIN_PASSWORD_CHARS
     if sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.name}: ")
+        password = getpass.getpass(f"password for {name}: ")
         if getpass.getpass("again: ") != password:
             raise UsageError("the passwords differ")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < MIN_PASSWORD_CHARS:
         raise UsageError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
+    return password
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
+    from .auth import hash_password
+    from .store import ReviewError, add_user
+    password = _read_password(args.name)
     with _open_ws(args.workspace) as ws:
         try:
             add_user(ws, args.name, args.role, hash_password(password))
         except ReviewError as e:
             raise UsageError(str(e)) from e
+    log_account(args.workspace, "account-added", name=args.name, role=args.role)
     print(f"added {args.role} {args.name}")
+    return 0
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    from .store import list_users
+    with _open_ws(args.workspace) as ws:
+        users = list_users(ws)
+    if not users:
+        print(f"no accounts; add one with: cleanup-verify users add NAME --role admin --workspace {args.workspace}",
+              file=sys.stderr)
+    for name, role, created in users:
+        print(f"{name}\t{role}\tcreated {created}")
+    return 0
+
+
+def _users_passwd(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
+    from .auth import hash_password
+    from .store import set_password_hash
+    with _open_ws(args.workspace) as ws:
+        from .store import get_user
+        if get_user(ws, args.name) is None:
+            raise UsageError(f"no account {args.name!r} (see 'cleanup-verify users list')")
+        password = _read_password(args.name)
+        set_password_hash(ws, args.name, hash_password(password))
+    log_account(args.workspace, "account-password", name=args.name)
+    print(f"password of {args.name} changed")
+    return 0
+
+
+def _users_remove(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
+    from .store import remove_user
+    with _open_ws(args.workspace) as ws:
+        if not remove_user(ws, args.name):
+            raise UsageError(f"no account {args.name!r} (see 'cleanup-verify users list')")
+    log_account(args.workspace, "account-removed", name=args.name)
+    print(f"removed {args.name}")
     return 0
 
 

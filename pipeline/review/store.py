@@ -213,9 +213,24 @@ def get_user(ws: Workspace, username: str) -> User | None:
     return User(row[0], row[1], row[2]) if row else None
 
 
-def set_password_hash(ws: Workspace, username: str, password_hash: str) -> None:
+def set_password_hash(ws: Workspace, username: str, password_hash: str) -> bool:
+    """Replace an account's password hash; False when there is no such account."""
     with ws.transaction() as c:
-        c.execute("UPDATE review_users SET password_hash=? WHERE username=?", (password_hash, username))
+        cur = c.execute("UPDATE review_users SET password_hash=? WHERE username=?", (password_hash, username))
+        return cur.rowcount == 1
+
+
+def list_users(ws: Workspace) -> list[tuple[str, str, str]]:
+    """(name, role, created_at) of every account, by name."""
+    rows = ws.conn.execute("SELECT username, role, created_at FROM review_users ORDER BY username").fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def remove_user(ws: Workspace, username: str) -> bool:
+    """Delete an account (its decisions stay in the audit log; its sessions end at their next request);
+    False when there is no such account."""
+    with ws.transaction() as c:
+        return c.execute("DELETE FROM review_users WHERE username=?", (username,)).rowcount == 1
 
 
 # ------------------------------------------------------------------------------------------- corrections
