@@ -74,6 +74,9 @@ class DetectConfig:
     # operating threshold in [0, 1]: max F1 on the held-out split of the training folders for the
     # default model (models/litter-v8s-416b/card.yaml); change it together with the model
     confidence: float = 0.35
+    # weaker detections down to this are kept as candidates for the litter-change rule (verify-3): an item
+    # the detector half-sees before is judged removed or remaining by its aligned appearance after
+    candidate_confidence: float = 0.1
     iou: float = 0.5  # NMS IoU
     imgsz: int = 416  # network input side in pixels: the default model was trained at 416
     batch_size: int = 8

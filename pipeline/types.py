@@ -275,6 +275,9 @@ class Detections:
     class_names: tuple[str, ...]
     model_id: str
     image_size: tuple[int, int]  # (width, height) of the oriented full-size photo
+    # the operating threshold in [0, 1]: detections below it are weaker *candidates*, kept for the
+    # litter-change rule only (pipeline.verify.change); everything shown or counted uses :meth:`items`
+    operating: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "xyxy", np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4))
@@ -295,7 +298,11 @@ class Detections:
         """The detections with confidence >= ``min_confidence``."""
         keep = self.confidence >= min_confidence
         return Detections(self.xyxy[keep], self.confidence[keep], self.class_id[keep], self.class_names,
-                          self.model_id, self.image_size)
+                          self.model_id, self.image_size, self.operating)
+
+    def items(self) -> "Detections":
+        """The litter items: detections at or above the operating threshold (what is shown and counted)."""
+        return self.above(self.operating) if self.operating > 0 else self
 
     def area_fraction(self) -> float:
         """Fraction of the photo covered by the union of the boxes, in [0, 1] (rasterised at 1/8 scale)."""
@@ -317,12 +324,14 @@ class Detections:
             "class_names": list(self.class_names),
             "model_id": self.model_id,
             "image_size": list(self.image_size),
+            "operating": self.operating,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Detections":
         return cls(np.array(d["xyxy"], dtype=np.float32).reshape(-1, 4), np.array(d["confidence"]),
-                   np.array(d["class_id"]), tuple(d["class_names"]), d["model_id"], tuple(d["image_size"]))
+                   np.array(d["class_id"]), tuple(d["class_names"]), d["model_id"], tuple(d["image_size"]),
+                   float(d.get("operating", 0.0)))
 
 
 # --------------------------------------------------------------------------------------------- verify
@@ -358,7 +367,8 @@ class SceneMatch:
 
 @dataclass(frozen=True)
 class LitterChange:
-    """Litter counted across one aligned before/after pair (boxes at the operating threshold)."""
+    """Litter counted across one aligned before/after pair (see :func:`pipeline.verify.change.litter_change`).
+    Counts are of items in the ground both photos show; weights and shares are in [0, 1] per item."""
 
     before_sha256: str
     after_sha256: str
@@ -370,6 +380,12 @@ class LitterChange:
     area_after: float
     still_visible: int = 0  # of ``remaining``: items the detector missed in the after photo but whose
     #                         spot still looks the same there (appearance check)
+    # litter-change rule 3 (verify-3): before candidates down to DetectConfig.candidate_confidence, each
+    # weighted by min(1, confidence / operating threshold); 0.0 in results of older versions
+    before_weight: float = 0.0  # sum of the weights of the before candidates (and of items missed before)
+    removed_weight: float = 0.0  # sum of the weights of those judged removed
+    removed_area_share: float = 0.0  # the same share weighted by each item's area too, in [0, 1]
+    missed_before: int = 0  # after items the detector missed in the before photo whose spot looked the same
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

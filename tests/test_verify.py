@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import VerifyConfig
-from pipeline.types import PhotoRef, SceneMatch
+from pipeline.types import Detections, PhotoRef, SceneMatch
 from pipeline.verify import (EntryVerification, extract_features, litter_change, match_pair, measure_quality,
                              pair_photos, verify_entry)
 from pipeline.verify.change import iou_matrix, map_boxes
@@ -175,3 +175,40 @@ def test_missed_item_that_is_still_there_is_not_counted_as_removed():
     assert (gone.removed, gone.remaining, gone.still_visible) == (1, 0, 0)
     without_photos = litter_change(m, det_b, det_a, CFG)
     assert without_photos.removed == 1  # detections alone cannot tell
+
+
+def test_litter_change_survives_misses_on_a_moved_relit_pair():
+    """verify-3 on a moved, relit pair: the detector half-sees one item before (below the operating
+    threshold) and misses another one before altogether; in the after photo it misses the item left in
+    place. Candidates are judged by their aligned appearance: the half-seen removed item counts as removed
+    (by its weight), the item missed before is not 'new' but 'missed before' and remaining, and a really
+    new item is new."""
+    size = (640, 480)
+    before = textured_scene(11, size)
+    gone, weak_gone, kept, missed = (100, 300, 150, 350), (420, 330, 470, 370), (250, 200, 300, 250), (480, 120, 530, 170)
+    for (x1, y1, x2, y2), col in zip((gone, weak_gone, kept, missed),
+                                     ((240, 30, 30), (30, 240, 30), (30, 30, 240), (240, 240, 30))):
+        cv2.rectangle(before, (x1, y1), (x2, y2), col, -1)
+        cv2.circle(before, ((x1 + x2) // 2, (y1 + y2) // 2), 10, (255 - col[0], 255 - col[1], 255 - col[2]), -1)
+    cleaned = before.copy()
+    for x1, y1, x2, y2 in (gone, weak_gone):
+        cleaned[y1:y2, x1:x2] = (90, 110, 80)
+    new_item = (60, 60, 110, 110)
+    cv2.rectangle(cleaned, new_item[:2], new_item[2:], (250, 250, 250), -1)
+    cv2.line(cleaned, new_item[:2], new_item[2:], (0, 0, 0), 4)
+    h = np.array([[1.0, 0.02, 30], [-0.02, 1.0, 12], [0, 0, 1]])
+    after = np.clip(cv2.warpPerspective(cleaned, h, size).astype(np.float32) * 0.85 + 15, 0, 255).astype(np.uint8)
+    m = SceneMatch("b", "a", True, 300, 400, 0.75, 0.9, tuple(h.reshape(-1)))
+    det_b = Detections(np.array([gone, weak_gone, kept], np.float32), np.array([0.9, 0.175, 0.6]), np.zeros(3),
+                       ("litter",), "synthetic@0", size, operating=0.35)
+    mb = map_boxes(np.array([missed, new_item], float), h)
+    det_a = Detections(mb.astype(np.float32), np.array([0.8, 0.7]), np.zeros(2), ("litter",), "synthetic@0", size,
+                       operating=0.35)  # the kept item is missed after; the missed-before one is seen
+    c = litter_change(m, det_b, det_a, CFG, loaded(before, "b"), loaded(after, "a"), operating=0.35)
+    assert c.missed_before == 1 and c.new == 1
+    assert (c.removed, c.remaining, c.still_visible) == (2, 2, 1)  # gone + weak_gone; kept + missed
+    assert c.before_weight == pytest.approx(1 + 0.5 + 1 + 1)  # weak candidate: 0.175 / 0.35
+    assert c.removed_weight == pytest.approx(1.5)
+    # without the rule (operating threshold only, no photos) the weak item and the missed one are lost
+    old = litter_change(m, det_b.items(), det_a, CFG, operating=0.35)
+    assert (old.removed, old.new) == (2, 2)  # 'kept' wrongly removed, the missed-before item wrongly new

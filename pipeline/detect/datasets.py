@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .wide import CompositeDef, compose_split
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BOX_TOLERANCE = 0.01  # boxes may overhang the image by this fraction of its side; they are clipped
@@ -89,6 +91,7 @@ class DatasetDef:
     eval_only: bool = False
     description: str = ""
     never_near: tuple[str, ...] = ()  # folders (e.g. the final evaluation split) no image may copy
+    composite: "CompositeDef | None" = None  # wide-scene composites (pipeline.detect.wide), single class only
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -121,9 +124,12 @@ def load_definition(name_or_path: str) -> DatasetDef:
                           leakage_phash_distance=int(d.get("leakage_phash_distance", 4)),
                           eval_only=bool(d.get("eval_only", False)), description=d.get("description", ""),
                           never_near=tuple(d.get("never_near", ())),
+                          composite=CompositeDef.from_dict(d["composite"]) if d.get("composite") else None,
                           **sets)
     except (KeyError, TypeError) as e:
         raise ValueError(f"{p}: invalid dataset definition: {e}") from e
+    if defn.composite and defn.classes != "single":
+        raise ValueError(f"{p}: composite images are labelled 'litter' only: classes must be 'single'")
     if defn.classes not in ("single", "materials"):
         raise ValueError(f"{p}: classes must be 'single' or 'materials'")
     for s in defn.sources:
@@ -237,6 +243,7 @@ class ImageItem:
     phash: str
     boxes: int
     labels: list[list[float]] = field(default_factory=list, repr=False)
+    meta: dict = field(default_factory=dict)  # composites: background, scene, item source photos
 
 
 @dataclass
@@ -396,6 +403,17 @@ def build_dataset(defn: DatasetDef, out_dir: Path, data_root: Path | None = None
     for p in bgs:
         items.append(ImageItem("background", str(p), f"background__{p.parent.name}__{p.name}", "train",
                                "background", hashes[str(p)][0], f"{hashes[str(p)][1]:016x}", 0, []))
+    if defn.composite:  # wide scenes: train composites train, val composites are their own list (val_wide)
+        comps = compose_split(defn.composite, root, [(src.name, img, rows, split[i]) for i, (src, img, rows)
+                                                     in enumerate(entries)], out_dir)
+        ch = hash_images([Path(c.path) for c in comps])
+        for c in comps:
+            sha, phv = ch[c.path]
+            items.append(ImageItem("wide", c.path, f"wide__{Path(c.path).name}",
+                                   "train" if c.split == "train" else "val_wide", f"scene:{c.scene}", sha,
+                                   f"{phv:016x}", len(c.labels), [list(r) for r in c.labels],
+                                   {"background": c.background, "scene": c.scene,
+                                    "item_sources": [str(Path(x).relative_to(root)) for x in c.item_sources]}))
     if defn.eval_only:
         for it in items:
             if it.split == "train":
@@ -423,20 +441,24 @@ def build_dataset(defn: DatasetDef, out_dir: Path, data_root: Path | None = None
         "nc": len(defn.names),
         "names": {i: n_ for i, n_ in enumerate(defn.names)},
         "negatives": str(neg_list),
+        **({"val_wide": str(lists["val_wide"])} if "val_wide" in lists else {}),
         "cleanup_verify": {"definition": defn.name, "seed": defn.seed, "classes": defn.classes,
                            "eval_only": defn.eval_only},
     }
     data_yaml = out_dir / "data.yaml"
     data_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+    if "val_wide" in lists:  # the wide val split alone, for `evaluate --data data_wide.yaml`
+        (out_dir / "data_wide.yaml").write_text(yaml.safe_dump({**data, "val": data["val_wide"]}, sort_keys=False))
     (out_dir / "manifest.json").write_text(json.dumps(
         {"definition": defn.name, "items": [{k: v for k, v in asdict(it).items() if k != "labels"}
                                             for it in items], "negatives": [str(p) for p in negs]},
         indent=1))
-    counts = {s: sum(1 for it in items if it.split == s) for s in ("train", "val")}
+    counts = {s: sum(1 for it in items if it.split == s) for s in ("train", "val", "val_wide")}
+    counts["train_composites"] = sum(1 for it in items if it.split == "train" and it.source == "wide")
     counts["train_with_repeats"] = sum(1 for _ in (lists["train"].read_text().splitlines()))
     counts["backgrounds"] = len(bgs)
     counts["holdout_negatives"] = len(negs)
-    boxes = {s: sum(it.boxes for it in items if it.split == s) for s in ("train", "val")}
+    boxes = {s: sum(it.boxes for it in items if it.split == s) for s in ("train", "val", "val_wide")}
     return BuildReport(defn.name, str(out_dir), str(data_yaml), counts, boxes, problems, leaks, skipped)
 
 
@@ -459,7 +481,7 @@ def _write_tree(defn: DatasetDef, items: list[ImageItem], out_dir: Path) -> dict
             shutil.rmtree(out_dir / sub)
     for cache in out_dir.glob("*.cache"):
         cache.unlink()
-    lines: dict[str, list[str]] = {"train": [], "val": []}
+    lines: dict[str, list[str]] = {"train": [], "val": []}  # + "val_wide" when there are composites
     repeats = {s.name: s.repeat for s in defn.sources}
     for it in items:
         copies = repeats.get(it.source, 1) if it.split == "train" else 1
@@ -471,7 +493,7 @@ def _write_tree(defn: DatasetDef, items: list[ImageItem], out_dir: Path) -> dict
             lab.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(it.path, img)
             lab.write_text("".join(f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in it.labels))
-            lines[it.split].append(str(img))
+            lines.setdefault(it.split, []).append(str(img))
     out = {}
     for s, ls in lines.items():
         out[s] = out_dir / f"{s}.txt"
@@ -482,7 +504,7 @@ def _write_tree(defn: DatasetDef, items: list[ImageItem], out_dir: Path) -> dict
 def check_leakage(items: list[ImageItem], max_phash_distance: int) -> list[str]:
     """Train/val pairs that are the same file (sha256) or near copies (pHash distance <= the limit)."""
     tr = [it for it in items if it.split == "train" and it.source != "background"]
-    va = [it for it in items if it.split == "val"]
+    va = [it for it in items if it.split in ("val", "val_wide")]
     if not tr or not va:
         return []
     leaks = []

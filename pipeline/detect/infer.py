@@ -24,7 +24,7 @@ from ..types import Detections, LoadedPhoto
 from .registry import ModelInfo, resolve_model
 from .runtime import ultralytics_threads
 
-STAGE_VERSION = "detect-1"
+STAGE_VERSION = "detect-2"  # 2: candidates down to candidate_confidence, operating threshold recorded
 
 
 def full_size(photo: LoadedPhoto) -> tuple[int, int]:
@@ -76,13 +76,15 @@ class Detector:
         return tuple(names[i] for i in sorted(names)) if isinstance(names, dict) else tuple(names)
 
     def detect(self, photos: list[LoadedPhoto]) -> list[Detections]:
-        """Detections (confidence >= ``cfg.confidence``) for each photo, in order, in full-size pixels.
-        Runs in batches of ``cfg.batch_size``."""
+        """Detections for each photo, in order, in full-size pixels: every box down to
+        ``cfg.candidate_confidence``, with ``operating = cfg.confidence`` (``Detections.items()`` are the
+        litter items shown and counted). Runs in batches of ``cfg.batch_size``."""
         out: list[Detections] = []
         bs = max(1, self.cfg.batch_size)
         for i in range(0, len(photos), bs):
             chunk = photos[i:i + bs]
-            results = self.model.predict([to_bgr(p.image) for p in chunk], conf=self.cfg.confidence,
+            results = self.model.predict([to_bgr(p.image) for p in chunk],
+                                         conf=min(self.cfg.confidence, self.cfg.candidate_confidence),
                                          iou=self.cfg.iou, imgsz=self.cfg.imgsz, device=self.cfg.device,
                                          verbose=False, batch=len(chunk))
             for photo, r in zip(chunk, results):
@@ -91,7 +93,8 @@ class Detector:
                 out.append(Detections(
                     xyxy=boxes_to_full_size(b.xyxy.cpu().numpy(), photo.scale, size),
                     confidence=b.conf.cpu().numpy(), class_id=b.cls.cpu().numpy().astype(np.int32),
-                    class_names=self.class_names, model_id=self.model_id, image_size=size))
+                    class_names=self.class_names, model_id=self.model_id, image_size=size,
+                    operating=self.cfg.confidence))
         return out
 
 

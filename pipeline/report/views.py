@@ -320,7 +320,7 @@ def _detections(d: Any) -> Detections | None:
     if not isinstance(d, dict):
         return None
     try:
-        return Detections.from_dict(d)
+        return Detections.from_dict(d).items()  # the litter items; weaker candidates are not shown
     except (KeyError, TypeError, ValueError):
         return None
 

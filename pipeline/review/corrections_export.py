@@ -166,6 +166,6 @@ def stored_detections(ws: Workspace, sha256: str, model_id: str) -> Detections |
     if row is None:
         return None
     try:
-        return Detections.from_dict(json.loads(row[0]))
+        return Detections.from_dict(json.loads(row[0])).items()  # what the judge was shown
     except (KeyError, TypeError, ValueError):
         return None

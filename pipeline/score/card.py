@@ -3,8 +3,12 @@
 Components, each in [0, 1]:
 
 - ``removed``: share of the litter in the ground seen in both photos that is gone:
-  ``(1 - a) * removed_items / items_before + a * (1 - area_after / area_before)`` with
-  ``a = ScoreConfig.removed_area_weight``; 0 without a same-place pair or when the after photo is unchanged.
+  ``(1 - a) * count_share + a * area_share`` with ``a = ScoreConfig.removed_area_weight``. Each before
+  candidate is judged removed or remaining (pipeline.verify.change, verify-3) and weighs
+  ``min(1, confidence / operating threshold)``: ``count_share = removed weight / before weight`` and
+  ``area_share`` the same weighted by box area. 0 without a same-place pair or when the after photo is
+  unchanged. (Results of verify-2 and older: ``removed_items / items_before`` and
+  ``1 - area_after / area_before``.)
 - ``amount``: how much litter there was before: ``min(1, items_before / amount_saturation)``.
 - ``evidence``: mean of ``evidence_match`` (matching points / ``evidence_full_inliers``, 0 without a
   same-place pair), ``evidence_quality`` (share of usable photos neither blurred nor dark),
@@ -247,7 +251,8 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     new = sum(c.new for c in changes)
     area_b = sum(c.area_before for c in changes)
     area_a = sum(c.area_after for c in changes)
-    dets_before = [p.info.detections for p in photos if p.role == "before" and p.info.detections is not None]
+    dets_before = [p.info.detections.items() for p in photos
+                   if p.role == "before" and p.info.detections is not None]
     visible_before = sum(len(d) for d in dets_before)
 
     if (changes and before_items == 0) or (not changes and dets_before and visible_before == 0):
@@ -288,8 +293,14 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     flags += time_flags + gps_flags + quality_flags
 
     unchanged = any(f.code == "UNCHANGED_AFTER" for f in flags)
-    count_frac = removed / before_items if before_items else 0.0
-    area_frac = min(1.0, max(0.0, 1.0 - area_a / area_b)) if area_b > 0 else (count_frac if before_items else 0.0)
+    weight_b = sum(c.before_weight for c in changes)
+    if weight_b > 0:  # verify-3: weighted candidates, each judged removed or remaining (pipeline.verify.change)
+        count_frac = sum(c.removed_weight for c in changes) / weight_b
+        area_frac = (sum(c.removed_area_share * c.before_weight for c in changes) / weight_b)
+    else:
+        count_frac = removed / before_items if before_items else 0.0
+        area_frac = (min(1.0, max(0.0, 1.0 - area_a / area_b)) if area_b > 0
+                     else (count_frac if before_items else 0.0))
     removed_c = 0.0 if unchanged else (1 - sc.removed_area_weight) * count_frac + sc.removed_area_weight * area_frac
     best_inliers = max((p.match.inliers for p in pairs), default=0)
     made = t_made + g_made

@@ -4,7 +4,8 @@ Boxes are ``xyxy`` in full-size pixels of their own photo; the pair's homography
 full-size after) maps before boxes into the after photo, where they are matched one-to-one to the after
 boxes by IoU (Hungarian assignment, pairs below ``VerifyConfig.match_iou`` rejected). Only litter in the
 ground seen in both photos is judged: a before box counts when its centre maps inside the after photo,
-an after box when its centre maps back inside the before photo.
+an after box when its centre maps back inside the before photo. Where the detector misses an item in
+one photo, the aligned appearance of its spot decides (:func:`litter_change`, :func:`still_there`).
 """
 from __future__ import annotations
 
@@ -80,15 +81,35 @@ def covered_fraction(xyxy: np.ndarray, region: np.ndarray, cell: float) -> float
     return float((boxes & region).sum() / region.sum())
 
 
+def candidate_weights(confidence: np.ndarray, operating: float) -> np.ndarray:
+    """Weight of each detection as litter, in [0, 1]: ``min(1, confidence / operating)``. Detections at or
+    above the operating threshold weigh 1; weaker candidates count in proportion, so a shadow the detector
+    half-believes cannot weigh as much as a bottle it is sure of."""
+    c = np.asarray(confidence, np.float64).reshape(-1)
+    return np.clip(c / operating, 0.0, 1.0) if operating > 0 else np.ones_like(c)
+
+
 def litter_change(match: SceneMatch, before: Detections, after: Detections, cfg: VerifyConfig,
                   before_photo: LoadedPhoto | None = None, after_photo: LoadedPhoto | None = None,
-                  ) -> LitterChange | None:
-    """Count litter removed, remaining and new in a same-place pair; None without a usable homography.
+                  operating: float = 0.0) -> LitterChange | None:
+    """Judge each before item removed or remaining in a same-place pair; None without a usable homography.
 
-    ``before``/``after``: detections at the operating threshold, boxes in full-size pixels of their photo.
-    With the decoded photos, a before item that no after box matches is checked by appearance: when its
-    patch still correlates with the aligned after photo (:func:`still_there`), the detector missed it in
-    the after photo and it counts as remaining, not removed.
+    ``before``/``after``: the detect stage's detections down to its candidate threshold, boxes in full-size
+    pixels of their photo; ``operating``: the operating threshold (0: every detection is an item).
+
+    The rule (verify-3), made to survive detector misses:
+
+    1. every before candidate inside the ground both photos show is an item, weighted by
+       :func:`candidate_weights`;
+    2. it is *remaining* when an after detection (any confidence down to the candidate threshold) overlaps
+       its mapped box (IoU >= ``match_iou``, one-to-one), or, when none does, when its spot in the aligned
+       after photo still looks the same (:func:`still_there`); otherwise it is *removed*;
+    3. an after detection at the operating threshold that matches no before candidate is *new* only when
+       its spot looked different in the before photo; when it looked the same, the detector missed it
+       before: it counts as a before item (weight 1) that remains (``missed_before``).
+
+    ``removed``/``remaining``/``new`` count items; ``removed_weight / before_weight`` is the weighted share
+    removed and ``removed_area_share`` the same share weighted by each item's box area too.
     """
     h = homography_array(match)
     if not match.same_place or h is None:
@@ -100,26 +121,53 @@ def litter_change(match: SceneMatch, before: Detections, after: Detections, cfg:
     keep_b = _centres_inside(before.xyxy, h, size_a)
     keep_a = _centres_inside(after.xyxy, h_inv, size_b)
     boxes_b = before.xyxy[keep_b].astype(np.float64)
+    w_b = candidate_weights(before.confidence[keep_b], operating)
     boxes_a = after.xyxy[keep_a].astype(np.float64)
-    remaining = 0
-    matched = np.zeros(len(boxes_b), bool)
+    strong_a = after.confidence[keep_a] >= operating
+    matched_b = np.zeros(len(boxes_b), bool)
+    matched_a = np.zeros(len(boxes_a), bool)
     if len(boxes_b) and len(boxes_a):
         iou = iou_matrix(map_boxes(boxes_b, h), boxes_a)
         rows, cols = linear_sum_assignment(-iou)
         ok = iou[rows, cols] >= cfg.match_iou
-        matched[rows[ok]] = True
-        remaining = int(ok.sum())
-    visible = 0
-    if before_photo is not None and after_photo is not None and not matched.all():
-        visible = int(still_there(boxes_b[~matched], before_photo, after_photo, h, cfg.still_there_ncc).sum())
+        matched_b[rows[ok]] = True
+        matched_a[cols[ok]] = True
+    have_photos = before_photo is not None and after_photo is not None
+    visible = np.zeros(len(boxes_b), bool)
+    if have_photos and not matched_b.all():
+        visible[~matched_b] = still_there(boxes_b[~matched_b], before_photo, after_photo, h, cfg.still_there_ncc)
+    remaining_b = matched_b | visible
+    # after items nobody matched: new, or missed in the before photo (their spot looked the same there)
+    lone = ~matched_a & strong_a
+    was_there = np.zeros(len(boxes_a), bool)
+    if have_photos and lone.any():
+        was_there[lone] = still_there(boxes_a[lone], after_photo, before_photo, h_inv, cfg.still_there_ncc)
+    missed = lone & was_there
+    new = lone & ~was_there
+    area_b = (boxes_b[:, 2] - boxes_b[:, 0]) * (boxes_b[:, 3] - boxes_b[:, 1]) if len(boxes_b) else np.zeros(0)
+    missed_boxes = map_boxes(boxes_a[missed], h_inv)
+    area_m = (missed_boxes[:, 2] - missed_boxes[:, 0]) * (missed_boxes[:, 3] - missed_boxes[:, 1])
+    before_weight = float(w_b.sum()) + int(missed.sum())
+    removed_weight = float(w_b[~remaining_b].sum())
+    area_total = float((w_b * area_b).sum() + area_m.sum())
+    area_removed = float((w_b * area_b)[~remaining_b].sum())
+    # counts of items: before candidates at the operating threshold, plus weaker ones judged removed
+    # (the weak ones that remain are most likely not litter at all)
+    counted = (w_b >= 1.0) | ~remaining_b
+    strong_boxes_a = boxes_a[strong_a]
     region_b, cell_b = shared_region_mask(h, size_b, size_a)
     region_a, cell_a = shared_region_mask(h_inv, size_a, size_b)
     return LitterChange(
         before_sha256=match.before_sha256, after_sha256=match.after_sha256,
-        before_count=len(boxes_b), removed=len(boxes_b) - remaining - visible, remaining=remaining + visible,
-        new=len(boxes_a) - remaining, still_visible=visible,
-        area_before=round(covered_fraction(boxes_b, region_b, cell_b), 5),
-        area_after=round(covered_fraction(boxes_a, region_a, cell_a), 5),
+        before_count=int(counted.sum()) + int(missed.sum()),
+        removed=int((counted & ~remaining_b).sum()),
+        remaining=int((counted & remaining_b).sum()) + int(missed.sum()),
+        new=int(new.sum()), still_visible=int((counted & visible).sum()),
+        area_before=round(covered_fraction(boxes_b[w_b >= 1.0], region_b, cell_b), 5),
+        area_after=round(covered_fraction(strong_boxes_a, region_a, cell_a), 5),
+        before_weight=round(before_weight, 4), removed_weight=round(removed_weight, 4),
+        removed_area_share=round(area_removed / area_total, 4) if area_total > 0 else 0.0,
+        missed_before=int(missed.sum()),
     )
 
 

@@ -10,7 +10,7 @@ from .change import litter_change
 from .pairing import pair_photos
 from .sameplace import unchanged
 
-STAGE_VERSION = "verify-2"  # 2: appearance check of items the detector missed after
+STAGE_VERSION = "verify-3"  # 2: appearance check of items missed after; 3: weighted candidates, missed before
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,13 @@ class EntryVerification:
                    stage_version=d.get("stage_version", STAGE_VERSION))
 
 
-def verify_entry(photos: list[tuple[PhotoRef, LoadedPhoto, Detections | None]], cfg: VerifyConfig) -> EntryVerification:
+def verify_entry(photos: list[tuple[PhotoRef, LoadedPhoto, Detections | None]], cfg: VerifyConfig,
+                 ) -> EntryVerification:
     """Pair the entry's usable photos by place and count the litter change of each same-place pair.
 
     ``photos``: every usable photo of one entry (unreadable ones left out) with its detections at the
-    operating threshold (None when detection failed: the pair is then matched but not counted).
+    candidates (``Detections.operating`` is the operating threshold; None when detection failed: the pair
+    is then matched but not counted).
     Features are computed once per photo.
     """
     before = [(r, p, d) for r, p, d in photos if r.role == "before"]
@@ -81,7 +83,8 @@ def verify_entry(photos: list[tuple[PhotoRef, LoadedPhoto, Detections | None]], 
     pairs = []
     for i, j, match in pairing.pairs:
         (rb, pb, db), (ra, pa, da) = before[i], after[j]
-        change = litter_change(match, db, da, cfg, pb, pa) if db is not None and da is not None else None
+        change = (litter_change(match, db, da, cfg, pb, pa, operating=db.operating)
+                  if db is not None and da is not None else None)
         pairs.append(VerifiedPair(rb.rel_path, ra.rel_path, match, change, unchanged(fb[i], fa[j], match, cfg)))
     return EntryVerification(tuple(pairs), tuple(before[i][0].rel_path for i in pairing.unpaired_before),
                              tuple(after[j][0].rel_path for j in pairing.unpaired_after))
