@@ -223,10 +223,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from . import export
+    from .demo_checks import check_stories
     from .report import write_report
     from .runner import run_batch
     from .sample import make_sample
-    from .workspace import Workspace
+    from .workspace import Workspace, atomic_write_text
 
     out = Path(args.out).absolute()
     batch_dir = out / "batch"
@@ -234,26 +236,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sample = make_sample(batch_dir, seed=0, form=args.form)
     except FileExistsError as e:
         raise UsageError(f"{e}; choose another --out folder") from None
-    batch_path = sample.input_path
     if not args.quiet:
-        print(sample.summary())
+        print(f"Sample batch: {len(sample.entry_ids)} stories drawn into {batch_dir}")
     with Workspace(out / "workspace") as ws:
-        s = run_batch(batch_path, ws, Config(), quiet=args.quiet)
+        s = run_batch(sample.input_path, ws, Config(), quiet=args.quiet)
         index = write_report(ws, out / "report")
-        from . import export
-        from .workspace import atomic_write_text
-
         atomic_write_text(out / "export.jsonl", export.to_jsonl(ws))
         atomic_write_text(out / "export.csv", export.to_csv(ws))
-        if not args.quiet:
-            print("\nResults (score, status, flags):")
-            for r in export.records(ws):
-                score = "  -  " if r["score"] is None else f"{r['score']:5.1f}"
-                codes = ", ".join(sorted({f["code"] for f in r["flags"]})) or "no flag"
-                print(f"  {r['entry_id']:<24} {score}  {r['status']:<12} {codes}")
-    print(f"demo: {s.entries} entries, {s.photos} photos; {s.entries_scored} scored, "
-          f"{s.entries_needs_review} need review, {s.entries_error} errors.")
+        stories = check_stories(sample, export.records(ws))
+    passed = sum(st.passed for st in stories)
+    if not args.quiet:
+        print("\nEach story, what the demo checks, and what the pipeline found:")
+        for st in stories:
+            _print_story(st)
+    print(f"demo: {passed} of {len(stories)} stories PASS; {s.entries} entries, {s.photos} photos; "
+          f"{s.entries_scored} scored, {s.entries_needs_review} need review, {s.entries_error} errors.")
     print(f"Sample batch: {batch_dir}")
     print(f"Export:       {out / 'export.jsonl'} and {out / 'export.csv'}")
     print(f"Report:       {index}")
-    return 0
+    return 0 if passed == len(stories) else 1
+
+
+def _print_story(st) -> None:
+    """A story's checks in words: PASS/FAIL, the story, each check with its outcome, what was found."""
+    r = st.record
+    print(f"{'PASS' if st.passed else 'FAIL'}  {st.entry_id}: {st.story}")
+    for c in st.checks:
+        mark = "ok  " if c.ok else "FAIL"
+        if c.kind == "raised":
+            what = "flags " + ", ".join(c.subject) + " raised"
+        elif c.kind == "not_raised":
+            what = "none of " + ", ".join(c.subject) + " raised"
+        elif c.kind == "photo_error":
+            what = f"{c.subject[0]} listed as {c.subject[1]}, entry scored from its other photos"
+        else:
+            what = f"scores below {c.subject[0]}"
+        print(f"        {mark} {what}")
+    codes = ", ".join(sorted({f["code"] for f in r["flags"]})) or "no flag"
+    score = "no score" if r["score"] is None else f"score {r['score']:.1f}"
+    print(f"        found: {score}, {r['status']}, rank {r.get('rank', '-')}; {codes}")

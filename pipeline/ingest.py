@@ -33,7 +33,8 @@ from typing import Any
 
 from .types import ROLES, Location, PhotoRef, Problem, Reported, Submission
 
-PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp"})
+PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff",
+                              ".bmp"})
 ENTRY_FIELDS = ("participant", "team", "kind", "event_date", "location", "reported")
 MANIFEST_REQUIRED = ("entry_id", "role", "path")
 _MAX_ENTRY_JSON_BYTES = 1_000_000

@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Train the litter detector offline: same as ``cleanup-verify train`` (see ``--help``).
 
-Example (the shipped default model's run)::
+Example (stage 1 of the shipped default model; every command in models/<name>/card.yaml)::
 
-    cleanup-verify dataset build litter1 --out /work/cache/datasets/litter1
-    python scripts/train.py --data /work/cache/datasets/litter1/data.yaml \
-        --init /work/cache/init/yolov8s-coco-fall.pt --project /work/cache/train --name litter1-v8s \
-        --hours 1.55 --threads 2
+    cleanup-verify dataset build litter1s            # writes build/datasets/litter1s
+    python scripts/train.py --data build/datasets/litter1s/data.yaml --init "$INIT" \
+        --project runs/train --name litter1s-v8s --hours 0.75 --threads 2 --imgsz 416 --freeze 10 ...
+
+``INIT``: the initial weights; README.md ("Reproducing the detector") shows the command that finds them.
 """
 import sys
 from pathlib import Path

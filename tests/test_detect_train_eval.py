@@ -3,6 +3,7 @@ evaluation of the result, and the ``evaluate --json`` last-line contract."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -122,13 +123,19 @@ def test_train_one_epoch_then_evaluate(tmp_path, capsys, monkeypatch):
     assert code == 0
     weights = tmp_path / "runs" / "tiny" / "weights" / "last.pt"
     assert weights.is_file()
-    assert "selected epoch 1" in capsys.readouterr().out
+    cap = capsys.readouterr()
+    assert "selected epoch 1" in cap.out
+    assert re.search(r"^epoch 1/1: held-out mAP50 [\d.]+ mAP50-95 [\d.]+; [\d.]+ min so far, about 0.0 min left",
+                     cap.err, re.M)  # progress per epoch
+    assert f"Results: {tmp_path / 'runs' / 'tiny' / 'results.csv'}" in cap.out and "models register" in cap.out
     capsys.readouterr()
     code = main(["evaluate", "--model", str(weights), "--data", str(out / "data.yaml"), "--imgsz", "64",
                  "--confidence", "0.01", "--json"])
     assert code == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    cap = capsys.readouterr()
+    lines = cap.out.strip().splitlines()
     res = json.loads(lines[-1])
+    assert "evaluate 2/3: precision and recall" in cap.err and "Results: printed above only" in cap.err
     assert {"map50", "map50_95", "precision", "recall"} <= set(res)
     assert 0.0 <= res["map50_95"] <= res["map50"] <= 1.0
     assert res["model_id"].startswith("last@")
@@ -140,11 +147,63 @@ def test_train_one_epoch_then_evaluate(tmp_path, capsys, monkeypatch):
                  str(out / "data.yaml"), "--imgsz", "64", "--set-default", "--threads", "2"]) == 0
     from pipeline.detect.registry import resolve_model
 
+    out = capsys.readouterr().out
+    assert "selected epoch 1 of 1 (results.csv numbering, from 1; checkpoint weights/best.pt)" in out
     info = resolve_model("default")
     assert info.name == "tiny1"
+    card_text = (info.path.parent / "card.yaml").read_text()
+    assert str(tmp_path) not in card_text and "/tmp" not in card_text  # no machine paths in the card
+    assert info.card["commands"][-1].startswith("cleanup-verify models register ")
+    assert any(c.startswith("cleanup-verify train --data ") and "--imgsz 64" in c for c in info.card["commands"])
     import torch
 
     ck = torch.load(info.path, map_location="cpu", weights_only=False)
     assert ck.get("optimizer") is None and next(ck["model"].parameters()).dtype == torch.float16
     assert info.card["selected_epoch"]["epoch"] == 1 and len(info.card["learning_curve"]) == 1
     assert set(info.card["metrics"]) >= {"map50", "map50_95", "precision", "recall"}
+
+
+def _curve(run: Path, rows: list[tuple[int, float, float]]) -> None:
+    run.mkdir(parents=True)
+    (run / "weights").mkdir()
+    lines = ["epoch,time,train/box_loss,train/cls_loss,metrics/precision(B),metrics/recall(B),metrics/mAP50(B),"
+             "metrics/mAP50-95(B)"]
+    lines += [f"{e},{60 * e},1.0,1.0,0.5,0.5,{m50},{m5095}" for e, m50, m5095 in rows]
+    (run / "results.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_select_epoch_names_the_epoch_of_the_checkpoint_it_returns(tmp_path):
+    from pipeline.detect.train import select_epoch
+
+    run = tmp_path / "run"
+    _curve(run, [(1, 0.30, 0.10), (2, 0.60, 0.20), (3, 0.55, 0.25)])  # best mAP50: 2; best mAP50-95: 3
+    (run / "weights" / "best.pt").write_bytes(b"not a checkpoint")
+    row, ck = select_epoch(run)  # no epoch files: best.pt holds ultralytics' best fitness (mAP50-95) epoch
+    assert (row.epoch, ck.name) == (3, "best.pt")
+    (run / "weights" / "epoch1.pt").write_bytes(b"x")  # epoch 2 (files count from 0)
+    row, ck = select_epoch(run)
+    assert (row.epoch, ck.name) == (2, "epoch1.pt")
+
+
+def test_card_paths_are_relative(tmp_path, monkeypatch):
+    from pipeline.detect import datasets
+    from pipeline.detect.publish import card_path, scrub_paths
+
+    monkeypatch.setattr(datasets, "project_root", lambda: tmp_path / "proj")
+    monkeypatch.setenv("CLEANUP_VERIFY_DATA", str(tmp_path / "shared" / "data"))
+    assert card_path(tmp_path / "proj" / "build" / "datasets" / "x" / "data.yaml") == "build/datasets/x/data.yaml"
+    assert card_path(tmp_path / "shared" / "data" / "aquatrash" / "a.jpg") == "../shared/data/aquatrash/a.jpg"
+    assert card_path("/somewhere/else/cache/d/data.yaml") == "<outside the project>/d/data.yaml"
+    assert card_path("yolov8s.yaml") == "yolov8s.yaml"
+    assert scrub_paths(f"epoch 4 of run ({tmp_path}/proj/runs/train/a/weights/epoch3.pt), from x") == \
+        "epoch 4 of run (runs/train/a/weights/epoch3.pt), from x"
+
+
+def test_committed_model_cards_hold_no_absolute_paths():
+    root = Path(__file__).resolve().parents[1] / "models"
+    for card in root.glob("*/card.yaml"):
+        text = card.read_text(encoding="utf-8")
+        assert not re.search(r"(?<![\w.<])/(work|home|root|tmp|usr|opt|mnt|var|Users)/", text), card
+        data = yaml.safe_load(text)
+        if isinstance(data.get("recipe"), dict):  # trained models say how to rebuild them
+            assert any(c.startswith("cleanup-verify train ") for c in data["commands"]), card

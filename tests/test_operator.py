@@ -5,6 +5,7 @@ import errno
 import shutil
 import sqlite3
 import threading
+from pathlib import Path
 import time
 import pytest
 
@@ -157,3 +158,109 @@ def test_export_and_status_help_do_not_promise_to_create(capsys):
             main([cmd, "--help"])
         out = " ".join(capsys.readouterr().out.split())
         assert "created if missing" not in out and "must exist" in out
+
+
+def test_avif_photos_are_accepted(tmp_path):
+    import io
+
+    from PIL import Image, features
+
+    from pipeline.config import LoadConfig
+    from pipeline.ingest import ingest
+    from pipeline.load import load_photo
+
+    entry = tmp_path / "batch" / "E1"
+    for role in ("before", "after"):
+        (entry / role).mkdir(parents=True)
+        if features.check("avif"):
+            buf = io.BytesIO()
+            Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "AVIF")
+            (entry / role / "1.avif").write_bytes(buf.getvalue())
+        else:
+            (entry / role / "1.avif").write_bytes(b"")
+    batch = ingest(tmp_path / "batch")
+    sub = batch.submissions[0]
+    assert sorted(p.rel_path for p in sub.photos) == ["E1/after/1.avif", "E1/before/1.avif"]
+    assert not sub.problems
+    if features.check("avif"):
+        photo = load_photo((entry / "before" / "1.avif").read_bytes(), LoadConfig(), sha256="x" * 64,
+                           rel_path="E1/before/1.avif")
+        assert photo.meta.format == "AVIF" and photo.image.shape[:2] == (48, 64)
+
+
+def test_dedup_text_output_counts_and_paths(tmp_path, capsys):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from pipeline.types import PhotoRef, Submission
+
+    rng = np.random.default_rng(7)
+    buf = io.BytesIO()
+    Image.fromarray((rng.random((96, 128, 3)) * 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "a.jpg").write_bytes(buf.getvalue())
+    assert main(["dedup", str(tmp_path / "p" / "a.jpg")]) == 0
+    assert capsys.readouterr().out.startswith("1 file checked, 0 groups of copies")
+    (tmp_path / "p" / "b.jpg").write_bytes(buf.getvalue())
+    assert main(["dedup", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 files checked (1 distinct photo), 1 group of copies")
+    assert "1 photos" not in out and "(2 copies of 1 distinct photo)" in out
+    # a workspace photo is named by its batch path once, not with its entry id repeated
+    from pipeline.dedup import index as dindex
+    from pipeline.dedup.hashing import compute_hashes
+    from pipeline.load import load_photo
+    from pipeline.config import LoadConfig
+    import hashlib
+
+    sha = hashlib.sha256(buf.getvalue()).hexdigest()
+    with Workspace(tmp_path / "ws") as ws:
+        ref = PhotoRef("E1", "before", tmp_path / "b" / "E1" / "before" / "1.jpg", "E1/before/1.jpg")
+        ws.put_submission(Submission("E1", photos=(ref,)), "b")
+        photo = load_photo(buf.getvalue(), LoadConfig(), sha256=sha, rel_path=ref.rel_path)
+        ws.put_photo(photo.meta, "E1", ref.rel_path)
+        ws.set_entry_photo("E1", ref.rel_path, sha, None)
+        dindex.add(ws, compute_hashes(photo.image, sha))
+    assert main(["dedup", str(tmp_path / "p" / "a.jpg"), "--workspace", str(tmp_path / "ws")]) == 0
+    out = capsys.readouterr().out
+    assert "workspace:E1/before/1.jpg" in out and "E1/E1/" not in out
+
+
+def test_demo_checks_each_story(sample, capsys):
+    from pipeline.commands import _print_story
+    from pipeline.demo_checks import check_stories
+
+    def record(e, score):
+        codes = sample.expected_flags[e] | sample.expected_with_detector[e]
+        probs = [{"code": c, "path": p, "message": ""} for p, c in sample.bad_photos.items() if p.startswith(e + "/")]
+        return {"entry_id": e, "score": score, "status": "scored", "rank": 1, "problems": probs,
+                "flags": [{"code": c} for c in sorted(codes)]}
+
+    scores = {e: 90.0 - 5 * i for i, e in enumerate(sample.entry_ids)}
+    recs = [record(e, scores[e]) for e in sample.entry_ids]
+    assert all(st.passed for st in check_stories(sample, recs))
+    by_id = {r["entry_id"]: r for r in recs}
+    by_id["03-no-cleanup"]["score"] = 95.0  # no clean-up scoring above the partial one
+    by_id["09-corrupt-file"]["problems"] = []  # the truncated photo not listed
+    by_id["07-unrelated-after"]["flags"] = []  # the scene mismatch missed
+    checks = {st.entry_id: st for st in check_stories(sample, recs)}
+    assert {e for e, st in checks.items() if not st.passed} == {"03-no-cleanup", "09-corrupt-file",
+                                                                 "07-unrelated-after"}
+    _print_story(checks["03-no-cleanup"])
+    _print_story(checks["01-full-cleanup"])
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL  03-no-cleanup: ") and "FAIL scores below 02-partial-cleanup" in out
+    assert "PASS  01-full-cleanup: " in out and "ok   none of DUPLICATE_PHOTO" in out
+
+
+def test_dataset_build_writes_under_the_project_by_default(capsys):
+    from pipeline.detect.datasets import default_out_dir, project_root
+
+    out = default_out_dir("litter1s")
+    assert out == project_root() / "build" / "datasets" / "litter1s"
+    assert Path.home() / ".cache" not in out.parents
+    with pytest.raises(SystemExit):
+        main(["dataset", "build", "--help"])
+    assert "build/datasets/NAME" in " ".join(capsys.readouterr().out.split())

@@ -90,11 +90,21 @@ def find(scanned: Scanned, cfg: Config, ws=None) -> tuple[list[DuplicateMatch], 
         for h in scanned.hashes:
             if index.position(h.sha256) is not None:  # the very same file is already in the workspace
                 matches.append(DuplicateMatch(h.sha256, h.sha256, "exact", 0, "sha256", "other"))
-                ws_uses[h.sha256] = [f"{e}/{r}" for e, r, _ in ws.entries_with_photo(h.sha256)]
+                ws_uses[h.sha256] = [_use(e, r) for e, r, _ in ws.entries_with_photo(h.sha256)]
             for m in match_one(index, h, cfg.dedup):
                 matches.append(DuplicateMatch(h.sha256, m.other_sha256, m.kind, m.distance, m.hash_name, "other"))
-                ws_uses[m.other_sha256] = [f"{e}/{r}" for e, r, _ in ws.entries_with_photo(m.other_sha256)]
+                ws_uses[m.other_sha256] = [_use(e, r) for e, r, _ in ws.entries_with_photo(m.other_sha256)]
     return matches, ws_uses
+
+
+def _use(entry_id: str, rel_path: str) -> str:
+    """A workspace photo as ``ENTRY/path``: the batch path when it already starts with the entry's folder."""
+    return rel_path if rel_path.split("/", 1)[0] == entry_id else f"{entry_id}/{rel_path}"
+
+
+def _n(count: int, word: str) -> str:
+    plural = word[:-1] + "ies" if word.endswith("y") else word + "s"
+    return f"{count} {word}" if count == 1 else f"{count} {plural}"
 
 
 def _names(sha: str, scanned: Scanned, ws_uses: dict[str, list[str]]) -> list[str]:
@@ -105,6 +115,7 @@ def report(scanned: Scanned, matches: list[DuplicateMatch], ws_uses: dict[str, l
     groups = group_matches(matches)
     return {
         "photos": len(scanned.hashes),
+        "files": sum(len(v) for v in scanned.paths.values()),
         "problems": scanned.problems,
         "groups": [{
             "group_id": g.group_id,
@@ -143,12 +154,18 @@ def cmd_dedup(args: argparse.Namespace) -> int:
         return 0
     for p in rep["problems"]:
         print(f"{p['path']}: {p['code']}: {p['message']}", file=sys.stderr)
-    print(f"{rep['photos']} photos checked, {len(rep['groups'])} groups of copies")
+    distinct = "" if rep["files"] == rep["photos"] else f" ({_n(rep['photos'], 'distinct photo')})"
+    print(f"{_n(rep['files'], 'file')} checked{distinct}, {_n(len(rep['groups']), 'group')} of copies")
     for g in rep["groups"]:
-        print(f"\ngroup {g['group_id']} ({len(g['members'])} photos):")
+        n_paths = sum(len(m["paths"]) for m in g["members"])
+        print(f"\ngroup {g['group_id']} ({_n(n_paths, 'copy')} of {_n(len(g['members']), 'distinct photo')}):")
         for m in g["members"]:
             print("  " + ", ".join(m["paths"]))
+        seen = set()
         for m in g["matches"]:
             dist = "same bytes" if m["kind"] == "exact" else f"{m['hash_name']} distance {m['distance']}"
-            print(f"    {m['photo_paths'][0]} ~ {m['other_paths'][-1]}: {m['kind']} ({dist})")
+            line = f"    {m['photo_paths'][0]} ~ {m['other_paths'][-1]}: {m['kind']} ({dist})"
+            if line not in seen:
+                seen.add(line)
+                print(line)
     return 0

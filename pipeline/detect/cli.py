@@ -13,7 +13,7 @@ def register(sub, dataset_sub) -> None:
 
     p = dataset_sub.add_parser("build", help="assemble a YOLO dataset from a definition in datasets/")
     p.add_argument("name", help="definition name (datasets/NAME.yaml) or path to a definition")
-    p.add_argument("--out", type=Path, help="output folder (default: ~/.cache/cleanup-verify/datasets/NAME)")
+    p.add_argument("--out", type=Path, help="output folder (default: build/datasets/NAME in the project)")
     p.add_argument("--data-root", type=Path, help="shared data folder (default: ../shared/data)")
     p.set_defaults(func=cmd_dataset_build)
 
@@ -45,6 +45,7 @@ def register(sub, dataset_sub) -> None:
                                                     "(default: the data.yaml's 'negatives' list)")
     p.add_argument("--config", type=Path, help="TOML configuration")
     p.add_argument("--json", action="store_true", help="last line printed: one JSON object of the metrics")
+    p.add_argument("--out", type=Path, metavar="FILE", help="also write the metrics as JSON to FILE")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("models", help="the model registry (models/)")
@@ -112,12 +113,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise _usage("--data is required (or --resume)")
     try:
         run = train_model(args.data, init=args.init, project=args.project, name=args.name, recipe=recipe,
-                          threads=args.threads, resume=args.resume, device=args.device)
+                          threads=args.threads, resume=args.resume, device=args.device,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True))
     except FileNotFoundError as e:
         raise _usage(str(e))
     row, ck = select_epoch(run)
     print(f"run: {run}\nselected epoch {row.epoch} by held-out mAP50 {row.map50:.4f} "
           f"(mAP50-95 {row.map50_95:.4f}): {ck}")
+    print(f"Results: {run / 'results.csv'} (learning curve), {run / 'weights'} (checkpoints), {run / 'args.yaml'}"
+          f" (recipe).\nRegister it: cleanup-verify models register {run} --name NAME --eval DATA_YAML")
     return 0
 
 
@@ -135,8 +139,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.data.is_file():
         raise _usage(f"no data.yaml at {args.data}")
     res = evaluate(info, args.data, confidence=conf, imgsz=args.imgsz or cfg.detect.imgsz,
-                   iou=cfg.detect.iou, negatives=args.negatives, threads=cfg.detect.torch_threads)
+                   iou=cfg.detect.iou, negatives=args.negatives, threads=cfg.detect.torch_threads, progress=True)
     print(res.summary())
+    if args.out:
+        from ..workspace import atomic_write_text
+
+        atomic_write_text(args.out, json.dumps(res.to_dict(), indent=2, sort_keys=True) + "\n")
+        print(f"Results: {args.out}", file=sys.stderr)
+    else:
+        print("Results: printed above only (add --out FILE to keep them as JSON)", file=sys.stderr)
     if args.json:
         print(json.dumps(res.to_dict()))
     return 0
@@ -167,15 +178,24 @@ def cmd_models_register(args: argparse.Namespace) -> int:
 
     if not (args.run / "args.yaml").is_file():
         raise _usage(f"{args.run} is not a training run (no args.yaml)")
+    import shlex
+
     info, card = publish_run(args.run, args.name, eval_data=args.eval, imgsz=args.imgsz, iou=DetectConfig().iou,
-                             confidence=args.confidence, threads=args.threads, init=args.init, notes=args.notes)
+                             confidence=args.confidence, threads=args.threads, init=args.init, notes=args.notes,
+                             register_command=shlex.join(
+                                 ["cleanup-verify", "models", "register", str(args.run), "--name", args.name,
+                                  *[x for d in args.eval for x in ("--eval", str(d))], "--imgsz", str(args.imgsz),
+                                  *(["--confidence", str(args.confidence)] if args.confidence is not None else []),
+                                  *(["--set-default"] if args.set_default else [])]))
     print(f"registered {info.model_id} ({info.path}, {info.path.stat().st_size / 1e6:.1f} MB)")
-    print(f"  selected epoch {card['selected_epoch']['epoch']}, operating threshold "
-          f"{card['operating_threshold']['confidence']}")
+    sel = card["selected_epoch"]
+    print(f"  selected epoch {sel['epoch']} of {len(card['learning_curve'])} (results.csv numbering, from 1; "
+          f"checkpoint {sel['checkpoint']}), operating threshold {card['operating_threshold']['confidence']}")
     for m in card["all_metrics"]:
         print(f"  {m['data']}: mAP50 {m['map50']:.4f} mAP50-95 {m['map50_95']:.4f} P {m['precision']:.4f} "
               f"R {m['recall']:.4f} FP/clean image {m['fp_per_clean_image']}")
     if args.set_default:
         set_default(args.name)
         print(f"models/default -> {args.name}")
+    print(f"Card: {info.path.parent / 'card.yaml'}")
     return 0

@@ -46,9 +46,16 @@ def shared_data_root() -> Path:
     return Path(env) if env else (REPO_ROOT.parent / "shared" / "data")
 
 
+def project_root() -> Path:
+    """The project folder: the source checkout this package runs from (it holds pyproject.toml), else the
+    current folder."""
+    return REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else Path.cwd()
+
+
 def default_out_dir(name: str) -> Path:
-    home = Path(os.environ.get("CLEANUP_VERIFY_HOME", Path.home() / ".cache" / "cleanup-verify"))
-    return home / "datasets" / name
+    """Where ``dataset build NAME`` writes by default: ``<project>/build/datasets/NAME`` (git ignores
+    build/), so a model card can name it relative to the project."""
+    return project_root() / "build" / "datasets" / name
 
 
 # ---------------------------------------------------------------------------------------- definitions

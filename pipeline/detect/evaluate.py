@@ -135,20 +135,38 @@ def _gt(img: Path, w: int, h: int, single: bool) -> tuple[np.ndarray, np.ndarray
     return xyxy.reshape(-1, 4), cls
 
 
-def _predict(model, paths: list[Path], conf: float, iou: float, imgsz: int, batch: int = 8):
-    """Yield (path, image HxW, boxes xyxy, conf, cls) for readable images, arrays decoded by OpenCV."""
+def _predict(model, paths: list[Path], conf: float, iou: float, imgsz: int, batch: int = 8,
+             desc: str | None = None):
+    """Yield (path, image HxW, boxes xyxy, conf, cls) for readable images, arrays decoded by OpenCV.
+    ``desc``: show a progress bar (images done, rate, time left) on standard error under that name."""
     import cv2
 
+    bar = None
+    if desc:
+        import sys
+
+        from tqdm import tqdm
+        bar = tqdm(total=len(paths), unit="image", desc=desc, file=sys.stderr, mininterval=1.0)
+    try:
+        yield from _predict_chunks(model, paths, conf, iou, imgsz, batch, cv2, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _predict_chunks(model, paths, conf, iou, imgsz, batch, cv2, bar):
     for i in range(0, len(paths), batch):
         chunk = [(p, cv2.imread(str(p))) for p in paths[i:i + batch]]
         chunk = [(p, im) for p, im in chunk if im is not None]
-        if not chunk:
-            continue
-        res = model.predict([im for _, im in chunk], conf=conf, iou=iou, imgsz=imgsz, verbose=False,
-                            batch=len(chunk))
-        for (p, im), r in zip(chunk, res):
-            b = r.boxes
-            yield p, im.shape[:2], b.xyxy.cpu().numpy(), b.conf.cpu().numpy(), b.cls.cpu().numpy().astype(int)
+        if chunk:
+            res = model.predict([im for _, im in chunk], conf=conf, iou=iou, imgsz=imgsz, verbose=False,
+                                batch=len(chunk))
+            for (p, im), r in zip(chunk, res):
+                b = r.boxes
+                yield (p, im.shape[:2], b.xyxy.cpu().numpy(), b.conf.cpu().numpy(),
+                       b.cls.cpu().numpy().astype(int))
+        if bar is not None:
+            bar.update(len(paths[i:i + batch]))
 
 
 @dataclass(frozen=True)
@@ -193,10 +211,10 @@ def _open(info: ModelInfo, data_yaml: str | Path, threads: int):
 
 
 def _counts(model, images: list[Path], thresholds: list[float], iou: float, imgsz: int, batch: int,
-            single: bool) -> np.ndarray:
+            single: bool, desc: str | None = None) -> np.ndarray:
     """(TP, FP, FN) summed over ``images`` at each threshold: int array (len(thresholds), 3)."""
     counts = np.zeros((len(thresholds), 3), dtype=int)
-    for p, (h, w), xyxy, conf, cls in _predict(model, images, min(thresholds), iou, imgsz, batch):
+    for p, (h, w), xyxy, conf, cls in _predict(model, images, min(thresholds), iou, imgsz, batch, desc):
         g_xyxy, g_cls = _gt(p, w, h, single)
         cls = np.zeros_like(cls) if single else cls
         for k, t in enumerate(thresholds):
@@ -207,9 +225,17 @@ def _counts(model, images: list[Path], thresholds: list[float], iou: float, imgs
 
 def evaluate(info: ModelInfo, data_yaml: str | Path, *, confidence: float, imgsz: int = 640,
              iou: float = 0.5, negatives: str | Path | None = None, threads: int = 0,
-             batch: int = 8) -> EvalResult:
-    """Evaluate ``info`` on the ``val`` split of ``data_yaml`` (see module docstring)."""
+             batch: int = 8, progress: bool = False) -> EvalResult:
+    """Evaluate ``info`` on the ``val`` split of ``data_yaml`` (see module docstring). ``progress``: say
+    each step and show progress bars (images done, time left) on standard error."""
+    import sys
+
+    def step(msg: str) -> None:
+        if progress:
+            print(msg, file=sys.stderr, flush=True)
+
     model, data, base, single = _open(info, data_yaml, threads)
+    step(f"evaluate 1/3: mAP50 and mAP50-95 (ultralytics val) of {info.model_id} on {data_yaml}")
 
     with tempfile.TemporaryDirectory(prefix="cv-eval-") as tmp:
         m = model.val(data=str(data_yaml), split="val", imgsz=imgsz, batch=batch, single_cls=single,
@@ -221,7 +247,9 @@ def evaluate(info: ModelInfo, data_yaml: str | Path, *, confidence: float, imgsz
     ul_r = float(np.mean(box.r_curve[:, k])) if len(box.r_curve) else 0.0
 
     images = _image_list(data["val"], base)
-    tp, fp, fn = (int(x) for x in _counts(model, images, [confidence], iou, imgsz, batch, single)[0])
+    step(f"evaluate 2/3: precision and recall at confidence {confidence:g} on {len(images)} images")
+    tp, fp, fn = (int(x) for x in _counts(model, images, [confidence], iou, imgsz, batch, single,
+                                          "val images" if progress else None)[0])
     n_boxes = tp + fn
 
     neg_paths: list[Path] = []
@@ -230,7 +258,9 @@ def evaluate(info: ModelInfo, data_yaml: str | Path, *, confidence: float, imgsz
     elif data.get("negatives"):
         neg_paths = _image_list(data["negatives"], base)
     n_neg = false_dets = 0
-    for _, _, xyxy, _, _ in _predict(model, neg_paths, confidence, iou, imgsz, batch):
+    step(f"evaluate 3/3: false detections on {len(neg_paths)} clean photos")
+    for _, _, xyxy, _, _ in _predict(model, neg_paths, confidence, iou, imgsz, batch,
+                                     "clean photos" if progress else None):
         n_neg += 1
         false_dets += len(xyxy)
 

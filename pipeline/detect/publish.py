@@ -8,6 +8,7 @@ the card's ``metrics``, measured after both choices were made.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,12 @@ def suggest_threshold(info: ModelInfo, holdout_yaml: Path, *, imgsz: int, iou: f
 
 def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, iou: float,
                 confidence: float | None = None, threads: int = 0, init: str = "",
-                notes: str = "", licence: str = "AGPL-3.0") -> tuple[ModelInfo, dict[str, Any]]:
+                notes: str = "", licence: str = "AGPL-3.0",
+                register_command: str = "") -> tuple[ModelInfo, dict[str, Any]]:
     """Export the selected epoch of ``run_dir`` to ``models/<name>/weights.pt``, measure it and write
-    its card. ``confidence`` None: chosen by :func:`suggest_threshold` on the run's val split."""
+    its card. ``confidence`` None: chosen by :func:`suggest_threshold` on the run's val split. The card
+    records the commands that rebuild the data, train and register (``register_command``: the one that was
+    run), with paths relative to the project or the shared data only (:func:`card_path`)."""
     run_dir = Path(run_dir)
     args = yaml.safe_load((run_dir / "args.yaml").read_text())
     row, ckpt = select_epoch(run_dir)
@@ -51,7 +55,7 @@ def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, 
     metrics = []
     for d in [holdout, *eval_data]:
         r = evaluate(info, d, confidence=conf, imgsz=imgsz, iou=iou, threads=threads)
-        metrics.append({k: v for k, v in r.to_dict().items() if k != "model_id"})
+        metrics.append({k: card_path(v) if k == "data" else v for k, v in r.to_dict().items() if k != "model_id"})
     curve = read_curve(run_dir)
     card = {
         "name": name,
@@ -59,18 +63,21 @@ def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, 
         "date": _dt.date.today().isoformat(),
         "architecture": f"{Path(str(args.get('model', ''))).name} (ultralytics), {len(_names(info))} class(es)",
         "classes": _names(info),
-        "init_weights": init,
-        "data": {"train_yaml": str(holdout), "definition": _definition(holdout)},
-        "recipe": {k: args[k] for k in RECIPE_KEYS if k in args},
-        "selected_epoch": {"epoch": row.epoch, "by": "best mAP50 on the data's val split (held out from the "
-                           "training folders)", "holdout_map50": row.map50, "holdout_map50_95": row.map50_95},
+        "init_weights": scrub_paths(init),
+        "commands": _commands(args, holdout, register_command),
+        "data": {"train_yaml": card_path(holdout), "definition": _definition(holdout)},
+        "recipe": {k: card_path(args[k]) if k in ("model", "data") else args[k] for k in RECIPE_KEYS if k in args},
+        "selected_epoch": {"epoch": row.epoch, "checkpoint": f"weights/{ckpt.name}",
+                           "by": "best mAP50 on the data's val split (held out from the training folders)"
+                           if ckpt.name.startswith("epoch") else "ultralytics' best.pt (no epoch checkpoints)",
+                           "holdout_map50": row.map50, "holdout_map50_95": row.map50_95},
         "operating_threshold": {"confidence": conf, "chosen_by": "max F1 on the held-out split"
                                 if confidence is None else "given", "sweep": [asdict(p) for p in sweep]},
         "evaluation": {"imgsz": imgsz, "nms_iou": iou, "map": "ultralytics val, single_cls for 1 class",
                        "precision_recall": "detect stage at the operating threshold, IoU >= 0.5 matching"},
         "metrics": {k: metrics[-1][k] for k in ("map50", "map50_95", "precision", "recall",
                                                 "fp_per_clean_image")} if eval_data else {},
-        "metrics_data": str(eval_data[-1]) if eval_data else "",
+        "metrics_data": card_path(eval_data[-1]) if eval_data else "",
         "all_metrics": metrics,
         "learning_curve": [{"epoch": r.epoch, "minutes": round(r.seconds / 60, 1), "map50": round(r.map50, 4),
                             "map50_95": round(r.map50_95, 4), "box_loss": round(r.box_loss, 4),
@@ -80,6 +87,52 @@ def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, 
     }
     save_card(folder, card)
     return resolve_model(name), card
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every absolute path in it rewritten by :func:`card_path`."""
+    import re
+
+    return re.sub(r"(?<![\w.])/[^\s,;()'\"]+", lambda m: card_path(m.group(0)), text)
+
+
+def _commands(args: dict[str, Any], data_yaml: Path, register_command: str) -> list[str]:
+    """The commands that rebuild this model: dataset build, train (from the run's args.yaml), register."""
+    from .train import TrainRecipe
+
+    out = []
+    definition = _definition(data_yaml)
+    if definition:
+        out.append(f"cleanup-verify dataset build {definition} --out {card_path(data_yaml.parent)}")
+    flags = [f"--data {card_path(data_yaml)}", "--init INIT_WEIGHTS (see init_weights)"]
+    for f in TrainRecipe.__dataclass_fields__:
+        key = "time" if f == "hours" else f
+        if key in args and args[key] is not None:
+            value = card_path(args[key]) if f == "model" else args[key]
+            flags.append(f"--{f.replace('_', '-')} {value}")
+    out.append("cleanup-verify train " + " ".join(flags))
+    if register_command:
+        out.append(scrub_paths(register_command))
+    return out
+
+
+def card_path(path: str | Path) -> str:
+    """A path as a model card records it: relative to the project (``build/datasets/x/data.yaml``), or to
+    the shared data (``../shared/data/...``); elsewhere only its last two parts, marked as outside the
+    project. Never a machine's absolute path. A bare name (``yolov8s.yaml``) stays as it is."""
+    from .datasets import project_root, shared_data_root
+
+    p = Path(str(path))
+    if not p.is_absolute():
+        return p.as_posix()
+    p = Path(os.path.normpath(p))
+    root = Path(os.path.normpath(project_root().resolve()))
+    for base, prefix in ((root, ""), (Path(os.path.normpath(shared_data_root().resolve())), "../shared/data/")):
+        try:
+            return prefix + p.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return "<outside the project>/" + "/".join(p.parts[-2:])
 
 
 def _names(info: ModelInfo) -> list[str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,11 +64,12 @@ class TrainRecipe:
 
 def train_model(data_yaml: str | Path, *, init: str | Path | None, project: str | Path, name: str,
                 recipe: TrainRecipe = TrainRecipe(), threads: int = 2, resume: bool = False,
-                device: str = "cpu") -> Path:
+                device: str = "cpu", progress: Callable[[str], None] | None = None) -> Path:
     """Train (or resume) and return the run folder ``project/name`` (weights in ``weights/``).
 
     ``init``: a local ``.pt`` whose matching layers initialise the model (None: from scratch).
-    ``threads``: torch threads (0: all cores). Raises FileNotFoundError for a missing data/init file.
+    ``threads``: torch threads (0: all cores). ``progress``: called with one line after each epoch (epoch
+    of epochs, held-out mAP, time so far and left). Raises FileNotFoundError for a missing data/init file.
     """
     ul = ultralytics_threads(threads)
     run_dir = Path(project).resolve() / name
@@ -74,7 +77,9 @@ def train_model(data_yaml: str | Path, *, init: str | Path | None, project: str 
         last = run_dir / "weights" / "last.pt"
         if not last.is_file():
             raise FileNotFoundError(f"nothing to resume: {last} does not exist")
-        ul.YOLO(str(last)).train(resume=True, workers=recipe.workers)
+        model = ul.YOLO(str(last))
+        _watch(model, progress)
+        model.train(resume=True, workers=recipe.workers)
         return run_dir
     data_yaml = Path(data_yaml)
     if not data_yaml.is_file():
@@ -84,9 +89,32 @@ def train_model(data_yaml: str | Path, *, init: str | Path | None, project: str 
         if not Path(init).is_file():
             raise FileNotFoundError(f"no initial weights at {init}")
         model = model.load(str(init))
+    _watch(model, progress)
     model.train(data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True,
                 device=device, deterministic=True, verbose=True, **recipe.ultralytics_args())
     return run_dir
+
+
+def _watch(model, progress: Callable[[str], None] | None) -> None:
+    """Report each finished epoch through ``progress`` (ultralytics' own bars show the batches)."""
+    if progress is None:
+        return
+    t0 = time.monotonic()
+    first: list[int] = []
+
+    def on_fit_epoch_end(trainer) -> None:
+        done = trainer.epoch + 1
+        if not first:
+            first.append(trainer.epoch)
+        n_here = trainer.epoch - first[0] + 1
+        spent = time.monotonic() - t0
+        left = spent / n_here * (trainer.epochs - done)
+        m = trainer.metrics or {}
+        progress(f"epoch {done}/{trainer.epochs}: held-out mAP50 {m.get('metrics/mAP50(B)', 0):.4f} "
+                 f"mAP50-95 {m.get('metrics/mAP50-95(B)', 0):.4f}; {spent / 60:.1f} min so far, about "
+                 f"{left / 60:.1f} min left; checkpoints in {trainer.wdir}")
+
+    model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
 
 
 @dataclass(frozen=True)
@@ -121,14 +149,39 @@ def read_curve(run_dir: str | Path) -> list[EpochRow]:
 
 def select_epoch(run_dir: str | Path) -> tuple[EpochRow, Path]:
     """The epoch with the best held-out mAP50 (ties: mAP50-95, then the earlier epoch) whose checkpoint
-    exists, and that checkpoint. Raises FileNotFoundError when there is none."""
+    exists, and that checkpoint. Epochs count from 1 as in ``results.csv``; ultralytics names epoch N's
+    checkpoint ``epoch{N-1}.pt``. Without epoch checkpoints it falls back to ``best.pt``, and then names
+    the epoch best.pt holds (:func:`best_pt_epoch`), not the best-mAP50 one. Raises FileNotFoundError when
+    there is no checkpoint."""
     run_dir = Path(run_dir)
-    rows = sorted(read_curve(run_dir), key=lambda r: (-r.map50, -r.map50_95, r.epoch))
+    curve = read_curve(run_dir)
+    rows = sorted(curve, key=lambda r: (-r.map50, -r.map50_95, r.epoch))
     for r in rows:
-        ck = run_dir / "weights" / f"epoch{r.epoch - 1}.pt"
+        ck = epoch_checkpoint(run_dir, r.epoch)
         if ck.is_file():
             return r, ck
-    last = run_dir / "weights" / "best.pt"
-    if rows and last.is_file():
-        return rows[0], last
+    best = run_dir / "weights" / "best.pt"
+    if curve and best.is_file():
+        return best_pt_epoch(curve, best), best
     raise FileNotFoundError(f"no epoch checkpoints under {run_dir / 'weights'}")
+
+
+def epoch_checkpoint(run_dir: str | Path, epoch: int) -> Path:
+    """The checkpoint file of ``epoch`` (counted from 1, as in results.csv)."""
+    return Path(run_dir) / "weights" / f"epoch{epoch - 1}.pt"
+
+
+def best_pt_epoch(curve: list[EpochRow], best: Path) -> EpochRow:
+    """The row of the epoch ultralytics saved as ``best.pt``: the one its checkpoint names (early-stopping
+    state), else ultralytics' rule: the first epoch with the highest fitness (mAP50-95)."""
+    by_epoch = {r.epoch: r for r in curve}
+    try:
+        import torch
+
+        ck = torch.load(best, map_location="cpu", weights_only=False)
+        e = int(((ck.get("stopper") or {}).get("best_epoch")))  # 0-based, like the file names
+        if e + 1 in by_epoch:
+            return by_epoch[e + 1]
+    except Exception:  # an unreadable or older checkpoint: use the rule
+        pass
+    return max(curve, key=lambda r: (r.map50_95, -r.epoch))
