@@ -87,4 +87,8 @@ class CommandFailed(Exception):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run as ``python -m pipeline.cli``: use the imported module, whose UsageError/CommandFailed the
+    # commands raise (this file's own copies, as __main__, are other classes).
+    from pipeline.cli import main as _main
+
+    sys.exit(_main())
