@@ -513,3 +513,23 @@ def test_serve_starts_waitress_and_logs_a_failed_sign_in(ws_path):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "waitress" in err and "review.log" in err
+
+
+def test_pending_filter_lists_what_judges_still_have_to_decide(ws_path):
+    from pipeline.report import views
+    c, tok = signed_in(create_app(ws_path))
+    with Workspace(ws_path) as ws:
+        rows = views.ranking_rows(ws)
+    pending = [r.entry_id for r in rows if r.status != "scored"]
+    assert pending and len(pending) < len(rows)
+    ids = lambda html: [html_unescape(x) for x in re.findall(r'href="/entry\?id=([^"&]+)"', html)]  # noqa: E731
+    assert ids(c.get("/?status=pending").text) == pending  # in ranking order
+    c.post("/entry/decide", data={"entry_id": pending[0], "base_version": "0", "decision": "accept", "reason": "",
+                                  "csrf_token": tok})
+    assert ids(c.get("/?status=pending").text) == pending[1:]
+
+
+def html_unescape(s: str) -> str:
+    import html
+    from urllib.parse import unquote_plus
+    return unquote_plus(html.unescape(s))

@@ -107,6 +107,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "status_disqualified": ("disqualified", "bị loại"),
     "status_reviewed": ("reviewed", "đã duyệt"),
     "status_unreviewed": ("not reviewed", "chưa duyệt"),
+    "status_pending": ("waiting for a judge", "chờ giám khảo"),
     "sev_high": ("high", "cao"),
     "sev_medium": ("medium", "trung bình"),
     "sev_low": ("low", "thấp"),

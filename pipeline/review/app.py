@@ -42,7 +42,8 @@ from .corrections_export import stored_detections
 
 PAGE_SIZE = 100
 RANK_SORTS = ("rank", "score", "entry", "participant", "status")
-STATUS_FILTERS = ("scored", "needs_review", "error", "unscored", "disqualified", "reviewed", "unreviewed")
+STATUS_FILTERS = ("pending", "scored", "needs_review", "error", "unscored", "disqualified", "reviewed",
+                  "unreviewed")
 PUBLIC_ENDPOINTS = frozenset({"login", "set_lang", "static"})
 
 
@@ -398,6 +399,8 @@ def _filter(rows: list[views.RankingRow], flag: str, status: str) -> list[views.
         out = [r for r in out if r.review is not None]
     elif status == "unreviewed":
         out = [r for r in out if r.review is None]
+    elif status == "pending":  # what judges still have to decide (pipeline.ranking.final_status)
+        out = [r for r in out if r.final_status == "pending"]
     elif status:
         out = [r for r in out if r.shown_status == status]
     return out
