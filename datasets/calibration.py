@@ -16,6 +16,13 @@ There are no real before/after pairs, so each entry is made from one photo:
   location is ~2 km from the photos.
 - ``multi``: two before and two after photos of two scenes, the after photos in shuffled order.
 
+Wide entries (``wide*``, :func:`make_wide_scene`): 3-6 litter items cut from the same photos are blended
+into a street scene at 1.5-12 % of its width (pipeline.detect.wide); the after photo is the street with
+some of them never placed, moved and relit the same way.
+
+Held out: close-up entries from ``litter/aquatrash/val`` and wide entries on street scenes no detector
+trained on, with items from those photos (half of each kind); the tuning part uses the training folders.
+
 Independently, some entries carry no EXIF at all, some after photos are blurred or darkened (LOW_QUALITY
 truth) and some report implausible kilograms or participants (CLAIM_IMPLAUSIBLE truth).
 
@@ -25,7 +32,7 @@ the true fraction of litter removed (removed / items in the ground both photos s
 identical after photos), the flags that should be raised, whether it is held out, and each photo's
 ground-truth boxes in its own full-size pixels. Write it OUTSIDE the repository.
 
-Run: ``python datasets/calibration.py --out /tmp/calib --n 240`` (or import :func:`build_calibration_set`).
+Run: ``python datasets/calibration.py --out /tmp/calib --n 240 --n-wide 120`` (or import :func:`build_calibration_set`).
 """
 from __future__ import annotations
 
@@ -81,6 +88,7 @@ class EntryTruth:
     expected_flags: list[str]
     photos: list[PhotoTruth] = field(default_factory=list)
     true_pairs: list[tuple[str, str]] = field(default_factory=list)  # (before rel_path, after rel_path)
+    kind: str = "closeup"  # closeup: a litter photo; wide: litter items blended into a street scene
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -142,6 +150,26 @@ def load_sources(shared_data: Path) -> list[SourcePhoto]:
         with Image.open(img) as im:
             w, h = im.size
         boxes = _yolo_boxes(label, w, h)
+        if len(boxes) and litter_cover(boxes, (w, h)) <= MAX_LITTER_COVER:
+            out.append(SourcePhoto(img, boxes, group))
+    return out
+
+
+def load_holdout_sources(shared_data: Path) -> list[SourcePhoto]:
+    """Close-up sources the shipped detectors never trained on: ``litter/aquatrash/val`` (one photo per TACO
+    photo, close-ups left out as in :func:`load_sources`). Held-out entries are built from these only, so
+    the held-out numbers measure the detector on photos it has not seen."""
+    out: list[SourcePhoto] = []
+    val = shared_data / "litter" / "aquatrash" / "val"
+    seen: set[str] = set()
+    for img in sorted((val / "images").glob("*")):
+        group = "aquaval-" + re.split(r"_(?:jpe?g|png)\.rf\.", img.name, flags=re.I)[0].lower()
+        if group in seen:
+            continue
+        seen.add(group)
+        with Image.open(img) as im:
+            w, h = im.size
+        boxes = _yolo_boxes(val / "labels" / (img.stem + ".txt"), w, h)
         if len(boxes) and litter_cover(boxes, (w, h)) <= MAX_LITTER_COVER:
             out.append(SourcePhoto(img, boxes, group))
     return out
@@ -357,54 +385,136 @@ def make_scene(src: SourcePhoto, rng: np.random.Generator, fraction: float | Non
     return _Scene(image, after, boxes, after_boxes, n, k, src.group)
 
 
-def _pick_scenario(rng: np.random.Generator) -> str:
-    names = list(SCENARIOS)
-    p = np.array([SCENARIOS[n] for n in names])
+# Wide street scenes: the backgrounds of datasets/litter2.yaml's wide val split (scenes the detector never
+# trained on) for held-out entries, its train scenes for the tuning part.
+WIDE_BACKGROUNDS = {
+    True: ("scenes/street_video_frames/bicycle_*.jpg", "scenes/clean_streets/bicycle.jpg",
+           "scenes/street_pov_litter/IMG_[2-7].jpg"),
+    False: ("scenes/street_video_frames/ny_*.jpg", "scenes/street_video_frames/traffic_*.jpg"),
+}
+WIDE_SCENARIOS: dict[str, float] = {"clean": 0.7, "unrelated": 0.1, "identical": 0.1, "exif_gap": 0.05,
+                                    "gps_far": 0.05}
+
+
+@dataclass(frozen=True)
+class WideSource:
+    """A street background and the litter items (RGBA cut-outs) that may be blended into it."""
+
+    background: Path
+    items: tuple  # of RGBA uint8 arrays
+    group: str
+
+
+def wide_sources(shared_data: Path, sources: list[SourcePhoto], holdout: bool) -> list[WideSource]:
+    """One :class:`WideSource` per background of the split; items cut from ``sources`` (their boxes)."""
+    from pipeline.detect.wide import cut_item, expand_backgrounds, scene_of
+
+    items = []
+    for src in sources:
+        img, f = read_rgb(src.path)
+        items += [c for c in (cut_item(img, b * f) for b in src.boxes) if c is not None]
+    if not items:
+        raise ValueError("no litter items could be cut for the wide scenes")
+    bgs = expand_backgrounds(Path(shared_data), WIDE_BACKGROUNDS[holdout])
+    return [WideSource(b, tuple(items), "wide-" + scene_of(b)) for b in bgs]
+
+
+def make_wide_scene(src: WideSource, rng: np.random.Generator, fraction: float | None = None) -> _Scene:
+    """Before photo = the street with 3-6 items blended in (pipeline.detect.wide, 1.5-12 % of the width);
+    after photo = the same street with some items never placed (removed), then a camera move and a light
+    change, as :func:`make_scene`."""
+    from pipeline.detect.wide import CompositeDef, compose_scene, sample_placements
+
+    bg, _ = read_rgb(src.background, 1280)
+    hgt, wid = bg.shape[:2]
+    cdef = CompositeDef(backgrounds={}, item_sources=())
+    n = int(rng.integers(3, 7))
+    chosen = [src.items[int(i)] for i in rng.choice(len(src.items), size=min(n, len(src.items)), replace=False)]
+    pl = sample_placements(rng, (wid, hgt), [c.shape[0] / c.shape[1] for c in chosen], cdef)
+    seed = int(rng.integers(1 << 30))
+    before, boxes, idx = compose_scene(bg, chosen[:len(pl)], pl, seed)
+    hom = camera_move(rng, (wid, hgt))
+    visible = np.flatnonzero(centres_in_view(boxes, hom, (wid, hgt)))
+    k = int(rng.integers(0, len(visible) + 1)) if fraction is None else int(round(fraction * len(visible)))
+    gone = set(rng.choice(visible, size=k, replace=False).tolist()) if k else set()
+    keep = [j for j in range(len(boxes)) if j not in gone]
+    cleaned, _, _ = compose_scene(bg, [chosen[idx[j]] for j in keep], [pl[idx[j]] for j in keep], seed)
+    after = cv2.warpPerspective(cleaned, hom, (wid, hgt), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    after = light_change(after, rng)
+    return _Scene(before, after, boxes, map_boxes_clipped(boxes[keep], hom, (wid, hgt)), len(visible), k,
+                  src.group)
+
+
+def _pick_scenario(rng: np.random.Generator, table: dict[str, float] = SCENARIOS) -> str:
+    names = list(table)
+    p = np.array([table[n] for n in names])
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
 def build_calibration_set(shared_data: Path, out: Path, n_entries: int = 240, seed: int = 0,
-                          holdout_fraction: float = 0.5) -> list[EntryTruth]:
-    """Write ``n_entries`` entries under ``out/batch`` and their truth to ``out/truth.jsonl``.
+                          n_wide: int = 0) -> list[EntryTruth]:
+    """Write ``n_entries`` close-up and ``n_wide`` wide entries under ``out/batch`` and their truth to
+    ``out/truth.jsonl``.
 
-    Source photos are split by scene group: a group is held out with probability ``holdout_fraction``
-    (deterministic), and an entry is held out when its (first) source is.
+    Held out (about half of each kind): close-up entries built from ``litter/aquatrash/val``
+    (:func:`load_holdout_sources`), wide entries on the street scenes of litter2's wide val split with
+    items cut from those same photos; no detector was trained on either. The tuning part uses the training
+    folders (:func:`load_sources`) and the training scenes.
     """
-    sources = load_sources(Path(shared_data))
-    if len(sources) < 3:
-        raise ValueError(f"need at least 3 source photos with litter boxes under {shared_data}")
+    shared_data = Path(shared_data)
+    sources = {False: load_sources(shared_data), True: load_holdout_sources(shared_data)}
+    for h, srcs in sources.items():
+        if len(srcs) < 3:
+            raise ValueError(f"need at least 3 {'held-out' if h else 'tuning'} source photos with litter "
+                             f"boxes under {shared_data}")
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(sources))
-    groups = sorted({s.group for s in sources})
-    split = np.random.default_rng(seed + 1).random(len(groups)) < holdout_fraction
-    held = dict(zip(groups, (bool(v) for v in split)))
     batch = Path(out) / "batch"
     if batch.exists():  # a rebuild: remove the earlier entries (and refuse to touch anything else)
-        others = [c.name for c in batch.iterdir() if not re.fullmatch(r"cal\d{4}", c.name)]
+        others = [c.name for c in batch.iterdir() if not re.fullmatch(r"(cal|wide)\d{4}", c.name)]
         if others:
             raise ValueError(f"{batch} holds files that are not calibration entries: {others[:3]}")
         shutil.rmtree(batch)
     batch.mkdir(parents=True, exist_ok=True)
     truths = []
+    orders = {h: rng.permutation(len(s)) for h, s in sources.items()}
     for e in range(n_entries):
-        src = sources[order[e % len(sources)]]
+        held = e % 2 == 1
+        srcs = sources[held]
+        src = srcs[orders[held][(e // 2) % len(srcs)]]
         scenario = _pick_scenario(rng)
-        truths.append(_build_entry(f"cal{e:04d}", scenario, src, sources, rng, batch, held[src.group]))
+        truths.append(_build_entry(f"cal{e:04d}", scenario, rng, batch, held,
+                                   lambda r, s=src: make_scene(s, r),
+                                   lambda r, s=src, ss=srcs: make_scene(_other_source(s, ss, r), r),
+                                   lambda r, s=src, ss=srcs: make_scene(_other_source(s, ss, r), r)))
+    if n_wide:
+        wide = {h: wide_sources(shared_data, sources[h], h) for h in (False, True)}
+        for e in range(n_wide):
+            held = e % 2 == 1
+            ws = wide[held]
+            src = ws[int(rng.integers(len(ws)))]
+            scenario = _pick_scenario(rng, WIDE_SCENARIOS)
+            truths.append(_build_entry(f"wide{e:04d}", scenario, rng, batch, held,
+                                       lambda r, s=src: make_wide_scene(s, r),
+                                       lambda r, s=src, ss=ws: make_wide_scene(_other_source(s, ss, r), r),
+                                       None, kind="wide"))
     with open(Path(out) / "truth.jsonl", "w") as fh:
         for t in truths:
             fh.write(json.dumps(t.to_dict()) + "\n")
     return truths
 
 
-def _other_source(src: SourcePhoto, sources: list[SourcePhoto], rng: np.random.Generator) -> SourcePhoto:
+def _other_source(src, sources: list, rng: np.random.Generator):
+    """Another source of ``sources`` showing another scene (group) than ``src``."""
     while True:
         other = sources[int(rng.integers(len(sources)))]
         if other.group != src.group:
             return other
 
 
-def _build_entry(entry_id: str, scenario: str, src: SourcePhoto, sources: list[SourcePhoto],
-                 rng: np.random.Generator, batch: Path, holdout: bool) -> EntryTruth:
+def _build_entry(entry_id: str, scenario: str, rng: np.random.Generator, batch: Path, holdout: bool,
+                 scene, unrelated, second, kind: str = "closeup") -> EntryTruth:
+    """One entry: ``scene(rng)`` makes its before/after scene, ``unrelated(rng)`` a scene of another place
+    (the after photo of ``unrelated`` entries) and ``second(rng)`` the second scene of ``multi`` entries."""
     folder = batch / entry_id
     (folder / "before").mkdir(parents=True, exist_ok=True)
     (folder / "after").mkdir(parents=True, exist_ok=True)
@@ -415,22 +525,22 @@ def _build_entry(entry_id: str, scenario: str, src: SourcePhoto, sources: list[S
     photos: list[PhotoTruth] = []
     pairs: list[tuple[str, str]] = []
 
-    scenes = [make_scene(src, rng)]
+    scenes = [scene(rng)]
     if scenario == "multi":
-        scenes.append(make_scene(_other_source(src, sources, rng), rng))
+        scenes.append(second(rng))
     befores = [(s.before, s.before_boxes, s.group) for s in scenes]
     afters = [(s.after, s.after_boxes, s.group) for s in scenes]
     in_view = sum(s.in_view for s in scenes)
     removed = sum(s.removed for s in scenes)
     remaining = in_view - removed
     if scenario == "unrelated":
-        other = make_scene(_other_source(src, sources, rng), rng)
+        other = unrelated(rng)
         afters = [(other.after, other.after_boxes, other.group)]
         removed, remaining = 0, 0
         expected.add("SCENE_MISMATCH")
     identical = scenario == "identical"
     if identical:
-        afters = [(scenes[0].before, scenes[0].before_boxes, src.group)]
+        afters = [(scenes[0].before, scenes[0].before_boxes, scenes[0].group)]
         removed, remaining = 0, in_view
         expected.add("UNCHANGED_AFTER")
 
@@ -502,7 +612,7 @@ def _build_entry(entry_id: str, scenario: str, src: SourcePhoto, sources: list[S
     (folder / "entry.json").write_text(json.dumps(entry))
     expected.discard("")
     return EntryTruth(entry_id, scenario, holdout, round(fraction, 4), in_view if scenario != "unrelated" else 0,
-                      removed, sorted(expected), photos, pairs)
+                      removed, sorted(expected), photos, pairs, kind)
 
 
 def read_truth(out: Path) -> list[EntryTruth]:
@@ -515,9 +625,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     ap.add_argument("--out", type=Path, required=True, help="output folder (outside the repository)")
     ap.add_argument("--n", type=int, default=240)
+    ap.add_argument("--n-wide", type=int, default=120, help="wide street-scene entries (default: 120)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    truths = build_calibration_set(args.shared, args.out, args.n, args.seed)
+    truths = build_calibration_set(args.shared, args.out, args.n, args.seed, n_wide=args.n_wide)
     print(f"{len(truths)} entries in {args.out / 'batch'}, truth in {args.out / 'truth.jsonl'}")
     return 0
 

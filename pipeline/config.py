@@ -78,6 +78,8 @@ class DetectConfig:
     # the detector half-sees before is judged removed or remaining by its aligned appearance after
     candidate_confidence: float = 0.1
     iou: float = 0.5  # NMS IoU
+    tiles: int = 0  # > 1: also run a tiles x tiles grid of overlapping tiles per photo (pipeline/detect/tiles.py)
+    tile_overlap: float = 0.2  # overlap of neighbouring tiles, fraction of a tile's side
     imgsz: int = 416  # network input side in pixels: the default model was trained at 416
     batch_size: int = 8
     device: str = "cpu"

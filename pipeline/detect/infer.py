@@ -78,23 +78,45 @@ class Detector:
     def detect(self, photos: list[LoadedPhoto]) -> list[Detections]:
         """Detections for each photo, in order, in full-size pixels: every box down to
         ``cfg.candidate_confidence``, with ``operating = cfg.confidence`` (``Detections.items()`` are the
-        litter items shown and counted). Runs in batches of ``cfg.batch_size``."""
+        litter items shown and counted). Runs in batches of ``cfg.batch_size``; with ``cfg.tiles`` > 1 each
+        photo is also run as overlapping tiles (:mod:`pipeline.detect.tiles`)."""
         out: list[Detections] = []
+        for photo, (xyxy, conf, cls) in zip(photos, self.detect_arrays([to_bgr(p.image) for p in photos])):
+            size = full_size(photo)
+            out.append(Detections(xyxy=boxes_to_full_size(xyxy, photo.scale, size), confidence=conf,
+                                  class_id=cls, class_names=self.class_names, model_id=self.model_id,
+                                  image_size=size, operating=self.cfg.confidence))
+        return out
+
+    def detect_arrays(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(xyxy, confidence, class id) in pixels of each BGR image, down to the candidate threshold."""
+        from .tiles import merge_detections, tile_windows
+
+        conf = min(self.cfg.confidence, self.cfg.candidate_confidence)
+        jobs: list[tuple[int, np.ndarray]] = []  # (image index, crop)
+        layouts = []
+        for i, im in enumerate(images):
+            wins = tile_windows(im.shape[1], im.shape[0], self.cfg.tiles, self.cfg.tile_overlap)
+            layouts.append(wins)
+            jobs += [(i, im if k == 0 else np.ascontiguousarray(im[y1:y2, x1:x2]))
+                     for k, (x1, y1, x2, y2) in enumerate(wins)]
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         bs = max(1, self.cfg.batch_size)
-        for i in range(0, len(photos), bs):
-            chunk = photos[i:i + bs]
-            results = self.model.predict([to_bgr(p.image) for p in chunk],
-                                         conf=min(self.cfg.confidence, self.cfg.candidate_confidence),
-                                         iou=self.cfg.iou, imgsz=self.cfg.imgsz, device=self.cfg.device,
-                                         verbose=False, batch=len(chunk))
-            for photo, r in zip(chunk, results):
-                size = full_size(photo)
+        for i in range(0, len(jobs), bs):
+            chunk = [c for _, c in jobs[i:i + bs]]
+            for r in self.model.predict(chunk, conf=conf, iou=self.cfg.iou, imgsz=self.cfg.imgsz,
+                                        device=self.cfg.device, verbose=False, batch=len(chunk)):
                 b = r.boxes
-                out.append(Detections(
-                    xyxy=boxes_to_full_size(b.xyxy.cpu().numpy(), photo.scale, size),
-                    confidence=b.conf.cpu().numpy(), class_id=b.cls.cpu().numpy().astype(np.int32),
-                    class_names=self.class_names, model_id=self.model_id, image_size=size,
-                    operating=self.cfg.confidence))
+                found.append((b.xyxy.cpu().numpy(), b.conf.cpu().numpy(), b.cls.cpu().numpy().astype(np.int32)))
+        out, k = [], 0
+        for wins in layouts:
+            parts = found[k:k + len(wins)]
+            k += len(wins)
+            if len(wins) == 1:
+                out.append(parts[0])
+            else:
+                out.append(merge_detections(wins, [p[0] for p in parts], [p[1] for p in parts],
+                                            [p[2] for p in parts], self.cfg.iou))
         return out
 
 

@@ -264,7 +264,12 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
             msg_vi = f"Không vật nào trong {visible_before} vật rác ở ảnh trước nằm trong vùng ảnh sau chụp lại."
         flags.append(make_flag("NO_LITTER_BEFORE", msg, msg_vi))
     litter_after = remaining + new
-    if changes and litter_after > 0 and litter_after >= sc.litter_remains_min_fraction * max(1, before_items):
+    weight_b = sum(c.before_weight for c in changes)
+    if weight_b > 0:  # verify-3: the weighted share of litter left (remaining candidates by weight) and new
+        remains = (weight_b - sum(c.removed_weight for c in changes) + new) / weight_b
+    else:
+        remains = litter_after / max(1, before_items)
+    if changes and litter_after > 0 and remains >= sc.litter_remains_min_fraction:
         flags.append(make_flag(
             "LITTER_REMAINS", f"{litter_after} litter item(s) still visible after ({remaining} left in place, "
             f"{new} new).", f"Vẫn còn {litter_after} vật rác trong ảnh sau ({remaining} còn nguyên chỗ, "
@@ -293,7 +298,6 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     flags += time_flags + gps_flags + quality_flags
 
     unchanged = any(f.code == "UNCHANGED_AFTER" for f in flags)
-    weight_b = sum(c.before_weight for c in changes)
     if weight_b > 0:  # verify-3: weighted candidates, each judged removed or remaining (pipeline.verify.change)
         count_frac = sum(c.removed_weight for c in changes) / weight_b
         area_frac = (sum(c.removed_area_share * c.before_weight for c in changes) / weight_b)

@@ -151,9 +151,9 @@ def litter_change(match: SceneMatch, before: Detections, after: Detections, cfg:
     removed_weight = float(w_b[~remaining_b].sum())
     area_total = float((w_b * area_b).sum() + area_m.sum())
     area_removed = float((w_b * area_b)[~remaining_b].sum())
-    # counts of items: before candidates at the operating threshold, plus weaker ones judged removed
-    # (the weak ones that remain are most likely not litter at all)
-    counted = (w_b >= 1.0) | ~remaining_b
+    # counts of items: before candidates of weight >= 0.5 (confidence at least half the operating
+    # threshold), plus weaker ones judged removed (very weak ones that remain are most likely not litter)
+    counted = (w_b >= 0.5) | ~remaining_b
     strong_boxes_a = boxes_a[strong_a]
     region_b, cell_b = shared_region_mask(h, size_b, size_a)
     region_a, cell_a = shared_region_mask(h_inv, size_a, size_b)

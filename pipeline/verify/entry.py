@@ -71,14 +71,27 @@ def verify_entry(photos: list[tuple[PhotoRef, LoadedPhoto, Detections | None]], 
                  ) -> EntryVerification:
     """Pair the entry's usable photos by place and count the litter change of each same-place pair.
 
-    ``photos``: every usable photo of one entry (unreadable ones left out) with its detections at the
+    ``photos``: every usable photo of one entry (unreadable ones left out) with its detections down to the
     candidates (``Detections.operating`` is the operating threshold; None when detection failed: the pair
     is then matched but not counted).
     Features are computed once per photo.
     """
+    return count_changes(photos, pair_entry([(r, p) for r, p, _ in photos], cfg), cfg)
+
+
+def pair_entry(photos: list[tuple[PhotoRef, LoadedPhoto]], cfg: VerifyConfig):
+    """The same-place assignment of the entry's before and after photos (pipeline.verify.pairing), the
+    costly half of :func:`verify_entry`; it does not depend on the detections."""
+    before = [p for r, p in photos if r.role == "before"]
+    after = [p for r, p in photos if r.role == "after"]
+    return pair_photos(before, after, cfg)
+
+
+def count_changes(photos: list[tuple[PhotoRef, LoadedPhoto, Detections | None]], pairing,
+                  cfg: VerifyConfig) -> EntryVerification:
+    """The litter change of each pair of ``pairing`` (from :func:`pair_entry` over the same photos)."""
     before = [(r, p, d) for r, p, d in photos if r.role == "before"]
     after = [(r, p, d) for r, p, d in photos if r.role == "after"]
-    pairing = pair_photos([p for _, p, _ in before], [p for _, p, _ in after], cfg)
     fb, fa = pairing.before_features, pairing.after_features
     pairs = []
     for i, j, match in pairing.pairs:
