@@ -64,6 +64,14 @@ class DedupConfig:
     difference_percentile: float = 100.0  # statistic of the per-pixel differences (100: the largest)
     crop_difference_percentile: float = 100.0  # for crops, after alignment, one-pixel border left out
     max_candidates: int = 200  # per photo, nearest first: caps the pixel checks on degenerate photos
+    # Reused photos the way cheaters reuse them (issue 13): the photo inside a screenshot, small rotations
+    # (straightened), caption-free parts; every hash hit confirmed on local features (pipeline/dedup/confirm.py),
+    # which also tells frames of one spot seconds apart (``same_spot``) from copies.
+    match_reuse: bool = True
+    reuse_threshold: int = 10  # of 64: inner photo / rotated / part pHash against the other photo's
+    max_confirm: int = 20  # per photo, nearest first: other photos confirmed on local features
+    copy_max_changed: float = 0.004  # confirmed copy: changed fraction of the overlap after captions and text
+    same_spot_min_inliers: int = 30  # same spot: local-feature inliers of the similarity fit at least this
 
 
 @dataclass(frozen=True)

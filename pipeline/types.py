@@ -215,7 +215,8 @@ class PhotoHashes:
         )
 
 
-MatchKind = Literal["exact", "same_image", "mirrored_rotated", "cropped"]
+MatchKind = Literal["exact", "same_image", "mirrored_rotated", "cropped", "straightened", "screenshot", "captioned",
+                    "same_spot"]  # same_spot: the same place moments apart, NOT a copy
 
 
 @dataclass(frozen=True)

@@ -357,7 +357,10 @@ def test_fixed_camera_with_one_thing_moved_is_not_a_copy(tmp_path):
         put_entry(ws, "E1", "b", [("before/1.jpg", "before", d1), ("after/1.jpg", "after", d2),
                                    ("after/2.jpg", "after", copy)])
         found = {m.other_sha256: m.kind for m in match_photos(ws, [h1.sha256], DedupConfig())}
-        assert found == {hashlib.sha256(copy).hexdigest(): "same_image"}
+        # the copy is a copy; the second frame is the same spot moments later, its own kind (not a copy)
+        assert found == {hashlib.sha256(copy).hexdigest(): "same_image", h2.sha256: "same_spot"}
+        assert found == {m.other_sha256: m.kind
+                         for m in match_photos(ws, [h1.sha256], DedupConfig(match_reuse=False))} | {h2.sha256: "same_spot"}
         flags = duplicate_flags(ws, "E1", DedupConfig())
         assert [(f.code, f.photos) for f in flags] == [(UNCHANGED_AFTER, ("before/1.jpg", "after/2.jpg"))]
 

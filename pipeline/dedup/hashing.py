@@ -29,6 +29,8 @@ Hashes (bit order: row-major over the hash grid, first bit is the most significa
 from __future__ import annotations
 
 import base64
+import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +40,9 @@ import scipy.fftpack
 from PIL import Image
 
 from ..types import PhotoHashes
+from .frame import photo_box
 
-STAGE_VERSION = "dedup-hash-2"  # 2: pHash/dHash from hash_base, not the analysis image
+STAGE_VERSION = "dedup-hash-3"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views
 
 #: Dihedral variants, index 0 is the photo as it is. ``rot<k>``: rotated counterclockwise by k degrees;
 #: ``mirror_rot<k>``: mirrored left-right, then rotated. Index i < 4 is ``np.rot90(img, i)``, index 4 + i is
@@ -53,6 +56,16 @@ _PDQ_DIHEDRAL_ORDER = (0, 1, 2, 3, 5, 6, 4, 7)
 PDQ_MAX_SIDE = 512  # px: PDQ input is box-reduced by an integer factor to at most this longest side
 CROP_GRID_SIDE = 256  # px: longest side of the grey image the crop windows and the thumb are cut from
 THUMB_SIDE = 64  # px: side of the square grey signature
+VIEW_SIDE = 320  # px: longest side of the grey views that candidates are confirmed on (local features)
+VIEW_QUALITY = 90  # JPEG quality of the stored views
+
+#: small rotations (degrees, counterclockwise) hashed for re-uploads that were straightened: each rotated
+#: and zoomed just enough to hide the corners, as a photo editor's straighten tool does. pHash tolerates
+#: about +-1 degree, so a step of 1.5 covers 1-5 degrees (0 is the photo's own pHash).
+ROT_ANGLES: tuple[float, ...] = (-4.5, -3.0, -1.5, 1.5, 3.0, 4.5)
+#: parts that a caption band leaves untouched: (x0, y0, x1, y1) fractions; the top 75 % survives a band
+#: over the bottom quarter, the bottom 75 % one over the top
+PART_BOXES: tuple[tuple[float, float, float, float], ...] = ((0.0, 0.0, 1.0, 0.75), (0.0, 0.25, 1.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -86,11 +99,26 @@ class DedupHashes(PhotoHashes):
 
     crop_phashes: tuple[int, ...] = ()
     thumb: bytes = b""
+    #: the photo found inside a screenshot or bordered image (:func:`pipeline.dedup.frame.photo_box`):
+    #: its box as fractions (x0, y0, x1, y1) and its pHash; both empty when the whole image is the photo
+    inner_box: tuple[float, ...] = ()
+    inner_phashes: tuple[int, ...] = ()
+    #: pHashes of the photo rotated by ``ROT_ANGLES`` (zoomed to hide the corners) and of ``PART_BOXES``
+    rot_phashes: tuple[int, ...] = ()
+    part_phashes: tuple[int, ...] = ()
+    #: grey JPEG views at ``VIEW_SIDE`` px for confirming candidates: the whole image, and the inner photo
+    view: bytes = b""
+    inner_view: bytes = b""
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
         d["crop_phashes"] = [f"{v:016x}" for v in self.crop_phashes]
         d["thumb"] = base64.b64encode(self.thumb).decode("ascii")
+        d["inner_box"] = list(self.inner_box)
+        for k in ("inner_phashes", "rot_phashes", "part_phashes"):
+            d[k] = [f"{v:016x}" for v in getattr(self, k)]
+        d["view"] = base64.b64encode(self.view).decode("ascii")
+        d["inner_view"] = base64.b64encode(self.inner_view).decode("ascii")
         return d
 
     @classmethod
@@ -99,7 +127,13 @@ class DedupHashes(PhotoHashes):
         base = PhotoHashes.from_dict(d)
         return cls(**{k: getattr(base, k) for k in PhotoHashes.__dataclass_fields__},
                    crop_phashes=tuple(int(v, 16) for v in d.get("crop_phashes", [])),
-                   thumb=base64.b64decode(d.get("thumb") or ""))
+                   thumb=base64.b64decode(d.get("thumb") or ""),
+                   inner_box=tuple(float(v) for v in d.get("inner_box", [])),
+                   inner_phashes=tuple(int(v, 16) for v in d.get("inner_phashes", [])),
+                   rot_phashes=tuple(int(v, 16) for v in d.get("rot_phashes", [])),
+                   part_phashes=tuple(int(v, 16) for v in d.get("part_phashes", [])),
+                   view=base64.b64decode(d.get("view") or ""),
+                   inner_view=base64.b64decode(d.get("inner_view") or ""))
 
     def thumb_array(self) -> np.ndarray | None:
         """The grey signature as a (THUMB_SIDE, THUMB_SIDE) uint8 array, or None when absent."""
@@ -213,19 +247,85 @@ def crop_phashes(small: Image.Image, windows: tuple[CropWindow, ...] = CROP_WIND
     return phash_stack(window_grids(np.asarray(small), windows))
 
 
-def compute_hashes(image: np.ndarray, sha256: str, *, with_pdq: bool = False) -> DedupHashes:
+def zoom_to_hide_corners(width: int, height: int, degrees: float) -> float:
+    """The largest k such that the centred k-scaled rectangle fits inside the ``width`` x ``height``
+    rectangle rotated by ``degrees`` (what a straighten tool keeps)."""
+    c, s = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
+    return min(width / (width * c + height * s), height / (width * s + height * c))
+
+
+def rotated_phashes(small: Image.Image, angles: tuple[float, ...] = ROT_ANGLES) -> tuple[int, ...]:
+    """pHash of ``small`` (a grey hash base) rotated by each angle and zoomed to hide the corners."""
+    w, h = small.size
+    grids = []
+    for a in angles:
+        k = zoom_to_hide_corners(w, h, a)
+        cw, ch = w * k, h * k
+        box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
+        rot = small.rotate(a, resample=Image.Resampling.BILINEAR)
+        grids.append(np.asarray(rot.resize((32, 32), Image.Resampling.LANCZOS, box=box)))
+    return phash_stack(np.stack(grids)) if grids else ()
+
+
+def part_phashes(small: Image.Image, boxes: tuple[tuple[float, ...], ...] = PART_BOXES) -> tuple[int, ...]:
+    """pHash of each part (fractions x0, y0, x1, y1) of ``small``."""
+    w, h = small.size
+    return phash_stack(np.stack([np.asarray(small.resize((32, 32), Image.Resampling.LANCZOS,
+                                                         box=(b[0] * w, b[1] * h, b[2] * w, b[3] * h)))
+                                 for b in boxes])) if boxes else ()
+
+
+def grey_view(grey: Image.Image, side: int = VIEW_SIDE) -> bytes:
+    """``grey`` at longest side <= ``side`` (area average, never enlarged) as JPEG bytes."""
+    f = min(1.0, side / max(grey.size))
+    img = grey.resize((max(1, round(grey.width * f)), max(1, round(grey.height * f))), Image.Resampling.BOX) \
+        if f < 1.0 else grey
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=VIEW_QUALITY)
+    return buf.getvalue()
+
+
+def decode_view(data: bytes) -> np.ndarray | None:
+    """A stored grey view as an H x W uint8 array, or None when absent."""
+    if not data:
+        return None
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("L"))
+
+
+def compute_hashes(image: np.ndarray, sha256: str, *, with_pdq: bool = False, with_views: bool = True) -> DedupHashes:
     """All hashes of one photo from its analysis image (HxWx3 uint8 RGB, oriented, reduced); PDQ and its
-    variants only ``with_pdq`` (``DedupConfig.use_pdq``; otherwise ``pdq`` is None and ``pdq_variants`` empty).
+    variants only ``with_pdq`` (``DedupConfig.use_pdq``; otherwise ``pdq`` is None and ``pdq_variants`` empty);
+    the reuse hashes (inner photo, small rotations, caption-free parts) and the grey views only
+    ``with_views`` (``DedupConfig.match_reuse``).
 
     Raises ValueError for an image that is not HxWx3 uint8 or is empty.
     """
     rgb = _rgb(image)
-    small = _reduce_to(rgb.convert("L"), CROP_GRID_SIDE)  # == hash_base(image)
+    grey = rgb.convert("L")
+    small = _reduce_to(grey, CROP_GRID_SIDE)  # == hash_base(image)
     thumb = small.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     g32 = np.asarray(small.resize((32, 32), Image.Resampling.LANCZOS))  # as imagehash.phash(small)
     g98 = np.asarray(small.resize((9, 8), Image.Resampling.LANCZOS))  # as imagehash.dhash(small)
     ph = phash_variants(g32)
     pdq, quality = pdq_hashes(rgb) if with_pdq else ((), None)
+    reuse = reuse_hashes(grey, small) if with_views else {}
     return DedupHashes(sha256=sha256, phash=ph[0], dhash=bits_to_int(dhash_bits(g98)),
                        pdq=pdq[0] if pdq else None, pdq_quality=quality, phash_variants=ph, pdq_variants=pdq,
-                       crop_phashes=crop_phashes(small), thumb=np.asarray(thumb).tobytes())
+                       crop_phashes=crop_phashes(small), thumb=np.asarray(thumb).tobytes(), **reuse)
+
+
+def reuse_hashes(grey: Image.Image, small: Image.Image) -> dict[str, Any]:
+    """The hashes and views for reused photos (see :class:`DedupHashes`) of the grey analysis image and its
+    hash base: the inner photo of a screenshot, small rotations, caption-free parts, grey views."""
+    box = photo_box(np.asarray(small))
+    out: dict[str, Any] = {"rot_phashes": rotated_phashes(small), "part_phashes": part_phashes(small),
+                           "view": grey_view(grey)}
+    if box is not None:
+        w, h = grey.size
+        inner = grey.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
+        inner_small = _reduce_to(inner, CROP_GRID_SIDE)
+        g32 = np.asarray(inner_small.resize((32, 32), Image.Resampling.LANCZOS))
+        out.update(inner_box=tuple(round(v, 4) for v in box), inner_phashes=(phash_stack(g32[None])[0],),
+                   inner_view=grey_view(inner))
+    return out

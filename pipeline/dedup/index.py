@@ -9,14 +9,20 @@ a million photos, see scripts/bench_dedup.py).
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..types import PhotoHashes
 from ..workspace import Workspace, register_schema
-from .hashing import CROP_WINDOWS, STAGE_VERSION, THUMB_SIDE, DedupHashes
+from .hashing import CROP_WINDOWS, PART_BOXES, ROT_ANGLES, STAGE_VERSION, THUMB_SIDE, DedupHashes
+from .confirm import ViewFeatures, view_features
+from .hashing import decode_view
 from .mih import MultiIndex
+from .verify import dihedral
+
+VIEW_CACHE = 2048  # views whose local features are kept in memory (~100 KB each)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dedup_hashes (
@@ -34,7 +40,26 @@ CREATE TABLE IF NOT EXISTS dedup_hashes (
 """
 register_schema(SCHEMA)
 
+#: the hashes and views for reused photos (issue 13), one row per photo hashed with them; a separate table
+#: so that workspaces made before them need no migration (their photos simply have no row)
+REUSE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dedup_reuse (
+    sha256 TEXT PRIMARY KEY,
+    inner_box TEXT,               -- "x0 y0 x1 y1" fractions, NULL when the whole image is the photo
+    inner_phashes BLOB,           -- 0 or 1 x 8 bytes
+    rot_phashes BLOB,             -- len(ROT_ANGLES) x 8 bytes
+    part_phashes BLOB,            -- len(PART_BOXES) x 8 bytes
+    view BLOB,                    -- grey JPEG, VIEW_SIDE px
+    inner_view BLOB               -- grey JPEG of the inner photo
+);
+"""
+register_schema(REUSE_SCHEMA)
+
 N_WINDOWS = len(CROP_WINDOWS)
+#: slots of the "alt" index (reuse hashes of every photo): the inner photo, the rotations, the parts
+ALT_INNER = 0
+ALT_ROT = tuple(range(1, 1 + len(ROT_ANGLES)))
+ALT_PART = tuple(range(1 + len(ROT_ANGLES), 1 + len(ROT_ANGLES) + len(PART_BOXES)))
 
 
 def _u64(v: int) -> bytes:
@@ -70,19 +95,42 @@ def add(ws: Workspace, hashes: PhotoHashes) -> None:
             (hashes.sha256, STAGE_VERSION, _u64(hashes.phash), _u64(hashes.dhash), hashes.pdq,
              hashes.pdq_quality, b"".join(_u64(v) for v in hashes.phash_variants),
              b"".join(hashes.pdq_variants), b"".join(_u64(v) for v in crops), thumb or None))
+        if getattr(hashes, "view", b""):
+            c.execute("INSERT OR REPLACE INTO dedup_reuse(sha256, inner_box, inner_phashes, rot_phashes, "
+                      "part_phashes, view, inner_view) VALUES (?,?,?,?,?,?,?)",
+                      (hashes.sha256, " ".join(str(v) for v in hashes.inner_box) or None,
+                       b"".join(_u64(v) for v in hashes.inner_phashes),
+                       b"".join(_u64(v) for v in hashes.rot_phashes), b"".join(_u64(v) for v in hashes.part_phashes),
+                       hashes.view, hashes.inner_view or None))
 
 
 def get(ws: Workspace, sha256: str) -> DedupHashes | None:
     """A photo's stored hashes, or None when it was never indexed."""
-    row = ws.conn.execute("SELECT sha256, phash, dhash, pdq, pdq_quality, phash_variants, pdq_variants, "
-                          "crop_phashes, thumb FROM dedup_hashes WHERE sha256=?", (sha256,)).fetchone()
+    row = ws.conn.execute("SELECT d.sha256, d.phash, d.dhash, d.pdq, d.pdq_quality, d.phash_variants, "
+                          "d.pdq_variants, d.crop_phashes, d.thumb, r.inner_box, r.inner_phashes, r.rot_phashes, "
+                          "r.part_phashes, r.view, r.inner_view FROM dedup_hashes d "
+                          "LEFT JOIN dedup_reuse r ON r.sha256 = d.sha256 WHERE d.sha256=?", (sha256,)).fetchone()
     return _row_to_hashes(row) if row else None
 
 
 def _row_to_hashes(r: sqlite3.Row | tuple) -> DedupHashes:
     return DedupHashes(sha256=r[0], phash=int.from_bytes(r[1], "big"), dhash=int.from_bytes(r[2], "big"),
                        pdq=r[3], pdq_quality=r[4], phash_variants=_ints(r[5]), pdq_variants=_bytes32(r[6]),
-                       crop_phashes=_ints(r[7]), thumb=r[8] or b"")
+                       crop_phashes=_ints(r[7]), thumb=r[8] or b"",
+                       inner_box=tuple(float(v) for v in (r[9] or "").split()), inner_phashes=_ints(r[10]),
+                       rot_phashes=_ints(r[11]), part_phashes=_ints(r[12]), view=r[13] or b"",
+                       inner_view=r[14] or b"")
+
+
+def alt_codes(h: PhotoHashes) -> list[tuple[int, int]]:
+    """(slot, code) of a photo's reuse hashes in the "alt" index (empty without them)."""
+    out = [(ALT_INNER, c) for c in getattr(h, "inner_phashes", ())[:1]]
+    rot, part = getattr(h, "rot_phashes", ()), getattr(h, "part_phashes", ())
+    if len(rot) == len(ALT_ROT):
+        out.extend(zip(ALT_ROT, rot))
+    if len(part) == len(ALT_PART):
+        out.extend(zip(ALT_PART, part))
+    return out
 
 
 def count(ws: Workspace) -> int:
@@ -107,10 +155,15 @@ class HashIndex:
     crops: np.ndarray  # (n * N_WINDOWS,) uint64
     has_crops: np.ndarray  # (n,) bool
     thumbs: dict[str, bytes] = field(default_factory=dict)
+    #: the "alt" index: reuse hashes of every photo (``alt_codes``), row k owned by photo ``alt_owner[k]``
+    alt: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    alt_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    alt_slot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     ws: Workspace | None = None
     _pos: dict[str, int] = field(default_factory=dict)
     _mih: dict[str, MultiIndex] = field(default_factory=dict)
     _extra: dict[str, DedupHashes] = field(default_factory=dict)
+    _views: OrderedDict = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self._pos = {s: i for i, s in enumerate(self.shas)}
@@ -138,12 +191,13 @@ class HashIndex:
             if len(c) == N_WINDOWS:
                 crops[i * N_WINDOWS:(i + 1) * N_WINDOWS] = np.array(c, np.uint64)
                 has[i] = True
+        alt = [(i, slot, code) for i, h in enumerate(hashes) for slot, code in alt_codes(h)]
         idx = cls(shas=[h.sha256 for h in hashes],
                   order=np.asarray(order if order is not None else range(n), np.int64),
                   phash=np.array([h.phash for h in hashes], np.uint64).reshape(n),
                   dhash=np.array([h.dhash for h in hashes], np.uint64).reshape(n),
                   pdq=pdq, pdq_quality=q, crops=crops, has_crops=has,
-                  thumbs={h.sha256: getattr(h, "thumb", b"") for h in hashes})
+                  thumbs={h.sha256: getattr(h, "thumb", b"") for h in hashes}, **_alt_arrays(alt))
         idx._extra = {h.sha256: h if isinstance(h, DedupHashes) else DedupHashes.from_dict(h.to_dict())
                       for h in hashes}
         return idx
@@ -166,14 +220,22 @@ class HashIndex:
         crops = np.frombuffer(b"".join(r[5] if h else zero_crops for r, h in zip(rows, has)), ">u8").astype(np.uint64)
         big = 1 << 40
         order = np.array([r[6] if r[6] is not None else big + r[7] for r in rows], np.int64)
+        pos = {s: i for i, s in enumerate(shas)}
+        alt = []
+        for sha, inner, rot, part in ws.conn.execute(
+                "SELECT sha256, inner_phashes, rot_phashes, part_phashes FROM dedup_reuse ORDER BY rowid"):
+            if sha in pos:
+                h = DedupHashes(sha, 0, 0, inner_phashes=_ints(inner), rot_phashes=_ints(rot),
+                                part_phashes=_ints(part))
+                alt.extend((pos[sha], slot, code) for slot, code in alt_codes(h))
         return cls(shas=shas, order=order, phash=phash, dhash=dhash, pdq=pdq, pdq_quality=q, crops=crops,
-                   has_crops=has, ws=ws)
+                   has_crops=has, ws=ws, **_alt_arrays(alt))
 
     def mih(self, name: str) -> MultiIndex:
-        """The radius-search index over ``phash``, ``pdq`` or ``crops`` (built on first use)."""
+        """The radius-search index over ``phash``, ``pdq``, ``crops`` or ``alt`` (built on first use)."""
         if name not in self._mih:
             codes = {"phash": lambda: self.phash[:, None], "pdq": lambda: self.pdq,
-                     "crops": lambda: self.crops[:, None]}[name]()
+                     "crops": lambda: self.crops[:, None], "alt": lambda: self.alt[:, None]}[name]()
             self._mih[name] = MultiIndex(codes)
         return self._mih[name]
 
@@ -189,6 +251,20 @@ class HashIndex:
             return None
         return np.frombuffer(t, np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
 
+    def view_features(self, h: DedupHashes, inner: bool = False, variant: int = 0) -> ViewFeatures | None:
+        """Local features of a photo's grey view (its inner photo's with ``inner``; dihedral ``variant``),
+        cached for the last ``VIEW_CACHE`` views; None when the photo has no such view."""
+        key = (h.sha256, inner, variant)
+        if key in self._views:
+            self._views.move_to_end(key)
+            return self._views[key]
+        grey = decode_view(h.inner_view if inner else h.view)
+        vf = None if grey is None else view_features(np.ascontiguousarray(dihedral(grey, variant)))
+        self._views[key] = vf
+        if len(self._views) > VIEW_CACHE:
+            self._views.popitem(last=False)
+        return vf
+
     def hashes(self, sha256: str) -> DedupHashes | None:
         """All stored hashes of an indexed photo (variants included), or None."""
         if sha256 in self._extra:
@@ -201,6 +277,12 @@ class HashIndex:
         return None
 
 
+def _alt_arrays(alt: list[tuple[int, int, int]]) -> dict[str, np.ndarray]:
+    return {"alt": np.array([a[2] for a in alt], np.uint64).reshape(-1),
+            "alt_owner": np.array([a[0] for a in alt], np.int64).reshape(-1),
+            "alt_slot": np.array([a[1] for a in alt], np.int16).reshape(-1)}
+
+
 _cache: dict[str, tuple[tuple[int, ...], HashIndex]] = {}
 
 
@@ -208,8 +290,8 @@ def load_index(ws: Workspace) -> HashIndex:
     """The in-memory index of a workspace, cached per database file and rebuilt when rows were added or
     replaced or photos arrived since (row counts and max rowid: one cheap query per call)."""
     key = str(ws.db_path.resolve())
-    stamp = tuple(ws.conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), (SELECT COUNT(*) FROM photos) "
-                                  "FROM dedup_hashes").fetchone())
+    stamp = tuple(ws.conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), (SELECT COUNT(*) FROM photos), "
+                                  "(SELECT COALESCE(MAX(rowid), 0) FROM dedup_reuse) FROM dedup_hashes").fetchone())
     hit = _cache.get(key)
     if hit is not None and hit[0] == stamp and hit[1].ws is ws:
         return hit[1]

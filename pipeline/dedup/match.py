@@ -23,10 +23,14 @@ from ..config import DedupConfig
 from ..types import DuplicateGroup, DuplicateMatch
 from ..workspace import Workspace
 from .hashing import CROP_WINDOWS, DedupHashes
-from .index import N_WINDOWS, HashIndex, load_index
+from .confirm import COPY, DIFFERENT, SAME_SPOT, Confirmation, ConfirmConfig, confirm
+from .index import ALT_INNER, ALT_PART, ALT_ROT, N_WINDOWS, HashIndex, load_index
 from .verify import crop_difference, dihedral, same_image_difference
 
-KIND_RANK = {"exact": 0, "same_image": 1, "mirrored_rotated": 2, "cropped": 3}
+KIND_RANK = {"exact": 0, "same_image": 1, "mirrored_rotated": 2, "cropped": 3, "straightened": 4,
+             "screenshot": 5, "captioned": 6, "same_spot": 9}
+#: kinds that say "copy" (``same_spot`` is the same place at another moment, not a copy)
+COPY_KINDS = ("exact", "same_image", "mirrored_rotated", "cropped", "straightened", "screenshot", "captioned")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class Candidate:
     variant: int = 0
     window: int = -1
     q_is_big: bool = False
+    q_inner: bool = False  # compare the query's inner photo (screenshot) rather than the whole image
+    o_inner: bool = False  # ... the other's
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,8 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candi
         for w, code in enumerate(h.crop_phashes):
             ids, d = ph.query(np.array([code], np.uint64), cfg.crop_threshold)
             out.extend(Candidate(int(i), "cropped", "phash_crop", int(di), 0, w, True) for i, di in zip(ids, d))
+    if cfg.match_reuse:
+        out.extend(reuse_candidates(index, h, cfg))
     me = index.position(h.sha256)
     out = [c for c in out if c.other != me]
     if not out:
@@ -97,6 +105,37 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candi
     keep = sorted(best, key=lambda o: best[o].distance)[:cfg.max_candidates]
     allowed = set(keep)
     return [c for c in sorted(out, key=lambda c: (c.distance, KIND_RANK[c.kind])) if c.other in allowed]
+
+
+def reuse_candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candidate]:
+    """Hash hits for screenshots, small rotations and captions (issue 13), all within ``reuse_threshold``:
+    the query's pHash against the others' inner photos and rotations; the query's inner photo against the
+    others' pHash and inner photos; the query's rotations against the others' pHash; each caption-free
+    part against the same part of the others."""
+    out: list[Candidate] = []
+    thr = cfg.reuse_threshold
+    ph, alt = index.mih("phash"), index.mih("alt")
+
+    def on_alt(code: int, slots: tuple[int, ...]) -> list[tuple[int, int, int]]:
+        ids, d = alt.query(np.array([code], np.uint64), thr)
+        ok = np.isin(index.alt_slot[ids], slots)
+        return [(int(index.alt_owner[i]), int(index.alt_slot[i]), int(di)) for i, di in zip(ids[ok], d[ok])]
+
+    for o, _, d in on_alt(h.phash, (ALT_INNER,)):
+        out.append(Candidate(o, "screenshot", "phash_inner", d, o_inner=True))
+    for o, _, d in on_alt(h.phash, ALT_ROT):
+        out.append(Candidate(o, "straightened", "phash_rotated", d))
+    for code in h.inner_phashes[:1]:
+        ids, d = ph.query(np.array([code], np.uint64), thr)
+        out.extend(Candidate(int(i), "screenshot", "phash_inner", int(di), q_inner=True) for i, di in zip(ids, d))
+        out.extend(Candidate(o, "screenshot", "phash_inner", d, q_inner=True, o_inner=True)
+                   for o, _, d in on_alt(code, (ALT_INNER,)))
+    for code in h.rot_phashes:
+        ids, d = ph.query(np.array([code], np.uint64), thr)
+        out.extend(Candidate(int(i), "straightened", "phash_rotated", int(di)) for i, di in zip(ids, d))
+    for slot, code in zip(ALT_PART, h.part_phashes):
+        out.extend(Candidate(o, "captioned", "phash_part", d) for o, _, d in on_alt(code, (slot,)))
+    return out
 
 
 def verify_candidate(index: HashIndex, h: DedupHashes, c: Candidate, cfg: DedupConfig) -> float:
@@ -118,10 +157,23 @@ def verify_candidate(index: HashIndex, h: DedupHashes, c: Candidate, cfg: DedupC
     return diff
 
 
+OLD_KINDS = ("same_image", "mirrored_rotated", "cropped")
+
+
 def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[VerifiedMatch]:
-    """The verified matches of one photo against the index, one per other photo (the best kind)."""
+    """The verified matches of one photo against the index, one per other photo (the best kind).
+
+    Hash hits of the original kinds are checked on the grey signatures first (``verify_candidate``). With
+    ``cfg.match_reuse`` every other photo with a hit (at most ``cfg.max_confirm``, nearest first) is then
+    confirmed on local features (:func:`pipeline.dedup.confirm.confirm`): a signature match that turns out
+    to be the same spot with something changed becomes ``same_spot``; a hit the signatures rejected (a
+    caption, a rotation, a screenshot) becomes a copy of the kind :func:`copy_kind` names when the
+    features confirm it. When the features cannot align the pair, the signature verdict stands."""
+    cands = candidates(index, h, cfg)
     found: dict[int, VerifiedMatch] = {}
-    for c in candidates(index, h, cfg):
+    for c in cands:
+        if c.kind not in OLD_KINDS:
+            continue
         prev = found.get(c.other)
         if prev is not None and (prev.kind != "cropped" or c.kind == "cropped"):
             continue  # already matched as well or better
@@ -129,7 +181,67 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
         diff = verify_candidate(index, h, c, cfg)
         if diff <= limit:
             found[c.other] = VerifiedMatch(index.shas[c.other], c.kind, c.hash_name, c.distance, diff, c.variant)
+    if cfg.match_reuse and h.view:
+        found = confirm_all(index, h, cands, found, cfg)
     return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))
+
+
+def copy_kind(c: Candidate, conf: Confirmation) -> str:
+    """The kind of a confirmed copy: what the features saw (text or a band forgiven: ``captioned``; a
+    rotation of 0.7 degrees or more: ``straightened``; the inner photo of a screenshot: ``screenshot``),
+    else the kind of the hash hit."""
+    if c.q_inner or c.o_inner:
+        return "screenshot"
+    if conf.forgiven > 0.002:
+        return "captioned"
+    if abs(conf.angle) >= 0.7 and c.kind in ("same_image", "cropped", "captioned", "straightened"):
+        return "straightened"
+    return c.kind if c.kind != "straightened" else "same_image"
+
+
+def confirm_all(index: HashIndex, h: DedupHashes, cands: list[Candidate], found: dict[int, VerifiedMatch],
+                cfg: DedupConfig) -> dict[int, VerifiedMatch]:
+    """Confirm the best candidate of each other photo on local features (see :func:`match_one`)."""
+    ccfg = ConfirmConfig(copy_max_changed=cfg.copy_max_changed, same_spot_min_inliers=cfg.same_spot_min_inliers)
+    per_other: dict[int, list[Candidate]] = {}
+    for c in cands:  # nearest first
+        per_other.setdefault(c.other, []).append(c)
+    out = dict(found)
+    for o in list(per_other)[:cfg.max_confirm]:
+        other = index.hashes(index.shas[o])
+        if other is None or not other.view:
+            continue
+        tried: set[tuple] = set()
+        best: tuple[Candidate, Confirmation] | None = None
+        for c in per_other[o]:
+            key = (c.q_inner, c.o_inner, c.variant if c.kind == "mirrored_rotated" else 0)
+            if key in tried or len(tried) >= 2:
+                continue
+            tried.add(key)
+            qv = index.view_features(h, c.q_inner, key[2])
+            ov = index.view_features(other, c.o_inner, 0)
+            if qv is None or ov is None:
+                continue
+            conf = confirm(ov, qv, ccfg)
+            if best is None or _better(conf, best[1]):
+                best = (c, conf)
+            if conf.verdict == COPY:
+                break
+        if best is None:
+            continue
+        c, conf = best
+        sha = index.shas[o]
+        if conf.verdict == COPY:
+            if o not in out:  # a signature match keeps its kind
+                out[o] = VerifiedMatch(sha, copy_kind(c, conf), c.hash_name, c.distance, conf.changed, c.variant)
+        elif conf.verdict == SAME_SPOT:
+            out[o] = VerifiedMatch(sha, "same_spot", c.hash_name, c.distance, conf.changed, c.variant)
+    return out
+
+
+def _better(a: Confirmation, b: Confirmation) -> bool:
+    rank = {COPY: 0, SAME_SPOT: 1, DIFFERENT: 2}
+    return (rank[a.verdict], a.changed) < (rank[b.verdict], b.changed)
 
 
 def match_index(index: HashIndex, sha256s: list[str], cfg: DedupConfig,
