@@ -14,12 +14,12 @@ The runner's contract::
 
 A cached ``"hash"`` result is turned back into hashes with ``DedupHashes.from_dict``.
 """
-from .flags import DUPLICATE_PHOTO, UNCHANGED_AFTER, DedupResult, duplicate_flags, stored_result
+from .flags import DUPLICATE_PHOTO, SAME_SPOT_PHOTO, UNCHANGED_AFTER, DedupResult, duplicate_flags, stored_result
 from .hashing import STAGE_VERSION, DedupHashes, compute_hashes
 from .index import add as add_to_index
 from .match import group_matches, match_photos
 from .store import query_new, stored_matches
 
-__all__ = ["DUPLICATE_PHOTO", "UNCHANGED_AFTER", "STAGE_VERSION", "DedupHashes", "DedupResult", "add_to_index",
+__all__ = ["DUPLICATE_PHOTO", "SAME_SPOT_PHOTO", "UNCHANGED_AFTER", "STAGE_VERSION", "DedupHashes", "DedupResult", "add_to_index",
            "compute_hashes", "duplicate_flags", "group_matches", "match_photos", "query_new", "stored_matches",
            "stored_result"]

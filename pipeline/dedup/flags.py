@@ -1,4 +1,4 @@
-"""Flags of one entry from the reused-photo matches: DUPLICATE_PHOTO and UNCHANGED_AFTER.
+"""Flags of one entry from the reused-photo matches: DUPLICATE_PHOTO, SAME_SPOT_PHOTO and UNCHANGED_AFTER.
 
 The runner, after every photo of the batch was hashed and added to the index::
 
@@ -10,6 +10,11 @@ for reports and exports.
 * ``DUPLICATE_PHOTO`` (high): a photo of this entry is a copy (any kind) of a photo used by ANOTHER entry of
   the workspace (this batch or any earlier one). One flag per (photo, other entry's photo) pair; the message
   names the other entry, its photo, the kind of copy and which was seen first.
+* ``SAME_SPOT_PHOTO`` (medium): a photo of this entry and a photo of ANOTHER entry show the same spot
+  moments apart (the local features align, but something in the picture changed: frames of a fixed
+  camera, or the same clean-up photographed by two entries). Not a copy; worth a judge's look. The
+  message names both entries and both photos. Never raised between photos of one entry (a before and an
+  after of one clean-up are the same spot by design).
 * ``UNCHANGED_AFTER`` (high): a before photo and an after photo of THIS entry are the same image (exact
   bytes, re-encoded or resized, mirrored or rotated) with signatures differing by at most
   ``cfg.unchanged_max_difference``: stricter than a duplicate, because a true before/after pair of one
@@ -30,6 +35,7 @@ from .store import stored_matches
 
 DUPLICATE_PHOTO = "DUPLICATE_PHOTO"
 UNCHANGED_AFTER = "UNCHANGED_AFTER"
+SAME_SPOT_PHOTO = "SAME_SPOT_PHOTO"
 STAGE = "dedup"
 
 KIND_EN = {
@@ -37,12 +43,18 @@ KIND_EN = {
     "same_image": "the same image (re-encoded or resized)",
     "mirrored_rotated": "the same image, mirrored or rotated",
     "cropped": "the same image, cropped",
+    "straightened": "the same image, slightly rotated",
+    "screenshot": "a screenshot showing the same image",
+    "captioned": "the same image with a caption or text drawn on it",
 }
 KIND_VI = {
     "exact": "tệp giống hệt từng byte",
     "same_image": "cùng một ảnh (nén lại hoặc đổi kích thước)",
     "mirrored_rotated": "cùng một ảnh, bị lật hoặc xoay",
     "cropped": "cùng một ảnh, bị cắt xén",
+    "straightened": "cùng một ảnh, bị xoay nhẹ",
+    "screenshot": "ảnh chụp màn hình chứa cùng một ảnh",
+    "captioned": "cùng một ảnh, có thêm chú thích hoặc chữ",
 }
 UNCHANGED_KINDS = ("exact", "same_image", "mirrored_rotated")
 
@@ -97,6 +109,19 @@ def _duplicate_flag(mine: PhotoUse, other: PhotoUse, m: DuplicateMatch, other_fi
         photos=(mine.rel_path,))
 
 
+def _same_spot_flag(mine: PhotoUse, other: PhotoUse) -> Flag:
+    return Flag(
+        code=SAME_SPOT_PHOTO, severity="medium",
+        message=(f"The {mine.role} photo {mine.rel_path} of entry {mine.entry_id} and the {other.role} photo "
+                 f"{other.rel_path} of entry {other.entry_id} show the same spot moments apart (not a copy: "
+                 "something in the picture changed); worth a look."),
+        message_vi=(f"Ảnh {'trước' if mine.role == 'before' else 'sau'} {mine.rel_path} của bài {mine.entry_id} "
+                    f"và ảnh {'trước' if other.role == 'before' else 'sau'} {other.rel_path} của bài "
+                    f"{other.entry_id} chụp cùng một chỗ, cách nhau ít lâu (không phải bản sao: có chi tiết "
+                    "thay đổi); nên xem lại."),
+        photos=(mine.rel_path,))
+
+
 def _unchanged_flag(before: PhotoUse, after: PhotoUse, m: DuplicateMatch) -> Flag:
     return Flag(
         code=UNCHANGED_AFTER, severity="high",
@@ -135,6 +160,14 @@ def duplicate_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list[Flag
             for mine in mine_by_sha[a]:
                 for other in other_uses:
                     if other.entry_id == entry_id and other.rel_path == mine.rel_path:
+                        continue
+                    if m.kind == "same_spot":
+                        if other.entry_id == entry_id:
+                            continue  # before and after of one clean-up: the same spot by design
+                        key = (SAME_SPOT_PHOTO, mine.rel_path, other.entry_id, other.rel_path)
+                        if key not in seen:
+                            seen.add(key)
+                            flags.append(_same_spot_flag(mine, other))
                         continue
                     if other.entry_id != entry_id:
                         key = (DUPLICATE_PHOTO, mine.rel_path, other.entry_id, other.rel_path)

@@ -297,7 +297,7 @@ def match_photos(ws: Workspace, sha256s: list[str], cfg: DedupConfig) -> list[Du
 
 
 def group_matches(matches: list[DuplicateMatch]) -> list[DuplicateGroup]:
-    """Union-find over the matched pairs: one group per connected component, members in first-appearance
+    """Union-find over the matched copies (``same_spot`` pairs left out): one group per connected component, members in first-appearance
     order, groups numbered from 1 in the order of their first match."""
     parent: dict[str, str] = {}
 
@@ -308,6 +308,7 @@ def group_matches(matches: list[DuplicateMatch]) -> list[DuplicateGroup]:
             x = parent[x]
         return x
 
+    matches = [m for m in matches if m.kind in COPY_KINDS]  # the same spot moments apart is no copy
     for m in matches:
         a, b = find(m.photo_sha256), find(m.other_sha256)
         if a != b:

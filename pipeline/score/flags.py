@@ -37,6 +37,9 @@ FLAGS: dict[str, FlagSpec] = {
     "GPS_MISMATCH": FlagSpec(
         "medium", "Photo GPS positions are far apart, or far from the entry's location.",
         "Vị trí GPS của các ảnh cách xa nhau, hoặc cách xa địa điểm đăng ký của bài dự thi."),
+    "SAME_SPOT_PHOTO": FlagSpec(
+        "medium", "A photo shows the same spot as a photo of another entry, moments apart (not a copy); worth a look.",
+        "Một ảnh chụp cùng một chỗ với ảnh của bài khác, cách nhau ít lâu (không phải bản sao); nên xem lại."),
     "EXIF_TIME_GAP": FlagSpec(
         "medium", "Before and after photos were taken too far apart in time.",
         "Ảnh trước và ảnh sau được chụp cách nhau quá lâu."),
