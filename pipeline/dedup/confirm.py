@@ -143,7 +143,8 @@ def _text_like(changed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     line merge into one after a wide closing) at least 2.5x wider than tall, no taller than 22 % of the
     view, made of at least 4 separate thin pieces (words, letters: mean stroke depth under 35 % of the line
     height), where one photo (``a``, ``b``: the unblurred views) has at least 1.5x the other's edge energy
-    (strokes drawn over the picture)."""
+    (strokes drawn over the picture) or is near-white or near-black (lettering and its outline) on at
+    least half of the changed pixels, 30 points more than the other."""
     h = changed.shape[0]
     k = max(3, h // 40)
     merged = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, 3 * k), np.uint8))
@@ -164,7 +165,10 @@ def _text_like(changed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if 2.0 * float(depth[strokes > 0].mean()) > 0.35 * hh:  # solid, not strokes
             continue
         sa, sb = float(ea[y:y + hh, x:x + w][region].mean()), float(eb[y:y + hh, x:x + w][region].mean())
-        if max(sa, sb) >= 1.5 * min(sa, sb) + 1.0:
+        on = strokes > 0
+        xa = float(((a[y:y + hh, x:x + w] >= 200) | (a[y:y + hh, x:x + w] <= 50))[on].mean())
+        xb = float(((b[y:y + hh, x:x + w] >= 200) | (b[y:y + hh, x:x + w] <= 50))[on].mean())
+        if max(sa, sb) >= 1.5 * min(sa, sb) + 1.0 or (max(xa, xb) >= 0.5 and abs(xa - xb) >= 0.3):
             out[y:y + hh, x:x + w] |= region & changed[y:y + hh, x:x + w]
     return out
 
@@ -195,7 +199,10 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
     ha, wa = a.grey.shape
     warped = cv2.warpAffine(b.grey, m, (wa, ha), flags=cv2.INTER_LINEAR)
     valid = cv2.warpAffine(np.full(b.grey.shape, 255, np.uint8), m, (wa, ha), flags=cv2.INTER_NEAREST) > 0
-    valid = cv2.erode(valid.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    # 3 px in from every edge of the overlap, the view's own edges included (a screenshot's inner photo may
+    # carry a sliver of the screen along its edge)
+    valid = cv2.erode(valid.astype(np.uint8), np.ones((7, 7), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                      borderValue=0) > 0
     area_b = b.grey.size * zoom * zoom
     overlap = float(valid.sum()) / max(1.0, min(float(a.grey.size), area_b))
     if overlap < cfg.min_overlap or valid.sum() < 400:
@@ -209,6 +216,11 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
         return Confirmation(DIFFERENT, inl, n, angle, zoom, overlap)
     changed, gb = _changed(ga, wb, keep, cfg.changed_levels)
     text = _text_like(changed, a.grey, warped)
+    if text.any():  # match the levels again without the text (large white letters bend the matching)
+        halo = cv2.dilate(text.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        changed, gb = _changed(ga, wb, keep & ~halo, cfg.changed_levels)
+        text = halo | _text_like(changed, a.grey, warped)
+        changed &= ~halo
     left = keep & ~text
     frac = float((changed & ~text).sum()) / max(1, int(left.sum()))
     forgiven = 1.0 - float(left.sum()) / max(1, int(valid.sum()))

@@ -326,6 +326,10 @@ def reuse_hashes(grey: Image.Image, small: Image.Image) -> dict[str, Any]:
         inner = grey.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
         inner_small = _reduce_to(inner, CROP_GRID_SIDE)
         g32 = np.asarray(inner_small.resize((32, 32), Image.Resampling.LANCZOS))
+        # the view 1 % in from the box: the box is found on the 256-px grid and may hold a sliver of screen
+        ix, iy = 0.01 * (box[2] - box[0]) * w, 0.01 * (box[3] - box[1]) * h
+        view = grey.crop((round(box[0] * w + ix), round(box[1] * h + iy), round(box[2] * w - ix),
+                          round(box[3] * h - iy)))
         out.update(inner_box=tuple(round(v, 4) for v in box), inner_phashes=(phash_stack(g32[None])[0],),
-                   inner_view=grey_view(inner))
+                   inner_view=grey_view(view))
     return out
