@@ -284,6 +284,66 @@ def bench_index(n: int, radius: int, pdq_radius: int, sub: int) -> None:
           f"{sum((int(a), int(b)) not in found for a, b in pplanted)}")
 
 
+def stage_batch(n: int, reused: float, seed: int = 0) -> list[bytes]:
+    """A batch like a contest round: ``n`` real photos of ../shared/data (litter close-ups, streets,
+    phone photos) as their files, plus reused copies of a fraction ``reused`` of them the way
+    scripts/calibrate_dedup.py makes them (straightened, phone screenshots, caption bands, text)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from calibrate_dedup import DATA, SAMPLE_FOLDERS, transform
+
+    rng = np.random.default_rng(seed)
+    files = []
+    for folder in SAMPLE_FOLDERS + ["perf/phone_photos"]:
+        ps = sorted(p for p in (DATA / folder).rglob("*.jpg") if "labels" not in p.parts)
+        files += list(rng.choice(ps, size=min(len(ps), -(-n // 9)), replace=False))
+    files = files[:n]
+    batch = [p.read_bytes() for p in files]
+    kinds = ["rotate_1_5deg_zoom", "screenshot_app_light", "screenshot_card", "caption_band", "text_overlay_medium",
+             "jpeg_q30_95", "crop_5_10"]
+    for k, p in enumerate(files[:max(1, round(n * reused))]):
+        im = ImageOps.exif_transpose(Image.open(p)).convert("RGB")
+        batch.append(transform(im, kinds[k % len(kinds)], rng))
+    return batch
+
+
+def bench_stage(batch: list[bytes], rounds: int = 2) -> tuple[float, float]:
+    """The whole dedup stage per photo, today's (``match_reuse = false``: no reuse hashes or views, no
+    confirmation) against issue 13's (reuse hashes and views, reuse candidates, every candidate confirmed
+    on local features), in one run: hashing interleaved photo by photo, then one matching pass per
+    configuration over an index of the batch (each photo queried once, as pipeline.dedup.store does),
+    alternating which goes first. Returns (today, new) ms per photo."""
+    from pipeline.config import DedupConfig
+    from pipeline.dedup.match import match_one
+
+    cfg = Config()
+    today, new = DedupConfig(match_reuse=False), DedupConfig()
+    print(f"\n== whole dedup stage per photo: {len(batch)} photos (real files of ../shared/data and reused copies)")
+    spent = {"hash_today": 0.0, "hash_new": 0.0, "match_today": 0.0, "match_new": 0.0}
+    found = {}
+    for r in range(rounds):
+        hashes = {"today": [], "new": []}
+        for data in batch:
+            for name, views in ((("today", False), ("new", True)) if r % 2 == 0 else (("new", True), ("today", False))):
+                t0 = time.perf_counter()
+                sha = hashlib.sha256(data).hexdigest()
+                h = compute_hashes(load_photo(data, cfg.load, sha256=sha).image, sha, with_views=views)
+                spent[f"hash_{name}"] += time.perf_counter() - t0
+                hashes[name].append(h)
+        for name, dcfg in ((("today", today), ("new", new)) if r % 2 == 0 else (("new", new), ("today", today))):
+            index = HashIndex.from_hashes(hashes[name])
+            t0 = time.perf_counter()
+            found[name] = sum(len(match_one(index, h, dcfg)) for h in hashes[name])
+            spent[f"match_{name}"] += time.perf_counter() - t0
+    per = {k: 1e3 * v / (rounds * len(batch)) for k, v in spent.items()}
+    t_today, t_new = per["hash_today"] + per["match_today"], per["hash_new"] + per["match_new"]
+    print(f"today  : hashing {per['hash_today']:6.1f} ms + matching {per['match_today']:6.1f} ms = {t_today:6.1f} ms/photo "
+          f"({found['today']} matches)")
+    print(f"issue 13: hashing {per['hash_new']:6.1f} ms + matching {per['match_new']:6.1f} ms = {t_new:6.1f} ms/photo "
+          f"({found['new']} matches, same_spot included)")
+    print(f"added: {t_new - t_today:+.1f} ms per photo (target <= +15 ms); ratio {t_new / t_today:.2f}x")
+    return t_today, t_new
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000, help="hashes in the index")
@@ -291,7 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--radius", type=int, default=Config().dedup.phash_threshold)
     ap.add_argument("--pdq-radius", type=int, default=Config().dedup.pdq_threshold)
     ap.add_argument("--imagededup-sample", type=int, default=50_000)
+    ap.add_argument("--stage", type=int, default=120, help="real photos in the whole-stage batch (0: skip)")
+    ap.add_argument("--reused", type=float, default=0.1, help="fraction of them also reused in the batch")
+    ap.add_argument("--stage-only", action="store_true", help="only the whole-stage comparison")
     args = ap.parse_args(argv)
+    if args.stage and (REPO.parent / "shared" / "data").is_dir():
+        bench_stage(stage_batch(args.stage, args.reused))
+    if args.stage_only:
+        return 0
     speedups = {"generated phone-like 12 MP": bench_hashing([make_phone_jpeg(i) for i in range(args.photos)],
                                                             "generated phone-like 12-megapixel JPEGs")}
     shared = REPO.parent / "shared" / "data" / "perf" / "phone_photos"
