@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS dedup_matches (
     key TEXT NOT NULL,            -- match_key(cfg): hash version + [dedup] settings
     photo TEXT NOT NULL,          -- sha256 of the queried photo
     other TEXT NOT NULL,          -- sha256 of the matched photo
-    kind TEXT NOT NULL,           -- same_image | mirrored_rotated | cropped
+    kind TEXT NOT NULL,           -- match.KIND_RANK: a copy kind, or same_spot (not a copy)
     distance INTEGER NOT NULL,
     hash_name TEXT NOT NULL,
     difference REAL NOT NULL,     -- signature difference (pipeline.dedup.verify)
