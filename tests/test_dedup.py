@@ -525,15 +525,24 @@ def test_photo_box_finds_the_photo_in_a_screenshot_and_nothing_in_a_photo():
     assert photo_box(np.asarray(hash_base(np.asarray(im)))) is None
 
 
-@pytest.mark.parametrize("kind", ["screenshot", "screenshot_dark_card", "straightened", "captioned"])
+def text_overlay(im: Image.Image, size_fraction: float) -> Image.Image:
+    out = im.copy()
+    size = round(im.height * size_fraction)
+    ImageDraw.Draw(out).text((40, round(im.height * 0.3)), "Chu nhat xanh 2024 - team 7", fill=(255, 255, 255),
+                             font=_font(size), stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["screenshot", "screenshot_dark_card", "straightened", "captioned", "text"])
 def test_reused_copies_are_found_and_flagged(tmp_path, kind):
     """Each way a cheater reuses another entry's photo is found, named, and flagged as DUPLICATE_PHOTO."""
     im, _ = scene(91)
     copy = {"screenshot": lambda: phone_screenshot(im),
             "screenshot_dark_card": lambda: phone_screenshot(im, dark=True, margin=40),
             "straightened": lambda: straightened(im, -3.2),
-            "captioned": lambda: caption_band(im, 0.2)}[kind]()
-    expected = "screenshot" if kind.startswith("screenshot") else kind
+            "captioned": lambda: caption_band(im, 0.2),
+            "text": lambda: text_overlay(im, 1 / 11)}[kind]()
+    expected = "screenshot" if kind.startswith("screenshot") else "captioned" if kind == "text" else kind
     orig, reused = jpeg(im, 92), jpeg(copy, 85)
     with Workspace(tmp_path / "ws") as ws:
         put_entry(ws, "E1", "r1", [("before/1.jpg", "before", orig), ("after/1.jpg", "after", jpeg(scene(92)[0]))])
