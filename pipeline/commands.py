@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .cli import UsageError
 from .config import Config
+from .executors import EXECUTORS
 
 
 def load_config(path: str | None) -> Config:
@@ -53,6 +54,15 @@ def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersA
     p.add_argument("--no-wait", action="store_true",
                    help="when another run is using the workspace, stop with exit status 1 instead of waiting "
                         "for it")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="where the work runs: local (default: a process pool, one worker per core), serial "
+                        "(this process), ray (a Ray cluster; needs pip install cleanup-verify[ray]). All give "
+                        "the same results")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="worker processes (local: default one per core; ray: CPUs of the local Ray)")
+    p.add_argument("--ray-address", metavar="auto|HOST:PORT",
+                   help="join this Ray cluster (auto: the one started on this machine with 'ray start'); "
+                        "without it a local Ray is started for the run and stopped after it")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("export", help="write one record per entry (JSON Lines or CSV)",
@@ -82,8 +92,26 @@ def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersA
     p.set_defaults(func=cmd_demo)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return n
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_batch
+
+    if args.ray_address and args.executor != "ray":
+        raise UsageError("--ray-address needs --executor ray")
+    if args.executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError("--executor ray needs Ray: pip install 'cleanup-verify[ray]'")
 
     cfg = load_config(args.config)
     if args.model:
@@ -110,7 +138,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{batch} is not a batch: {why}. A batch is a folder of entry folders "
                          "(BATCH/<entry_id>/before|after/*.jpg) or a manifest file (.csv or .jsonl); "
                          "see 'cleanup-verify run --help'")
-    s = _guarded_run(args, lambda ws: run_batch(batch, ws, cfg, quiet=args.quiet, batch=parsed))
+    s = _guarded_run(args, lambda ws: run_batch(batch, ws, cfg, quiet=args.quiet, batch=parsed, executor=args.executor,
+                                                workers=args.workers, ray_address=args.ray_address))
     print(f"run {s.run_id}: {s.entries} entries, {s.photos} photos ({s.photos_decoded} decoded, "
           f"{s.photos_failed} unusable); {s.entries_scored} scored, {s.entries_needs_review} need review, "
           f"{s.entries_error} errors; {s.elapsed_s:.1f} s. Log: {Path(args.workspace) / 'logs'}")

@@ -164,7 +164,7 @@ class Config:
 
     def section_hash(self, section: str) -> str:
         """sha256[:16] of one section, e.g. ``"detect"``: the cache key of that stage's results."""
-        return _digest(dataclasses.asdict(getattr(self, section)))
+        return section_digest(getattr(self, section))
 
     # ---------------------------------------------------------------------------------------- loading
     @classmethod
@@ -183,6 +183,11 @@ class Config:
             return cls.from_dict(data)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
+
+
+def section_digest(section: Any) -> str:
+    """sha256[:16] of one configuration section (a dataclass such as :class:`DetectConfig`)."""
+    return _digest(dataclasses.asdict(section))
 
 
 def _digest(obj: Any) -> str:

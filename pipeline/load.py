@@ -58,10 +58,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from pipeline.config import LoadConfig
+from pipeline.config import LoadConfig, section_digest
+from pipeline.keys import digest
 from pipeline.types import LoadedPhoto, PhotoMeta, Problem
 
 STAGE_VERSION = "1"  # bump when the analysis image or PhotoMeta of the same bytes and config changes
+ERROR_STAGE_VERSION = "1"  # version of the stored "load_error" results (a Problem per photo that failed)
+
+
+def cache_key(cfg: LoadConfig) -> str:
+    """Key of everything derived from a photo's analysis image: this stage's version and [load] settings."""
+    return digest(STAGE_VERSION, section_digest(cfg))
 
 # Pillow format names we decode. MPO is a JPEG with extra embedded images (phones write it).
 SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF")
@@ -576,5 +583,5 @@ def with_path(problem: Problem, rel_path: str) -> Problem:
     return replace(problem, path=rel_path)
 
 
-__all__ = ["STAGE_VERSION", "PhotoError", "jpeg_draft_factor", "read_photo", "load_photo", "make_thumbnail", "parse_exif_datetime", "parse_gps",
+__all__ = ["STAGE_VERSION", "ERROR_STAGE_VERSION", "cache_key", "PhotoError", "jpeg_draft_factor", "read_photo", "load_photo", "make_thumbnail", "parse_exif_datetime", "parse_gps",
            "ERROR_CODES", "SUPPORTED_FORMATS", "RESIZE_FILTER", "with_path"]

@@ -1,17 +1,20 @@
-"""Run a batch through every stage into a workspace, resumably.
+"""Run a batch through every stage into a workspace, resumably: plan, execute, commit.
 
-Three passes:
+* **plan** (read-only, this process): per entry, read each photo's bytes once for its sha256 and look up
+  which results are stored under this run's keys (:class:`pipeline.keys.RunKeys`; each stage owns its
+  version and key);
+* **execute** (pure, on an executor: serial, a local process pool, Ray): decode each photo that misses
+  something once -> hashes, quality, thumbnail, litter detections (batched per entry) -> the entry's
+  same-place verification and litter change (:mod:`pipeline.work`);
+* **commit** (this process, the only writer): one transaction per entry, in batch order.
 
-1. **per entry**: read each photo's bytes once -> sha256 -> (only if some result is missing) decode once
-   -> hashes (indexed workspace-wide), photo quality, thumbnail, litter detections (batched per entry)
-   -> same-place verification and litter change for the entry's before/after pairs;
-2. **match**: every photo of the batch against the workspace's hash index -> duplicate flags per entry;
-3. **score**: each entry's score card from the stored results.
+Then pass 2 matches every new photo against the workspace's hash index (the pixel checks on the executor,
+one transaction per chunk), and pass 3 scores each entry from the stored results.
 
-Every result is stored as soon as it exists, keyed by content (photo sha256, stage version, model id,
-config section hash), so a killed run resumes where it stopped and a rerun of a finished batch decodes
-nothing. Entries are processed in id order and photos in path order, so the export does not depend on
-where a run was interrupted.
+Results are keyed by content (photo sha256, stage version, model id, config section hash), so a killed run
+resumes where it stopped and a rerun of a finished batch decodes nothing. Entries are committed in id
+order and photos in path order whatever executor ran them, so the export does not depend on the executor
+or on where a run was interrupted.
 """
 from __future__ import annotations
 
@@ -20,14 +23,29 @@ import json
 import logging
 import sys
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .dedup import index as dedup_index
+from .dedup.flags import duplicate_flags
+from .dedup.hashing import DedupHashes
+from .dedup.store import query_new, unqueried
+from .detect.registry import resolve_model
+from .executors import make_executor
 from .ingest import Batch, ingest
+from .keys import RunKeys
+from .load import PhotoError, read_photo
 from .runguard import is_disk_full
-from .types import Detections, LoadedPhoto, PhotoRef, Problem, Submission
+from .score import PhotoInfo, ScoreInputs, score_entry
+from .score.card import cache_key as score_cache_key
+from .types import Detections, PhotoRef, Problem, Submission
+from .verify.entry import EntryVerification
+from .verify.quality import PhotoQuality
+from .work import EntryOutcome, EntryTask, PhotoTask, execute_entry
 from .workspace import Workspace, atomic_write_bytes
 
 log = logging.getLogger("cleanup_verify")
@@ -83,171 +101,152 @@ class _Progress:
             self.bar.close()
 
 
-def _digest(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+@dataclass
+class EntryPlan:
+    """What the plan found for one entry (read-only): photos that cannot be read now, photos whose load
+    error is stored, photos whose every result is stored (``ready``), the stored hashes of its photos (to
+    re-add to the index: idempotent, a killed run may have missed it), and the work left (``task``)."""
+
+    sub: Submission
+    read_problems: list[tuple[str, Problem]] = field(default_factory=list)
+    known_errors: list[tuple[str, str, Problem]] = field(default_factory=list)
+    ready: list[tuple[str, str]] = field(default_factory=list)
+    stored_hashes: dict[str, DedupHashes] = field(default_factory=dict)
+    task: EntryTask | None = None
 
 
-class Runner:
-    """Holds what one run shares across entries: workspace, config, detector (loaded lazily)."""
+def plan_entry(ws: Workspace, sub: Submission, batch_root: Path, cfg: Config, keys: RunKeys) -> EntryPlan:
+    """Read each photo's bytes once for its sha256 and look up what is stored; writes nothing."""
+    plan = EntryPlan(sub)
+    readable: list[tuple[PhotoRef, str]] = []
+    for ref in sub.photos:
+        try:
+            data = read_photo(ref.path, cfg.load, batch_root=batch_root, rel_path=ref.rel_path)
+        except PhotoError as e:
+            plan.read_problems.append((ref.rel_path, e.problem))
+            continue
+        readable.append((ref, hashlib.sha256(data).hexdigest()))
+    known = {sha: ws.get_result(sha, "load_error", *keys.load_error) for _, sha in readable}
+    usable = [(r.rel_path, r.role, sha) for r, sha in readable if not known[sha]]
+    need_verify = ws.get_entry_result(sub.entry_id, "verify", keys.verify(usable)) is None
+    photos: list[PhotoTask] = []
+    for ref, sha in readable:
+        if known[sha]:
+            plan.known_errors.append((ref.rel_path, sha, replace(Problem.from_dict(known[sha]), path=ref.rel_path)))
+            continue
+        hashes = ws.get_result(sha, "hash", *keys.hash)
+        det = ws.get_result(sha, "detect", *keys.detect, model_id=keys.model_id)
+        need = set()
+        if hashes is None:
+            need.add("hash")
+        else:
+            plan.stored_hashes[sha] = DedupHashes.from_dict(hashes)
+        if ws.get_result(sha, "quality", *keys.quality) is None:
+            need.add("quality")
+        if det is None:
+            need.add("detect")
+        if ws.photo_meta(sha) is None:
+            need.add("meta")
+        if not ws.thumb_path(sha).exists():
+            need.add("thumb")
+        if not need and not need_verify:
+            plan.ready.append((ref.rel_path, sha))
+        else:
+            photos.append(PhotoTask(ref, sha, frozenset(need), Detections.from_dict(det) if det else None))
+    if photos or need_verify:
+        plan.task = EntryTask(sub.entry_id, str(batch_root), tuple(photos), need_verify)
+    return plan
 
-    def __init__(self, ws: Workspace, cfg: Config):
-        from .dedup import hashing
-        from .detect import infer, registry
 
-        self.ws = ws
-        self.cfg = cfg
-        self.model = registry.resolve_model(cfg.detect.model)
-        self.model_id = self.model.model_id
-        self._detector: Any = None
-        from .load import STAGE_VERSION as LOAD_STAGE_VERSION
-
-        self.load_key = _digest(LOAD_STAGE_VERSION, cfg.section_hash("load"))
-        self.hash_key = (hashing.STAGE_VERSION, _digest(self.load_key, f"pdq={cfg.dedup.use_pdq}"))
-        self.detect_key = (infer.STAGE_VERSION, _digest(self.load_key, cfg.section_hash("detect")))
-        self.quality_key = ("1", self.load_key)
-        self.verify_config = _digest(cfg.section_hash("verify"), self.load_key)
-
-    @property
-    def detector(self) -> Any:
-        if self._detector is None:
-            from .detect.infer import load_detector
-
-            log.info("loading detector %s", self.model_id)
-            self._detector = load_detector(self.cfg.detect)
-        return self._detector
-
-    # ------------------------------------------------------------------------------------ pass 1
-    def process_entry(self, sub: Submission, batch_root: Path, summary: RunSummary, progress: _Progress) -> None:
-        from .dedup import index
-        from .load import PhotoError, load_photo, make_thumbnail, read_photo
-        from .dedup.hashing import DedupHashes
-        from .verify.entry import STAGE_VERSION as VERIFY_VERSION
-        from .verify.entry import verify_entry
-        from .verify.quality import measure_quality
-
-        ws, cfg = self.ws, self.cfg
-        readable: list[tuple[PhotoRef, str, bytes]] = []
-        for ref in sub.photos:
-            try:
-                data = read_photo(ref.path, cfg.load, batch_root=batch_root, rel_path=ref.rel_path)
-            except PhotoError as e:
-                ws.set_entry_photo(sub.entry_id, ref.rel_path, None, e.problem)
+def commit_entry(ws: Workspace, plan: EntryPlan, outcome: EntryOutcome | None, cfg: Config, keys: RunKeys,
+                 summary: RunSummary, progress: "_Progress") -> None:
+    """Store what the plan and the work found for one entry: thumbnails first (files), then every row in
+    one transaction, so that a stored result always has its thumbnail and a killed run loses the entry
+    in flight only."""
+    entry_id = plan.sub.entry_id
+    photos = outcome.photos if outcome is not None else ()
+    for po in photos:
+        if po.thumb is not None and po.sha256 is not None:
+            atomic_write_bytes(ws.thumb_path(po.sha256), po.thumb)
+    with ws.transaction():
+        for rel, problem in plan.read_problems:
+            ws.set_entry_photo(entry_id, rel, None, problem)
+            summary.photos_failed += 1
+            log.warning("%s: %s: %s", entry_id, rel, problem.message)
+        for rel, sha, problem in plan.known_errors:
+            ws.set_entry_photo(entry_id, rel, sha, problem)
+            summary.photos_failed += 1
+        for rel, sha in plan.ready:
+            dedup_index.add(ws, plan.stored_hashes[sha])
+            ws.set_entry_photo(entry_id, rel, sha, None)
+        for po in photos:
+            if po.problem is not None:
+                if po.sha256 is not None:
+                    ws.put_result(po.sha256, "load_error", *keys.load_error, po.problem.to_dict())
+                ws.set_entry_photo(entry_id, po.rel_path, po.sha256, po.problem)
                 summary.photos_failed += 1
-                progress.update()
-                log.warning("%s: %s: %s", sub.entry_id, ref.rel_path, e.problem.message)
+                log.warning("%s: %s: %s", entry_id, po.rel_path, po.problem.message)
                 continue
-            readable.append((ref, hashlib.sha256(data).hexdigest(), data))
-
-        # Which photos could be used, as far as earlier runs know, and is the entry's verification stored?
-        known_error = {sha: ws.get_result(sha, "load_error", "1", self.load_key)
-                       for _, sha, _ in readable}
-        usable_keys = sorted((r.rel_path, r.role, sha) for r, sha, _ in readable if not known_error[sha])
-        verify_key = _digest(VERIFY_VERSION, self.verify_config, self.model_id, usable_keys)
-        need_verify = ws.get_entry_result(sub.entry_id, "verify", verify_key) is None
-
-        loaded: dict[str, LoadedPhoto] = {}
-        dets: dict[str, Detections] = {}
-        to_detect: list[str] = []
-        for ref, sha, data in readable:
-            if known_error[sha]:
-                ws.set_entry_photo(sub.entry_id, ref.rel_path, sha,
-                                  replace(Problem.from_dict(known_error[sha]), path=ref.rel_path))
-                summary.photos_failed += 1
-                progress.update()
-                continue
-            hashes = ws.get_result(sha, "hash", *self.hash_key)
-            quality = ws.get_result(sha, "quality", *self.quality_key)
-            det = ws.get_result(sha, "detect", *self.detect_key, model_id=self.model_id)
-            complete = (hashes is not None and quality is not None and det is not None
-                        and ws.photo_meta(sha) is not None and ws.thumb_path(sha).exists())
-            if complete and not need_verify:
-                index.add(ws, DedupHashes.from_dict(hashes))  # idempotent: a killed run may have missed it
-                ws.set_entry_photo(sub.entry_id, ref.rel_path, sha, None)
-                progress.update()
-                continue
-            if sha not in loaded:
-                try:
-                    photo = load_photo(data, cfg.load, sha256=sha, rel_path=ref.rel_path)
-                except PhotoError as e:
-                    ws.put_result(sha, "load_error", "1", self.load_key, e.problem.to_dict())
-                    ws.set_entry_photo(sub.entry_id, ref.rel_path, sha, e.problem)
-                    summary.photos_failed += 1
-                    progress.update()
-                    log.warning("%s: %s: %s", sub.entry_id, ref.rel_path, e.problem.message)
-                    continue
-                summary.photos_decoded += 1
-                loaded[sha] = photo
-            photo = loaded[sha]
-            ws.put_photo(photo.meta, sub.entry_id, ref.rel_path)
-            if hashes is None:
-                from .dedup.hashing import compute_hashes
-
-                h = compute_hashes(photo.image, sha, with_pdq=cfg.dedup.use_pdq)
-                ws.put_result(sha, "hash", *self.hash_key, h.to_dict())
-            else:
-                h = DedupHashes.from_dict(hashes)
-            index.add(ws, h)
-            if quality is None:
-                ws.put_result(sha, "quality", *self.quality_key, measure_quality(photo.image).to_dict())
-            if not ws.thumb_path(sha).exists():
-                atomic_write_bytes(ws.thumb_path(sha), make_thumbnail(photo.image, cfg.load.thumb_max_side))
-            if det is None:
-                if sha not in to_detect:
-                    to_detect.append(sha)
-            else:
-                dets[sha] = Detections.from_dict(det)
-            ws.set_entry_photo(sub.entry_id, ref.rel_path, sha, None)
-            progress.update()
-
-        if to_detect:
-            for sha, d in zip(to_detect, self.detector.detect([loaded[s] for s in to_detect])):
-                ws.put_result(sha, "detect", *self.detect_key, d.to_dict(), model_id=self.model_id)
-                dets[sha] = d
-
-        if need_verify:
-            items = [(ref, loaded[sha], dets[sha]) for ref, sha, _ in readable if sha in loaded and sha in dets]
-            result = verify_entry(items, cfg.verify)
-            # Key by the photos that turned out usable, as the next run will compute it up front.
-            usable_keys = sorted((r.rel_path, r.role, sha) for r, sha, _ in readable if sha in loaded)
-            verify_key = _digest(VERIFY_VERSION, self.verify_config, self.model_id, usable_keys)
-            ws.put_entry_result(sub.entry_id, "verify", verify_key, result.to_dict())
-
-    # ------------------------------------------------------------------------------------ pass 3
-    def score_entry(self, entry_id: str, dup_flags: list[Any]) -> Any:
-        from .score import PhotoInfo, ScoreInputs, score_entry
-        from .verify.entry import EntryVerification
-        from .verify.quality import PhotoQuality
-
-        ws = self.ws
-        sub = ws.submission(entry_id)
-        assert sub is not None
-        photos: dict[str, PhotoInfo] = {}
-        for p in ws.entry_photos(entry_id):
-            sha = p["sha256"]
-            det = q = meta = None
-            if sha and p["error"] is None:
-                meta = ws.photo_meta(sha)
-                d = ws.get_result(sha, "detect", *self.detect_key, model_id=self.model_id)
-                det = Detections.from_dict(d) if d else None
-                qd = ws.get_result(sha, "quality", *self.quality_key)
-                q = PhotoQuality.from_dict(qd) if qd else None
-            photos[p["rel_path"]] = PhotoInfo(role=p["role"], sha256=sha, meta=meta, problem=p["error"],
-                                              detections=det, quality=q)
-        vd = ws.get_entry_result(entry_id, "verify")
-        verification = EntryVerification.from_dict(vd) if vd else None
-        inputs = ScoreInputs(submission=sub, photos=photos, verification=verification,
-                             extra_flags=list(dup_flags), model_id=self.model_id, config=self.cfg)
-        card = score_entry(inputs)
-        ws.put_entry_result(entry_id, "score", _digest(self.cfg.hash, self.model_id), card.to_dict())
-        return card
+            sha = po.sha256
+            if po.meta is not None:
+                ws.put_photo(po.meta, entry_id, po.rel_path)
+            if po.hashes is not None:
+                ws.put_result(sha, "hash", *keys.hash, po.hashes.to_dict())
+            h = po.hashes or plan.stored_hashes.get(sha)
+            if h is not None:
+                dedup_index.add(ws, h)
+            if po.quality is not None:
+                ws.put_result(sha, "quality", *keys.quality, po.quality.to_dict())
+            if po.detections is not None:
+                ws.put_result(sha, "detect", *keys.detect, po.detections.to_dict(), model_id=keys.model_id)
+            ws.set_entry_photo(entry_id, po.rel_path, sha, None)
+        if outcome is not None and outcome.verification is not None:
+            # keyed by the photos that turned out usable, as the next run's plan will compute it
+            ws.put_entry_result(entry_id, "verify", keys.verify(list(outcome.usable)),
+                                outcome.verification.to_dict())
+    if outcome is not None:
+        summary.photos_decoded += outcome.decoded
+        if outcome.error:
+            log.error("%s: processing failed; the entry will be scored from what is stored:\n%s", entry_id,
+                      outcome.error)
+    progress.update(len(plan.sub.photos))
 
 
-def _match_new_photos(ws: Workspace, batch: Batch, cfg: Config, summary: RunSummary, quiet: bool) -> None:
+def _execute(cfg: Config, task: EntryTask) -> EntryOutcome:
+    """``fn(shared, item)`` of the executors: the entry's work (module-level, so that it pickles)."""
+    return execute_entry(task, cfg)
+
+
+def score_entry_from_store(ws: Workspace, entry_id: str, dup_flags: list[Any], cfg: Config,
+                           keys: RunKeys) -> Any:
+    """Pass 3: the entry's score card from its stored results (the results of THIS run's keys)."""
+    photos: dict[str, PhotoInfo] = {}
+    for p in ws.entry_photos(entry_id):
+        sha = p["sha256"]
+        det = q = meta = None
+        if sha and p["error"] is None:
+            meta = ws.photo_meta(sha)
+            d = ws.get_result(sha, "detect", *keys.detect, model_id=keys.model_id)
+            det = Detections.from_dict(d) if d else None
+            qd = ws.get_result(sha, "quality", *keys.quality)
+            q = PhotoQuality.from_dict(qd) if qd else None
+        photos[p["rel_path"]] = PhotoInfo(role=p["role"], sha256=sha, meta=meta, problem=p["error"],
+                                          detections=det, quality=q)
+    vd = ws.get_entry_result(entry_id, "verify")
+    sub = ws.submission(entry_id)
+    assert sub is not None
+    inputs = ScoreInputs(submission=sub, photos=photos, verification=EntryVerification.from_dict(vd) if vd else None,
+                         extra_flags=list(dup_flags), model_id=keys.model_id, config=cfg)
+    card = score_entry(inputs)
+    ws.put_entry_result(entry_id, "score", score_cache_key(cfg.hash, keys.model_id), card.to_dict())
+    return card
+
+
+def _match_new_photos(ws: Workspace, batch: Batch, cfg: Config, summary: RunSummary, quiet: bool,
+                      executor: Any) -> None:
     """Pass 2: query every photo of the batch not yet matched (under this [dedup] configuration) against the
     whole hash index and store the matches (pipeline.dedup.store), before any entry's flags are made, so
     that the flags do not depend on the order of the entries. A rerun queries nothing."""
-    from .dedup.store import query_new, unqueried
-
     shas = [p["sha256"] for sub in batch.submissions for p in ws.entry_photos(sub.entry_id) if p["sha256"]]
     todo = unqueried(ws, shas, cfg.dedup)
     if not todo:
@@ -255,7 +254,7 @@ def _match_new_photos(ws: Workspace, batch: Batch, cfg: Config, summary: RunSumm
     log.info("matching %d new photos against the hash index of the workspace", len(todo))
     bar = _Progress(len(todo), quiet, desc="matching")
     try:
-        summary.photos_matched = query_new(ws, todo, cfg.dedup, progress=bar.update)
+        summary.photos_matched = query_new(ws, todo, cfg.dedup, progress=bar.update, executor=executor)
     except Exception as e:  # matching failed: flags will query what is missing, entry by entry
         if is_disk_full(e):
             raise
@@ -264,28 +263,69 @@ def _match_new_photos(ws: Workspace, batch: Batch, cfg: Config, summary: RunSumm
         bar.close()
 
 
+def _process_entries(ws: Workspace, batch: Batch, cfg: Config, keys: RunKeys, executor: Any,
+                     summary: RunSummary, progress: _Progress) -> None:
+    """Pass 1: plan each entry (read-only), run the work on ``executor``, commit each entry in batch order
+    (whatever order the work finishes in), so every executor stores the same rows in the same order."""
+    planned: deque[EntryPlan] = deque()
+
+    def tasks() -> Iterator[EntryTask]:
+        for sub in batch.submissions:
+            try:
+                plan = plan_entry(ws, sub, batch.root, cfg, keys)
+            except Exception as e:  # one entry must never stop the batch; a full disk stops the run
+                if is_disk_full(e):
+                    raise
+                log.exception("%s: planning failed; the entry will be scored from what is stored", sub.entry_id)
+                plan = EntryPlan(sub)
+            planned.append(plan)
+            if plan.task is not None:
+                yield plan.task
+
+    def commit(plan: EntryPlan, outcome: EntryOutcome | None) -> None:
+        try:
+            commit_entry(ws, plan, outcome, cfg, keys, summary, progress)
+        except Exception as e:
+            if is_disk_full(e):
+                raise
+            log.exception("%s: storing the results failed; the entry will be scored from what is stored",
+                          plan.sub.entry_id)
+
+    for outcome in executor.imap(_execute, tasks(), cfg):
+        while planned[0].task is None:
+            commit(planned.popleft(), None)
+        commit(planned.popleft(), outcome)
+    while planned:
+        commit(planned.popleft(), None)
+
+
 def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, *, quiet: bool = False,
-              batch: Batch | None = None) -> RunSummary:
+              batch: Batch | None = None, executor: str | Any = "local", workers: int | None = None,
+              ray_address: str | None = None) -> RunSummary:
     """Process a batch (folder or manifest file) into workspace ``ws``; returns what was done.
 
-    Per-entry and per-photo problems are recorded, never raised. Raises only when the run itself cannot
-    proceed (batch not found, model missing, workspace unwritable).
+    ``executor``: ``serial``, ``local`` (a process pool of ``workers`` processes, one per core by default)
+    or ``ray`` (``ray_address``: ``auto``, ``HOST:PORT``, or None to start a local Ray for the run), or an
+    executor object (:mod:`pipeline.executors`; the caller closes it). Every executor gives the same
+    results. Per-entry and per-photo problems are recorded, never raised. Raises only when the run itself
+    cannot proceed (batch not found, model missing, workspace unwritable).
     """
-    from .dedup.flags import duplicate_flags
-
     cfg = cfg or Config()
     t0 = time.perf_counter()
     batch = batch or ingest(batch_path)
     batch_name = str(batch.root)
-    runner = Runner(ws, cfg)
+    keys = RunKeys.of(cfg, resolve_model(cfg.detect.model).model_id)
     run_id = ws.start_run(batch_name, json.dumps(cfg.to_dict(), sort_keys=True), cfg.hash)
     handler = _attach_log(ws, run_id)
     summary = RunSummary(run_id=run_id, batch=batch_name, entries=len(batch.submissions),
                          photos=batch.photo_count, batch_problems=list(batch.problems),
-                         model_id=runner.model_id, config_hash=cfg.hash)
+                         model_id=keys.model_id, config_hash=cfg.hash)
+    own = isinstance(executor, str)
+    ex = make_executor(executor, workers=workers, ray_address=ray_address) if own else executor
     try:
-        log.info("run %d: batch %s (%s form): %d entries, %d photos; model %s; config %s", run_id, batch_name,
-                 batch.form, summary.entries, summary.photos, runner.model_id, cfg.hash)
+        log.info("run %d: batch %s (%s form): %d entries, %d photos; model %s; config %s; executor %s (%d "
+                 "workers)", run_id, batch_name, batch.form, summary.entries, summary.photos, keys.model_id,
+                 cfg.hash, ex.name, ex.workers)
         for p in batch.problems:
             log.warning("batch: %s: %s", p.code, p.message)
         for sub in batch.submissions:
@@ -294,20 +334,16 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
                 log.warning("%s: %s: %s", sub.entry_id, p.code, p.message)
         progress = _Progress(summary.photos, quiet)
         try:
-            for sub in batch.submissions:
-                try:
-                    runner.process_entry(sub, batch.root, summary, progress)
-                except Exception as e:  # one entry must never stop the batch; a full disk stops the run
-                    if is_disk_full(e):
-                        raise
-                    log.exception("%s: processing failed; the entry will be scored from what is stored",
-                                  sub.entry_id)
+            _process_entries(ws, batch, cfg, keys, ex, summary, progress)
         finally:
             progress.close()
-        _match_new_photos(ws, batch, cfg, summary, quiet)
+        _match_new_photos(ws, batch, cfg, summary, quiet, ex)
+        if own:
+            ex.close()  # scoring needs no workers
         for sub in batch.submissions:
             try:
-                card = runner.score_entry(sub.entry_id, duplicate_flags(ws, sub.entry_id, cfg.dedup))
+                card = score_entry_from_store(ws, sub.entry_id, duplicate_flags(ws, sub.entry_id, cfg.dedup),
+                                              cfg, keys)
             except Exception as e:
                 if is_disk_full(e):
                     raise
@@ -334,6 +370,8 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
             pass
         raise
     finally:
+        if own:
+            ex.close()
         log.removeHandler(handler)
         handler.close()
 

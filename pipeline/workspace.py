@@ -20,10 +20,9 @@ import json
 import os
 import sqlite3
 import tempfile
-import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -88,7 +87,6 @@ CREATE TABLE IF NOT EXISTS entry_results (
 """
 
 _extra_schemas: list[str] = []
-_seq_lock = threading.Lock()
 
 
 _open: "weakref.WeakSet[Workspace]" = weakref.WeakSet()
@@ -122,6 +120,7 @@ class Workspace:
             (self.root / sub).mkdir(exist_ok=True)
         self.db_path = self.root / "workspace.db"
         self.conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._depth = 0  # nesting of transaction(): inner ones join the outer one
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -154,14 +153,25 @@ class Workspace:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any exception."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any exception. A transaction opened inside
+        another one joins it, so a writer can group many writes (the runner: one transaction per entry)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
         self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
         try:
             yield self.conn
         except BaseException:
+            self._depth = 0
             self.conn.execute("ROLLBACK")
             raise
         else:
+            self._depth = 0
             self.conn.execute("COMMIT")
 
     @property
@@ -335,6 +345,3 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
-
-def atomic_write_lines(path: str | Path, lines: Iterable[str]) -> None:
-    atomic_write_text(path, "".join(line if line.endswith("\n") else line + "\n" for line in lines))

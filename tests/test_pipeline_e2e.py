@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from pipeline.config import Config
 from pipeline.runner import run_batch
 from pipeline.sample import make_sample
 from pipeline.workspace import Workspace
+from runkill import kill_mid_run, wait_gone
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT = {"entry_id", "score", "status", "components", "flags", "model_id", "config_hash"}
@@ -90,24 +88,8 @@ def _cli(*args, env=None, **kw):
 def test_sigkill_mid_run_then_rerun_gives_identical_export(sample, sample_ws, tmp_path):
     _, _, records = sample_ws
     ws = tmp_path / "ws"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(sample.root), "--workspace", str(ws),
-                             "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    killed_at = None
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            c = sqlite3.connect(ws / "workspace.db", timeout=1)
-            n = c.execute("SELECT COUNT(*) FROM stage_results WHERE stage='detect'").fetchone()[0]
-            c.close()
-        except sqlite3.Error:
-            n = 0
-        if n >= 3:
-            os.kill(proc.pid, signal.SIGKILL)
-            killed_at = n
-            break
-        time.sleep(0.05)
-    proc.wait()
-    assert killed_at is not None, "the run ended before it could be killed"
+    kids = kill_mid_run([str(sample.root), "--executor", "local", "--quiet"], ws)
+    assert not wait_gone(kids), "worker processes of the killed run are left"
     with Workspace(ws) as w:
         assert w.conn.execute("SELECT COUNT(*) FROM entry_results WHERE stage='score'").fetchone()[0] < len(records)
     r = _cli("run", str(sample.root), "--workspace", str(ws), "--quiet")

@@ -14,12 +14,24 @@ The runner's contract::
 
 A cached ``"hash"`` result is turned back into hashes with ``DedupHashes.from_dict``.
 """
-from .flags import DUPLICATE_PHOTO, SAME_SPOT_PHOTO, UNCHANGED_AFTER, DedupResult, duplicate_flags, stored_result
-from .hashing import STAGE_VERSION, DedupHashes, compute_hashes
-from .index import add as add_to_index
-from .match import group_matches, match_photos
-from .store import query_new, stored_matches
+# Names resolve on first use (PEP 562), on purpose: importing a submodule such as ``pipeline.dedup.cli`` (done by
+# `cleanup-verify --help`) must not import the hashing and matching stack (scipy, pdqhash, numba).
+_EXPORTS = {
+    "DUPLICATE_PHOTO": "flags", "SAME_SPOT_PHOTO": "flags", "UNCHANGED_AFTER": "flags", "DedupResult": "flags", "duplicate_flags": "flags",
+    "stored_result": "flags", "STAGE_VERSION": "hashing", "DedupHashes": "hashing", "compute_hashes": "hashing",
+    "add_to_index": ("index", "add"), "group_matches": "match", "match_photos": "match", "query_new": "store",
+    "stored_matches": "store",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = ["DUPLICATE_PHOTO", "SAME_SPOT_PHOTO", "UNCHANGED_AFTER", "STAGE_VERSION", "DedupHashes", "DedupResult", "add_to_index",
-           "compute_hashes", "duplicate_flags", "group_matches", "match_photos", "query_new", "stored_matches",
-           "stored_result"]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    where = _EXPORTS[name]
+    module, attr = where if isinstance(where, tuple) else (where, name)
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = value
+    return value

@@ -8,14 +8,17 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cli import UsageError
 from ..config import Config
 from ..types import DuplicateMatch
-from .hashing import DedupHashes, compute_hashes
-from .index import HashIndex, load_index
-from .match import group_matches, match_index, match_one
+
+if TYPE_CHECKING:
+    from .hashing import DedupHashes
+
+# The hashing and matching modules (scipy, pdqhash) are imported inside the functions, on purpose: every
+# command's parser is built at start-up, and `cleanup-verify --help` must not pay for them.
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".avif", ".mpo")
 
@@ -60,6 +63,7 @@ def _files(paths: list[str]) -> list[Path]:
 def scan(files: list[Path], cfg: Config) -> Scanned:
     """Read, decode (the load stage's reduced decode) and hash each file; failures become problems."""
     from ..load import PhotoError, load_photo, read_photo
+    from .hashing import compute_hashes
 
     out = Scanned()
     for f in files:
@@ -80,6 +84,9 @@ def scan(files: list[Path], cfg: Config) -> Scanned:
 def find(scanned: Scanned, cfg: Config, ws=None) -> tuple[list[DuplicateMatch], dict[str, list[str]]]:
     """Matches among the scanned photos and, with a workspace, against its index. Returns the matches and
     the workspace uses (``entry_id/rel_path``) of every workspace photo involved."""
+    from .index import HashIndex, load_index
+    from .match import match_index, match_one
+
     local = HashIndex.from_hashes(scanned.hashes)
     shas = [h.sha256 for h in scanned.hashes]
     uses = {s: len(p) for s, p in scanned.paths.items()}
@@ -112,6 +119,8 @@ def _names(sha: str, scanned: Scanned, ws_uses: dict[str, list[str]]) -> list[st
 
 
 def report(scanned: Scanned, matches: list[DuplicateMatch], ws_uses: dict[str, list[str]]) -> dict[str, Any]:
+    from .match import group_matches
+
     groups = group_matches(matches)
     return {
         "photos": len(scanned.hashes),

@@ -39,10 +39,17 @@ import pdqhash
 import scipy.fftpack
 from PIL import Image
 
+from ..config import DedupConfig
+from ..keys import digest
 from ..types import PhotoHashes
 from .frame import photo_box
 
 STAGE_VERSION = "dedup-hash-3"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views
+
+
+def cache_key(load_key: str, cfg: DedupConfig) -> tuple[str, str]:
+    """(version, key) of a photo's stored hashes: the analysis image's key and whether PDQ is computed."""
+    return STAGE_VERSION, digest(load_key, f"pdq={cfg.use_pdq}")
 
 #: Dihedral variants, index 0 is the photo as it is. ``rot<k>``: rotated counterclockwise by k degrees;
 #: ``mirror_rot<k>``: mirrored left-right, then rotated. Index i < 4 is ``np.rot90(img, i)``, index 4 + i is

@@ -1,10 +1,12 @@
 """The workspace's hash index: every photo the workspace has ever hashed, all batches, all rounds.
 
 Persistent part: table ``dedup_hashes`` (one row per photo sha256; hashes as big-endian BLOBs so that
-``sqlite3`` shows them and unsigned 64-bit values survive). In-memory part: :class:`HashIndex`, arrays
-plus exact multi-index-hashing radius search (:mod:`pipeline.dedup.mih`) over pHash, PDQ and the crop
-windows, built from the table on first use and rebuilt when the table has grown (one SELECT; ~1-3 s for
-a million photos, see scripts/bench_dedup.py).
+``sqlite3`` shows them and unsigned 64-bit values survive). In-memory part: :class:`HashIndex`, plain
+arrays (and the grey signatures) loaded from the table in one SELECT by :func:`load_index` (rebuilt when the
+table has grown; ~1-3 s for a million photos, see scripts/bench_dedup.py), plus exact multi-index-hashing
+radius search (:mod:`pipeline.dedup.mih`) over pHash, PDQ and the crop windows, built on first use. The
+index holds no database handle: it pickles, so matching can run in other processes or on other machines
+(the radius-search structures are left out of the pickle and rebuilt there on first use).
 """
 from __future__ import annotations
 
@@ -143,7 +145,9 @@ class HashIndex:
 
     ``order``: arrival rank (smaller = seen first; the workspace's photos.seq when known). ``pdq_quality``
     is -1 where no PDQ is stored. ``crops``: (n * N_WINDOWS,) window pHashes, window k of photo i at row
-    ``i * N_WINDOWS + k`` (0 where unknown, with ``has_crops`` False).
+    ``i * N_WINDOWS + k`` (0 where unknown, with ``has_crops`` False). ``variants``: (n, 8) pHashes of the
+    dihedral variants (``has_variants`` False where not stored); ``pdq_variants`` and ``thumbs`` per sha256
+    (only where stored).
     """
 
     shas: list[str]
@@ -159,7 +163,10 @@ class HashIndex:
     alt: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     alt_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     alt_slot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
-    ws: Workspace | None = None
+    variants: np.ndarray | None = None  # (n, 8) uint64
+    has_variants: np.ndarray | None = None  # (n,) bool
+    pdq_variants: dict[str, bytes] = field(default_factory=dict)  # 8 x 32 bytes per photo
+    reuse: dict[str, tuple] = field(default_factory=dict)  # sha256 -> its dedup_reuse row (inner box..views)
     _pos: dict[str, int] = field(default_factory=dict)
     _mih: dict[str, MultiIndex] = field(default_factory=dict)
     _extra: dict[str, DedupHashes] = field(default_factory=dict)
@@ -170,6 +177,12 @@ class HashIndex:
 
     def __len__(self) -> int:
         return len(self.shas)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_mih"] = {}  # rebuilt where it is used: smaller to send than to rebuild
+        state["_views"] = OrderedDict()  # a cache of decoded views, likewise
+        return state
 
     def position(self, sha256: str) -> int | None:
         return self._pos.get(sha256)
@@ -204,10 +217,11 @@ class HashIndex:
 
     @classmethod
     def from_workspace(cls, ws: Workspace) -> "HashIndex":
-        """Load every row of ``dedup_hashes``; arrival order from photos.seq (rows without one come last,
-        in insertion order). Signatures (thumbs) are read lazily."""
+        """Load every row of ``dedup_hashes``, signatures included; arrival order from photos.seq (rows
+        without one come last, in insertion order)."""
         rows = ws.conn.execute(
-            "SELECT d.sha256, d.phash, d.dhash, d.pdq, d.pdq_quality, d.crop_phashes, p.seq, d.rowid "
+            "SELECT d.sha256, d.phash, d.dhash, d.pdq, d.pdq_quality, d.crop_phashes, p.seq, d.rowid, "
+            "d.phash_variants, d.pdq_variants, d.thumb "
             "FROM dedup_hashes d LEFT JOIN photos p ON p.sha256 = d.sha256 ORDER BY d.rowid").fetchall()
         n = len(rows)
         shas = [r[0] for r in rows]
@@ -221,15 +235,23 @@ class HashIndex:
         big = 1 << 40
         order = np.array([r[6] if r[6] is not None else big + r[7] for r in rows], np.int64)
         pos = {s: i for i, s in enumerate(shas)}
-        alt = []
-        for sha, inner, rot, part in ws.conn.execute(
-                "SELECT sha256, inner_phashes, rot_phashes, part_phashes FROM dedup_reuse ORDER BY rowid"):
+        alt, reuse = [], {}
+        for row in ws.conn.execute("SELECT sha256, inner_box, inner_phashes, rot_phashes, part_phashes, view, "
+                                   "inner_view FROM dedup_reuse ORDER BY rowid"):
+            sha = row[0]
             if sha in pos:
-                h = DedupHashes(sha, 0, 0, inner_phashes=_ints(inner), rot_phashes=_ints(rot),
-                                part_phashes=_ints(part))
+                reuse[sha] = tuple(row[1:])
+                h = DedupHashes(sha, 0, 0, inner_phashes=_ints(row[2]), rot_phashes=_ints(row[3]),
+                                part_phashes=_ints(row[4]))
                 alt.extend((pos[sha], slot, code) for slot, code in alt_codes(h))
+        has_var = np.array([r[8] is not None and len(r[8]) == 64 for r in rows], bool)
+        zero_var = bytes(64)
+        variants = np.frombuffer(b"".join(r[8] if h else zero_var for r, h in zip(rows, has_var)),
+                                 ">u8").astype(np.uint64).reshape(n, 8)
         return cls(shas=shas, order=order, phash=phash, dhash=dhash, pdq=pdq, pdq_quality=q, crops=crops,
-                   has_crops=has, ws=ws, **_alt_arrays(alt))
+                   has_crops=has, thumbs={r[0]: r[10] for r in rows if r[10]}, variants=variants,
+                   has_variants=has_var, pdq_variants={r[0]: r[9] for r in rows if r[9]}, reuse=reuse,
+                   **_alt_arrays(alt))
 
     def mih(self, name: str) -> MultiIndex:
         """The radius-search index over ``phash``, ``pdq``, ``crops`` or ``alt`` (built on first use)."""
@@ -243,10 +265,6 @@ class HashIndex:
     def thumb(self, sha256: str) -> np.ndarray | None:
         """The (THUMB_SIDE, THUMB_SIDE) grey signature of an indexed photo, or None."""
         t = self.thumbs.get(sha256)
-        if t is None and self.ws is not None:
-            row = self.ws.conn.execute("SELECT thumb FROM dedup_hashes WHERE sha256=?", (sha256,)).fetchone()
-            t = (row[0] if row else None) or b""
-            self.thumbs[sha256] = t
         if not t or len(t) != THUMB_SIDE * THUMB_SIDE:
             return None
         return np.frombuffer(t, np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
@@ -269,12 +287,30 @@ class HashIndex:
         """All stored hashes of an indexed photo (variants included), or None."""
         if sha256 in self._extra:
             return self._extra[sha256]
-        if self.ws is not None:
-            h = get(self.ws, sha256)
-            if h is not None:
-                self._extra[sha256] = h
-            return h
-        return None
+        i = self.position(sha256)
+        if i is None:
+            return None
+        has_pdq = self.pdq_quality[i] >= 0
+        return DedupHashes(
+            sha256=sha256, phash=int(self.phash[i]), dhash=int(self.dhash[i]),
+            pdq=self.pdq[i].astype(">u8").tobytes() if has_pdq else None,
+            pdq_quality=int(self.pdq_quality[i]) if has_pdq else None,
+            phash_variants=tuple(int(v) for v in self.variants[i]) if self.has_variants is not None
+            and self.has_variants[i] else (),
+            pdq_variants=_bytes32(self.pdq_variants.get(sha256)),
+            crop_phashes=tuple(int(v) for v in self.crops[i * N_WINDOWS:(i + 1) * N_WINDOWS])
+            if self.has_crops[i] else (),
+            thumb=self.thumbs.get(sha256) or b"", **_reuse_fields(self.reuse.get(sha256)))
+
+
+def _reuse_fields(row: tuple | None) -> dict:
+    """The reuse hashes and views of a ``dedup_reuse`` row (inner_box .. inner_view), as :func:`get` reads them."""
+    if row is None:
+        return {"inner_box": (), "inner_phashes": (), "rot_phashes": (), "part_phashes": (), "view": b"",
+                "inner_view": b""}
+    return {"inner_box": tuple(float(v) for v in (row[0] or "").split()), "inner_phashes": _ints(row[1]),
+            "rot_phashes": _ints(row[2]), "part_phashes": _ints(row[3]), "view": row[4] or b"",
+            "inner_view": row[5] or b""}
 
 
 def _alt_arrays(alt: list[tuple[int, int, int]]) -> dict[str, np.ndarray]:
@@ -283,17 +319,17 @@ def _alt_arrays(alt: list[tuple[int, int, int]]) -> dict[str, np.ndarray]:
             "alt_slot": np.array([a[1] for a in alt], np.int16).reshape(-1)}
 
 
-_cache: dict[str, tuple[tuple[int, ...], HashIndex]] = {}
+_cache: dict[str, tuple[tuple[int, ...], HashIndex]] = {}  # per database file: (stamp, index)
 
 
 def load_index(ws: Workspace) -> HashIndex:
     """The in-memory index of a workspace, cached per database file and rebuilt when rows were added or
     replaced or photos arrived since (row counts and max rowid: one cheap query per call)."""
     key = str(ws.db_path.resolve())
-    stamp = tuple(ws.conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), (SELECT COUNT(*) FROM photos), "
-                                  "(SELECT COALESCE(MAX(rowid), 0) FROM dedup_reuse) FROM dedup_hashes").fetchone())
+    stamp = (id(ws), *ws.conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), (SELECT COUNT(*) FROM photos), "
+                                      "(SELECT COALESCE(MAX(rowid), 0) FROM dedup_reuse) FROM dedup_hashes").fetchone())
     hit = _cache.get(key)
-    if hit is not None and hit[0] == stamp and hit[1].ws is ws:
+    if hit is not None and hit[0] == stamp:
         return hit[1]
     idx = HashIndex.from_workspace(ws)
     _cache[key] = (stamp, idx)

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Callable
+from typing import Any, Callable
 
 from ..config import DedupConfig
 from ..types import DuplicateMatch
 from ..workspace import Workspace, register_schema
 from .hashing import STAGE_VERSION
-from .index import load_index
+from .index import HashIndex, load_index
 from .match import KIND_RANK, VerifiedMatch, match_one, reduce_matches
 
 SCHEMA = """
@@ -68,25 +68,41 @@ def unqueried(ws: Workspace, sha256s: list[str], cfg: DedupConfig) -> list[str]:
     return [s for s in dict.fromkeys(sha256s) if s not in done and index.position(s) is not None]
 
 
+def match_chunk(index: HashIndex, item: tuple[DedupConfig, list[str]]) -> list[tuple[str, VerifiedMatch]]:
+    """The verified matches of the photos of ``item`` (a config and indexed sha256s) against ``index``:
+    pure, so that any executor can run it (``fn(shared, item)`` of :mod:`pipeline.executors`)."""
+    cfg, shas = item
+    found = []
+    for sha in shas:
+        h = index.hashes(sha)
+        if h is not None:
+            found.extend((sha, m) for m in match_one(index, h, cfg))
+    return found
+
+
+def _chunks(todo: list[str], workers: int) -> list[list[str]]:
+    """At most COMMIT_EVERY photos per chunk, and enough chunks to keep ``workers`` busy."""
+    size = max(1, min(COMMIT_EVERY, -(-len(todo) // (4 * max(1, workers)))))
+    return [todo[i:i + size] for i in range(0, len(todo), size)]
+
+
 def query_new(ws: Workspace, sha256s: list[str], cfg: DedupConfig,
-              progress: Callable[[int], None] | None = None) -> int:
+              progress: Callable[[int], None] | None = None, executor: Any = None) -> int:
     """Match every photo of ``sha256s`` not yet queried under ``cfg`` against the whole index and store the
-    verified matches (committed every ``COMMIT_EVERY`` photos). Returns how many photos were queried;
-    ``progress(n)`` is called after each committed chunk with the number of photos in it."""
+    verified matches, one transaction per chunk of at most ``COMMIT_EVERY`` photos (matching runs on
+    ``executor``, this process by default; only this process writes). Returns how many photos were
+    queried; ``progress(n)`` is called after each committed chunk with the number of photos in it."""
     todo = unqueried(ws, sha256s, cfg)
     if not todo:
         return 0
     key = match_key(cfg)
     index = load_index(ws)
-    for start in range(0, len(todo), COMMIT_EVERY):
-        chunk = todo[start:start + COMMIT_EVERY]
-        rows = []
-        for sha in chunk:
-            h = index.hashes(sha)
-            if h is None:
-                continue
-            rows.extend((key, sha, m.other_sha256, m.kind, m.distance, m.hash_name, float(m.difference))
-                        for m in match_one(index, h, cfg))
+    chunks = _chunks(todo, getattr(executor, "workers", 1))
+    results = (executor.imap(match_chunk, [(cfg, c) for c in chunks], index) if executor is not None
+               else (match_chunk(index, (cfg, c)) for c in chunks))
+    for chunk, found in zip(chunks, results):
+        rows = [(key, sha, m.other_sha256, m.kind, m.distance, m.hash_name, float(m.difference))
+                for sha, m in found]
         with ws.transaction() as c:
             c.executemany("INSERT OR REPLACE INTO dedup_matches(key, photo, other, kind, distance, hash_name, "
                           "difference) VALUES (?,?,?,?,?,?,?)", rows)

@@ -19,12 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from ..config import DetectConfig
+from ..config import DetectConfig, section_digest
+from ..keys import digest
 from ..types import Detections, LoadedPhoto
 from .registry import ModelInfo, resolve_model
 from .runtime import ultralytics_threads
 
 STAGE_VERSION = "detect-2"  # 2: candidates down to candidate_confidence, operating threshold recorded
+
+
+def cache_key(load_key: str, cfg: DetectConfig) -> tuple[str, str]:
+    """(version, key) of a photo's stored detections (stored with the model id besides)."""
+    return STAGE_VERSION, digest(load_key, section_digest(cfg))
 
 
 def full_size(photo: LoadedPhoto) -> tuple[int, int]:

@@ -25,12 +25,19 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..keys import digest
 from ..types import Flag, ScoreCard
 from .explain import ScoreFacts, explain
 from .flags import SEVERITY_ORDER, make_flag
 from .inputs import PhotoInfo, ScoreInputs
 
 EARTH_RADIUS_M = 6_371_008.8
+STAGE_VERSION = "score-1"
+
+
+def cache_key(config_hash: str, model_id: str) -> str:
+    """Key of an entry's stored score card: this stage's version, the whole configuration and the model."""
+    return digest(STAGE_VERSION, config_hash, model_id)
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

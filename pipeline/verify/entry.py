@@ -4,13 +4,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import VerifyConfig
+from ..config import VerifyConfig, section_digest
+from ..keys import digest
 from ..types import Detections, LitterChange, LoadedPhoto, PhotoRef, SceneMatch
 from .change import litter_change
 from .pairing import pair_photos
 from .sameplace import unchanged
 
 STAGE_VERSION = "verify-3"  # 2: appearance check of items missed after; 3: weighted candidates, missed before
+
+
+def config_key(cfg: VerifyConfig, load_key: str) -> str:
+    """The part of the verify key that is the same for every entry of a run: [verify] and the load key."""
+    return digest(section_digest(cfg), load_key)
+
+
+def cache_key(config: str, model_id: str, usable: list[tuple[str, str, str]]) -> str:
+    """Key of an entry's stored verification: this stage's version, :func:`config_key`, the detector and
+    the entry's usable photos ``(rel_path, role, sha256)`` (sorted here)."""
+    return digest(STAGE_VERSION, config, model_id, sorted(usable))
 
 
 @dataclass(frozen=True)

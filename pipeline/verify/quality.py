@@ -7,6 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+STAGE_VERSION = "1"  # of the stored "quality" results
 QUALITY_MAX_SIDE = 1024  # photos are measured at this longest side, so values compare across sizes
 
 
@@ -24,6 +25,11 @@ class PhotoQuality:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PhotoQuality":
         return cls(sharpness=float(d["sharpness"]), brightness=float(d["brightness"]))
+
+
+def cache_key(load_key: str) -> tuple[str, str]:
+    """(version, key) of a photo's stored quality: it depends on the analysis image only."""
+    return STAGE_VERSION, load_key
 
 
 def measure_quality(image: np.ndarray) -> PhotoQuality:

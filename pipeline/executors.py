@@ -1,0 +1,145 @@
+"""Executors: where the pure work of a run happens. The driver (the runner) plans and commits; an executor
+only maps a picklable function over picklable items and gives the results back **in input order**, so
+that every executor commits the same things in the same order and exports the same bytes.
+
+* ``serial``: in this process, one item after the other (tests, debugging);
+* ``local`` (default): a pool of worker processes on this machine, one per core, each with its own
+  detector and one torch/OpenCV thread (:mod:`pipeline.work`);
+* ``ray``: Ray tasks on a cluster or a local Ray started for the run (:mod:`pipeline.ray_executor`,
+  optional extra ``pip install .[ray]``).
+
+``imap(fn, items, shared)`` calls ``fn(shared, item)``; ``shared`` (a config, the hash index) is sent once
+per call where the executor can (Ray's object store) and with each item otherwise. At most
+``window`` items are in flight, so a long batch never queues all its work (or its memory) at once.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Protocol
+
+EXECUTORS = ("serial", "local", "ray")
+
+
+class Executor(Protocol):
+    name: str
+    workers: int
+
+    def imap(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any = None) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class SerialExecutor:
+    """Everything in the calling process."""
+
+    name = "serial"
+    workers = 1
+
+    def imap(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any = None) -> Iterator[Any]:
+        for item in items:
+            yield fn(shared, item)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "SerialExecutor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _init_worker(threads: int, parent: int) -> None:
+    from .work import set_process_threads
+
+    _exit_with_parent(parent)
+    set_process_threads(threads)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the driver dies, even by SIGKILL (a killed run must leave no workers behind):
+    Linux's parent-death signal, and a watchdog thread elsewhere (and for a parent that died already)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def _call(fn: Callable[[Any, Any], Any], shared: Any, item: Any) -> Any:
+    return fn(shared, item)
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class LocalExecutor:
+    """A pool of ``workers`` processes (started with ``spawn``: no inherited threads or locks), each using
+    ``cores // workers`` threads (at least 1). Workers start in the background as soon as the pool exists."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, window: int | None = None):
+        self.workers = workers or default_workers()
+        threads = max(1, default_workers() // self.workers)
+        self.window = window or 2 * self.workers
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(threads, os.getpid()))
+
+    def imap(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any = None) -> Iterator[Any]:
+        pending: deque[Future] = deque()
+        it = iter(items)
+        try:
+            for item in it:
+                pending.append(self.pool.submit(_call, fn, shared, item))
+                if len(pending) >= self.window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def make_executor(name: str = "local", *, workers: int | None = None, ray_address: str | None = None) -> Any:
+    """An executor by name (``serial``, ``local`` or ``ray``). Raises ValueError for an unknown name and
+    RuntimeError when Ray is asked for but not installed."""
+    if name == "serial":
+        return SerialExecutor()
+    if name == "local":
+        return LocalExecutor(workers)
+    if name == "ray":
+        from .ray_executor import RayExecutor  # optional dependency, imported only when asked for
+
+        return RayExecutor(address=ray_address, workers=workers)
+    raise ValueError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")

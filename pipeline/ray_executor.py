@@ -1,0 +1,80 @@
+"""The ``ray`` executor: the run's pure work as Ray tasks (optional extra: ``pip install cleanup-verify[ray]``).
+
+Only the driver (the process running ``cleanup-verify run``) writes the workspace; tasks get plain values
+and return plain values (:mod:`pipeline.work`, :func:`pipeline.dedup.store.match_chunk`). Workers read the
+photo files themselves, so the batch folder must be at the same path on every node (shared storage), and
+cleanup-verify (with its models) must be installed on every node. Each Ray worker process loads the detector
+once and keeps it for the tasks it runs.
+
+* ``address=None``: a local Ray is started for the run (``num_cpus`` = workers, loopback only, no
+  dashboard, no usage statistics) and stopped after it;
+* ``address="auto"`` or ``"HOST:PORT"``: join a running cluster (``ray start --head`` / ``ray start
+  --address=HOST:PORT`` on the workers; docs/scale.md); leaving it disconnects without stopping it.
+
+A Ray already initialised by the caller (tests, notebooks) is used as it is and left running.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import ray  # the optional dependency: this module is imported only for --executor ray
+
+from .executors import default_workers
+
+_configured = False
+
+
+def _call(fn: Callable[[Any, Any], Any], shared: Any, item: Any) -> Any:
+    global _configured
+    if not _configured:  # one Ray worker process uses one CPU
+        from .work import set_process_threads
+
+        set_process_threads(1)
+        _configured = True
+    return fn(shared, item)
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, window: int | None = None):
+        self._owns = False
+        if not ray.is_initialized():
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never report usage anywhere
+            if address:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
+                         _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
+            self._owns = True
+        self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.window = window or 2 * self.workers
+        self._task = ray.remote(num_cpus=1, max_retries=2)(_call)
+
+    def imap(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any = None) -> Iterator[Any]:
+        shared_ref = ray.put(shared)  # sent to the object store once, read by every task
+        pending: deque = deque()
+        try:
+            for item in items:
+                pending.append(self._task.remote(fn, shared_ref, item))
+                if len(pending) >= self.window:
+                    yield ray.get(pending.popleft())
+            while pending:
+                yield ray.get(pending.popleft())
+        finally:
+            for ref in pending:
+                ray.cancel(ref)
+
+    def close(self) -> None:
+        if self._owns and ray.is_initialized():
+            ray.shutdown()
+            self._owns = False
+
+    def __enter__(self) -> "RayExecutor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

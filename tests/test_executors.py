@@ -1,0 +1,169 @@
+"""Executors (serial, local process pool, Ray) give the same export byte for byte, resume after SIGKILL and
+open no network connection; the stages they run work on plain values, without a workspace."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline import export
+from pipeline.config import Config
+from pipeline.dedup.index import HashIndex, load_index
+from pipeline.dedup.match import match_one
+from pipeline.dedup.store import match_chunk
+from pipeline.executors import LocalExecutor, SerialExecutor, make_executor
+from pipeline.runner import run_batch
+from pipeline.work import EntryTask, PhotoTask, execute_entry
+from pipeline.workspace import Workspace
+from runkill import kill_mid_run, wait_gone
+
+REPO = Path(__file__).resolve().parents[1]
+ALL = frozenset({"meta", "hash", "quality", "thumb", "detect"})
+HAS_RAY = __import__("importlib").util.find_spec("ray") is not None
+needs_ray = pytest.mark.skipif(not HAS_RAY, reason="Ray is not installed (pip install '.[ray]')")
+
+
+def _env(tmp_path: Path, log: Path, loopback: bool = False) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YOLO_", "RAY_"))}
+    env.update(HOME=str(tmp_path / "home"), NETGUARD_LOG=str(log),
+               PYTHONPATH=os.pathsep.join([str(REPO / "tests" / "netguard"), str(REPO)]))
+    if loopback:
+        env["NETGUARD_ALLOW_LOOPBACK"] = "1"
+    return env
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _exports(ws: Path) -> tuple[str, str]:
+    with Workspace(ws, create=False) as w:
+        return export.to_jsonl(w), export.to_csv(w)
+
+
+@pytest.fixture(scope="module")
+def serial(sample, tmp_path_factory):
+    """The serial executor's run of the sample through the CLI, under the network guard."""
+    tmp = tmp_path_factory.mktemp("serial")
+    log = tmp / "net.log"
+    r = _cli("run", str(sample.root), "--workspace", str(tmp / "ws"), "--executor", "serial", "--quiet",
+             env=_env(tmp, log))
+    assert r.returncode == 0, r.stderr[-3000:]
+    return _exports(tmp / "ws"), log
+
+
+def test_serial_run_opens_no_connection(serial):
+    (jsonl, _), log = serial
+    assert jsonl.count("\n") == 12
+    assert not log.exists() or log.read_text() == "", log.read_text()
+
+
+def test_local_pool_exports_the_same_bytes_and_reruns_decode_nothing(sample, serial, tmp_path):
+    (jsonl, csv), _ = serial
+    with LocalExecutor(workers=2) as ex, Workspace(tmp_path / "ws") as ws:
+        first = run_batch(sample.root, ws, Config(), quiet=True, executor=ex)
+        assert (export.to_jsonl(ws), export.to_csv(ws)) == (jsonl, csv)
+        again = run_batch(sample.root, ws, Config(), quiet=True, executor=ex)
+        assert again.photos_decoded == 0 and again.photos_matched == 0
+        assert (export.to_jsonl(ws), export.to_csv(ws)) == (jsonl, csv)
+    assert first.photos_decoded > 0
+
+
+@needs_ray
+def test_ray_exports_the_same_bytes_on_loopback_only(sample, serial, tmp_path):
+    """A local Ray (2 CPUs, no dashboard) started and stopped by the run. Ray's own dashboard process probes
+    cloud metadata addresses once at start (Ray does so even with usage statistics off); nothing else may
+    leave the machine."""
+    (jsonl, csv), _ = serial
+    log = tmp_path / "net.log"
+    r = _cli("run", str(sample.root), "--workspace", str(tmp_path / "ws"), "--executor", "ray", "--workers", "2",
+             "--quiet", env=_env(tmp_path, log, loopback=True))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _exports(tmp_path / "ws") == (jsonl, csv)
+    attempts = log.read_text().splitlines() if log.exists() else []
+    ours = [a for a in attempts if a.split()[1] != "dashboard.py"]
+    assert not ours, ours
+    assert all(("169.254.169.254" in a or "metadata.google.internal" in a) for a in attempts), attempts
+
+
+@pytest.mark.parametrize("executor", ["serial", pytest.param("ray", marks=needs_ray)])
+def test_sigkill_then_resume_gives_the_same_export(executor, sample, serial, tmp_path):
+    """(The local pool: tests/test_pipeline_e2e.py, the CLI's default executor.)"""
+    (jsonl, csv), _ = serial
+    env = _env(tmp_path, tmp_path / "net.log", loopback=executor == "ray")
+    kids = kill_mid_run([str(sample.root), "--executor", executor, "--workers", "2", "--quiet"], tmp_path / "ws", env)
+    assert not wait_gone(kids), "processes of the killed run are left"
+    r = _cli("run", str(sample.root), "--workspace", str(tmp_path / "ws"), "--executor", executor,
+             "--workers", "2", "--quiet", env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _exports(tmp_path / "ws") == (jsonl, csv)
+
+
+# ------------------------------------------------------------------------------- stages on plain values
+def test_entry_work_runs_without_a_workspace_and_pickles(sample):
+    """The executors' unit of work takes and returns plain values: no workspace, no database."""
+    refs = [p for p in _submission(sample, "01-full-cleanup").photos]
+    task = EntryTask("01-full-cleanup", str(sample.root),
+                     tuple(PhotoTask(r, hashlib.sha256(r.path.read_bytes()).hexdigest(), ALL) for r in refs),
+                     verify=True)
+    out = execute_entry(pickle.loads(pickle.dumps(task)), Config())
+    out = pickle.loads(pickle.dumps(out))
+    assert out.error is None and out.decoded == len(refs)
+    for po in out.photos:
+        assert po.problem is None and po.meta.sha256 == po.sha256
+        assert po.hashes.sha256 == po.sha256 and po.thumb[:2] == b"\xff\xd8" and po.detections is not None
+    assert out.verification.same_place_pairs, out.verification
+    assert sorted(out.usable) == sorted((r.rel_path, r.role, hashlib.sha256(r.path.read_bytes()).hexdigest())
+                                        for r in refs)
+    # a photo that cannot be read becomes a problem of that photo, not an error of the entry
+    broken = PhotoTask(refs[0].__class__(refs[0].entry_id, "before", sample.root / "nope.jpg", "nope.jpg"),
+                       "0" * 64, ALL)
+    out2 = execute_entry(EntryTask("x", str(sample.root), (broken,), verify=True), Config())
+    assert out2.error is None and out2.photos[0].problem.code == "PHOTO_UNREADABLE"
+    assert out2.photos[0].sha256 is None and out2.verification.pairs == ()
+
+
+def _submission(sample, entry_id):
+    from pipeline.ingest import ingest
+
+    return next(s for s in ingest(sample.root).submissions if s.entry_id == entry_id)
+
+
+def test_hash_index_is_plain_arrays_that_pickle(sample, tmp_path):
+    """The index a store loads holds no database handle: pickled, it matches exactly as before."""
+    cfg = Config()
+    with Workspace(tmp_path / "ws") as ws:
+        run_batch(sample.root, ws, cfg, quiet=True, executor="serial")
+        index = load_index(ws)
+    assert isinstance(index, HashIndex) and not any(isinstance(v, Workspace) for v in vars(index).values())
+    copy = pickle.loads(pickle.dumps(index))
+    found_any = False
+    for sha in index.shas:
+        h = index.hashes(sha)
+        assert copy.hashes(sha) == h
+        here, there = match_one(index, h, cfg.dedup), match_one(copy, h, cfg.dedup)
+        assert here == there
+        found_any |= bool(here)
+    assert found_any  # the sample reuses photos: some match exists
+    assert match_chunk(copy, (cfg.dedup, index.shas)) == match_chunk(index, (cfg.dedup, index.shas))
+
+
+def test_executors_keep_input_order(tmp_path):
+    items = list(range(7))
+    with LocalExecutor(workers=2, window=3) as pool:
+        assert list(pool.imap(_slow_square, items, 10)) == [10 + i * i for i in items]
+    assert list(SerialExecutor().imap(_slow_square, items, 10)) == [10 + i * i for i in items]
+    with pytest.raises(ValueError, match="unknown executor"):
+        make_executor("threads")
+
+
+def _slow_square(shared: int, i: int) -> int:
+    time.sleep(0.05 * (7 - i))  # later items finish first
+    return shared + i * i
