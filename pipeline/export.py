@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from . import ranking
+from .score.flags import make_flag
 from .types import Review, ScoreCard
 from .workspace import Workspace
 
@@ -42,9 +43,7 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
                         for p in ws.entry_photos(entry_id) if p["error"] is not None]
         rec: dict[str, Any] = card_record(card) if card else {
             "entry_id": entry_id, "score": None, "status": "error", "components": {},
-            "flags": [{"code": "NOT_PROCESSED", "severity": "high",
-                       "message": "the entry has not been scored yet; run the batch again", "message_vi": "",
-                       "photos": []}],
+            "flags": [make_flag("NOT_PROCESSED").shown()],
             "model_id": None, "config_hash": None, "explanation": "", "explanation_vi": ""}
         rec["participant"] = sub.participant if sub else None
         rec["team"] = sub.team if sub else None
@@ -70,9 +69,12 @@ def review_record(review: Review | None) -> dict[str, Any] | None:
 
 
 def card_record(card: ScoreCard) -> dict[str, Any]:
+    """A score card as people read it: the words of its flags and explanation rendered (pipeline.flagtext,
+    pipeline.score.explain), not its stored facts."""
     d = card.to_dict()
-    d["flags"] = [{"code": f["code"], "severity": f["severity"], "message": f["message"],
-                   "message_vi": f.get("message_vi", ""), "photos": f["photos"]} for f in d["flags"]]
+    d.pop("facts", None)
+    d["flags"] = [f.shown() for f in card.flags]
+    d["explanation"], d["explanation_vi"] = card.explanation, card.explanation_vi
     return d
 
 

@@ -399,22 +399,59 @@ class LitterChange:
 # ---------------------------------------------------------------------------------------------- score
 @dataclass(frozen=True)
 class Flag:
-    """A finding a judge should see. ``code`` is stable (README table); ``photos`` are rel_paths."""
+    """A finding a judge should see: a stable ``code`` (README table), its severity, the facts behind it
+    (``params``: plain JSON values) and the photos (rel_paths) it concerns.
+
+    The words are not stored: :attr:`message` and :attr:`message_vi` render ``code`` and ``params``
+    (:mod:`pipeline.flagtext`) where the flag is shown. ``text`` holds words given as they are: by
+    :meth:`worded`, or read from a workspace written before flags carried parameters."""
 
     code: str
     severity: Severity
-    message: str
-    message_vi: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
     photos: tuple[str, ...] = ()
+    text: tuple[str, str] | None = None
+
+    @classmethod
+    def worded(cls, code: str, severity: Severity, message: str, message_vi: str = "",
+               photos: tuple[str, ...] = ()) -> "Flag":
+        """A flag with fixed words (no parameters)."""
+        return cls(code, severity, {}, tuple(photos), (message, message_vi))
+
+    def words(self) -> tuple[str, str]:
+        if self.text is not None:
+            return self.text
+        from .flagtext import render  # the words are looked up only where a flag is shown
+
+        return render(self.code, self.params)
+
+    @property
+    def message(self) -> str:
+        return self.words()[0]
+
+    @property
+    def message_vi(self) -> str:
+        return self.words()[1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity, "message": self.message,
-                "message_vi": self.message_vi, "photos": list(self.photos)}
+        """The stored form: facts only (words too for a flag that has no parameters but fixed words)."""
+        d: dict[str, Any] = {"code": self.code, "severity": self.severity, "params": dict(self.params),
+                             "photos": list(self.photos)}
+        if self.text is not None:
+            d["message"], d["message_vi"] = self.text
+        return d
+
+    def shown(self) -> dict[str, Any]:
+        """The form people read (export): code, severity, the words in both languages, photos."""
+        en, vi = self.words()
+        return {"code": self.code, "severity": self.severity, "message": en, "message_vi": vi,
+                "photos": list(self.photos)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Flag":
-        return cls(code=d["code"], severity=d["severity"], message=d["message"],
-                   message_vi=d.get("message_vi", ""), photos=tuple(d.get("photos", ())))
+        text = (d["message"], d.get("message_vi", "")) if "message" in d else None
+        return cls(code=d["code"], severity=d["severity"], params=dict(d.get("params") or {}),
+                   photos=tuple(d.get("photos", ())), text=text)
 
 
 @dataclass(frozen=True)
@@ -431,9 +468,12 @@ class ScoreCard:
     config_hash: str
     explanation: str = ""
     explanation_vi: str = ""
+    facts: dict[str, Any] | None = None  # the numbers the explanation cites (pipeline.score.explain.ScoreFacts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The stored form: with ``facts``, the explanation's words are not stored but rendered when the card
+        is read (:meth:`from_dict`), like the flags' words."""
+        d = {
             "entry_id": self.entry_id,
             "score": self.score,
             "status": self.status,
@@ -441,16 +481,25 @@ class ScoreCard:
             "flags": [f.to_dict() for f in self.flags],
             "model_id": self.model_id,
             "config_hash": self.config_hash,
-            "explanation": self.explanation,
-            "explanation_vi": self.explanation_vi,
         }
+        if self.facts is not None:
+            d["facts"] = dict(self.facts)
+        else:
+            d["explanation"], d["explanation_vi"] = self.explanation, self.explanation_vi
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ScoreCard":
+        flags = tuple(Flag.from_dict(f) for f in d["flags"])
+        facts = d.get("facts")
+        en, vi = d.get("explanation", ""), d.get("explanation_vi", "")
+        if facts is not None:
+            from .score.explain import ScoreFacts, explain  # the words, rendered where the card is read
+
+            en, vi = explain(ScoreFacts(**facts), flags)
         return cls(entry_id=d["entry_id"], score=d["score"], status=d["status"],
-                   components=dict(d["components"]), flags=tuple(Flag.from_dict(f) for f in d["flags"]),
-                   model_id=d["model_id"], config_hash=d["config_hash"],
-                   explanation=d.get("explanation", ""), explanation_vi=d.get("explanation_vi", ""))
+                   components=dict(d["components"]), flags=flags, model_id=d["model_id"],
+                   config_hash=d["config_hash"], explanation=en, explanation_vi=vi, facts=facts)
 
 
 # --------------------------------------------------------------------------------------------- review

@@ -37,7 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-DATA = REPO.parent / "shared" / "data"
+DATA = Path(os.environ.get("CLEANUP_VERIFY_DATA", REPO.parent / "shared" / "data"))
 
 
 def build_batch(dest: Path, entries: int, seed: int = 0) -> int:
@@ -108,10 +108,11 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
         t = time.perf_counter()
         s = run_batch(batch, w, cfg, quiet=True, executor=ex)
         took = time.perf_counter() - t
+    ray_peak = _ray_workers_peak() if kind == "ray" else None  # not our children: ask while they live
+    ex.close()  # a pool's workers count as children once they are reaped
     peak = _peak()
-    if kind == "ray":  # Ray's workers are not this process's children: ask the OS while they live
-        peak["largest_child_mib"] = _ray_workers_peak()
-    ex.close()
+    if ray_peak is not None:
+        peak["largest_child_mib"] = ray_peak
     return {"seconds": took, "executor_startup_s": round(startup, 2), "photos": s.photos,
             "decoded": s.photos_decoded, "matched": s.photos_matched, **peak}
 

@@ -60,7 +60,7 @@ def test_workspace_schema_wal_and_roundtrips(tmp_path):
         assert ws.conn.execute("SELECT COUNT(*) FROM stage_results").fetchone()[0] == 1
         assert ws.get_result("aa", "detect", "1", "cfg") is None  # model id is part of the key
         assert Detections.from_dict(ws.get_result("aa", "detect", "1", "cfg", "m@1")).xyxy.tolist() == [[1, 2, 3, 4]]
-        card = ScoreCard("e1", 50.0, "scored", {"removed": 0.5}, (Flag("X", "low", "m"),), "m@1", "h")
+        card = ScoreCard("e1", 50.0, "scored", {"removed": 0.5}, (Flag.worded("X", "low", "m"),), "m@1", "h")
         ws.put_entry_result("e1", "score", "k", card.to_dict())
         assert ws.scorecard("e1") == card
         assert ws.get_entry_result("e1", "score", "other-key") is None

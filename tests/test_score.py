@@ -110,14 +110,14 @@ def test_photo_error_names_the_photo_and_the_entry_is_scored_from_the_rest():
 
 
 def test_duplicate_photo_passed_in_sends_to_review():
-    dup = Flag("DUPLICATE_PHOTO", "high", "copy of entry e9", "bản sao", (B,))
+    dup = Flag.worded("DUPLICATE_PHOTO", "high", "copy of entry e9", "bản sao", (B,))
     card = score_entry(make_inputs(extra_flags=[dup]))
     assert "DUPLICATE_PHOTO" in codes(card) and card.status == "needs_review"
     assert card.components["evidence_original"] == 0.0
 
 
 def test_unchanged_after_zeroes_removed_from_dedup_or_from_verification():
-    flag = Flag("UNCHANGED_AFTER", "high", "same photo", "cùng ảnh", (B, A))
+    flag = Flag.worded("UNCHANGED_AFTER", "high", "same photo", "cùng ảnh", (B, A))
     for inputs in (make_inputs(extra_flags=[flag]), make_inputs(unchanged=True)):
         card = score_entry(inputs)
         assert "UNCHANGED_AFTER" in codes(card) and card.status == "needs_review"

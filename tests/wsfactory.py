@@ -139,21 +139,21 @@ def make_workspace(root: str | Path, n_entries: int, seed: int = 0, *, hostile: 
             flags: list[Flag] = []
             if reuse:
                 assert prev_before is not None
-                flags.append(Flag("DUPLICATE_PHOTO", "high",
+                flags.append(Flag.worded("DUPLICATE_PHOTO", "high",
                                   f"photo {before_rel} is the same as {prev_before[1]} of entry {prev_before[0]}",
                                   f"ảnh {before_rel} trùng với ảnh {prev_before[1]} của bài {prev_before[0]}",
                                   (before_rel,)))
             if broken_after:
-                flags.append(Flag("PHOTO_UNREADABLE", "medium", f"{after_rel} could not be read",
+                flags.append(Flag.worded("PHOTO_UNREADABLE", "medium", f"{after_rel} could not be read",
                                   f"không đọc được {after_rel}", (after_rel,)))
             if n_before == 0:
-                flags.append(Flag("NO_LITTER_BEFORE", "medium", "no litter was detected in the before photo",
+                flags.append(Flag.worded("NO_LITTER_BEFORE", "medium", "no litter was detected in the before photo",
                                   "không phát hiện rác trong ảnh trước"))
             if rng.random() < 0.1:
-                flags.append(Flag("EXIF_TIME_GAP", "low", "before and after were taken 80 hours apart",
+                flags.append(Flag.worded("EXIF_TIME_GAP", "low", "before and after were taken 80 hours apart",
                                   "ảnh trước và sau chụp cách nhau 80 giờ"))
             if hostile and i == 0:
-                flags.append(Flag("CLAIM_IMPLAUSIBLE", "info", "<b>bold</b> claim & <i>more</i>", "<u>vi</u>"))
+                flags.append(Flag.worded("CLAIM_IMPLAUSIBLE", "info", "<b>bold</b> claim & <i>more</i>", "<u>vi</u>"))
             frac = removed / n_before if n_before else 0.0
             comps = {"removed": round(frac, 3), "amount": round(min(1.0, n_before / 10), 3),
                      "evidence": 0.2 if reuse else (0.5 if broken_after else 0.9)}

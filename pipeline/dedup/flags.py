@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import DedupConfig
+from ..score.flags import make_flag
 from ..types import DuplicateMatch, Flag
 from ..workspace import Workspace
 from .hashing import STAGE_VERSION
@@ -38,24 +39,6 @@ UNCHANGED_AFTER = "UNCHANGED_AFTER"
 SAME_SPOT_PHOTO = "SAME_SPOT_PHOTO"
 STAGE = "dedup"
 
-KIND_EN = {
-    "exact": "a byte-for-byte identical file",
-    "same_image": "the same image (re-encoded or resized)",
-    "mirrored_rotated": "the same image, mirrored or rotated",
-    "cropped": "the same image, cropped",
-    "straightened": "the same image, slightly rotated",
-    "screenshot": "a screenshot showing the same image",
-    "captioned": "the same image with a caption or text drawn on it",
-}
-KIND_VI = {
-    "exact": "tệp giống hệt từng byte",
-    "same_image": "cùng một ảnh (nén lại hoặc đổi kích thước)",
-    "mirrored_rotated": "cùng một ảnh, bị lật hoặc xoay",
-    "cropped": "cùng một ảnh, bị cắt xén",
-    "straightened": "cùng một ảnh, bị xoay nhẹ",
-    "screenshot": "ảnh chụp màn hình chứa cùng một ảnh",
-    "captioned": "cùng một ảnh, có thêm chú thích hoặc chữ",
-}
 UNCHANGED_KINDS = ("exact", "same_image", "mirrored_rotated")
 
 
@@ -90,46 +73,20 @@ def _uses(ws: Workspace, sha: str) -> list[PhotoUse]:
     return [PhotoUse(*u) for u in ws.entries_with_photo(sha)]
 
 
-def _distance_text(m: DuplicateMatch) -> str:
-    if m.kind == "exact":
-        return "same sha256"
-    return f"{m.hash_name} distance {m.distance}"
-
-
 def _duplicate_flag(mine: PhotoUse, other: PhotoUse, m: DuplicateMatch, other_first: bool) -> Flag:
-    first_en = (f"entry {other.entry_id} had it first" if other_first else "this entry had it first")
-    first_vi = (f"bài {other.entry_id} gửi trước" if other_first else "bài này gửi trước")
-    return Flag(
-        code=DUPLICATE_PHOTO, severity="high",
-        message=(f"The {mine.role} photo {mine.rel_path} is {KIND_EN[m.kind]} of the {other.role} photo "
-                 f"{other.rel_path} of entry {other.entry_id} ({_distance_text(m)}); {first_en}."),
-        message_vi=(f"Ảnh {'trước' if mine.role == 'before' else 'sau'} {mine.rel_path} là {KIND_VI[m.kind]} "
-                    f"so với ảnh {'trước' if other.role == 'before' else 'sau'} {other.rel_path} của bài "
-                    f"{other.entry_id}; {first_vi}."),
-        photos=(mine.rel_path,))
+    return make_flag(DUPLICATE_PHOTO, (mine.rel_path,), photo=mine.rel_path, role=mine.role,
+                     other_entry=other.entry_id, other_photo=other.rel_path, other_role=other.role, kind=m.kind,
+                     hash_name=m.hash_name, distance=m.distance, other_first=other_first)
 
 
 def _same_spot_flag(mine: PhotoUse, other: PhotoUse) -> Flag:
-    return Flag(
-        code=SAME_SPOT_PHOTO, severity="medium",
-        message=(f"The {mine.role} photo {mine.rel_path} of entry {mine.entry_id} and the {other.role} photo "
-                 f"{other.rel_path} of entry {other.entry_id} show the same spot moments apart (not a copy: "
-                 "something in the picture changed); worth a look."),
-        message_vi=(f"Ảnh {'trước' if mine.role == 'before' else 'sau'} {mine.rel_path} của bài {mine.entry_id} "
-                    f"và ảnh {'trước' if other.role == 'before' else 'sau'} {other.rel_path} của bài "
-                    f"{other.entry_id} chụp cùng một chỗ, cách nhau ít lâu (không phải bản sao: có chi tiết "
-                    "thay đổi); nên xem lại."),
-        photos=(mine.rel_path,))
+    return make_flag(SAME_SPOT_PHOTO, (mine.rel_path,), entry=mine.entry_id, photo=mine.rel_path, role=mine.role,
+                     other_entry=other.entry_id, other_photo=other.rel_path, other_role=other.role)
 
 
 def _unchanged_flag(before: PhotoUse, after: PhotoUse, m: DuplicateMatch) -> Flag:
-    return Flag(
-        code=UNCHANGED_AFTER, severity="high",
-        message=(f"The after photo {after.rel_path} is {KIND_EN[m.kind]} of the before photo {before.rel_path} "
-                 f"({_distance_text(m)}): it shows nothing that changed, so it is no evidence of a clean-up."),
-        message_vi=(f"Ảnh sau {after.rel_path} là {KIND_VI[m.kind]} so với ảnh trước {before.rel_path}: "
-                    "không thấy thay đổi nào, nên không chứng minh được việc dọn dẹp."),
-        photos=(before.rel_path, after.rel_path))
+    return make_flag(UNCHANGED_AFTER, (before.rel_path, after.rel_path), before=before.rel_path,
+                     after=after.rel_path, kind=m.kind, hash_name=m.hash_name, distance=m.distance)
 
 
 def entry_matches(ws: Workspace, entry_id: str, cfg: DedupConfig) -> tuple[list[DuplicateMatch], dict]:

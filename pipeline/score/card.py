@@ -22,7 +22,7 @@ nothing removed earns nothing, and the score grows with the litter removed whate
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from ..keys import digest
@@ -46,22 +46,6 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def _duration(seconds: float) -> tuple[str, str]:
-    """A duration in words: ('3 h 5 min', '3 giờ 5 phút') / ('40 min', '40 phút') / ('2.5 days', '2,5 ngày')."""
-    m = round(seconds / 60)
-    if m < 120:
-        return f"{m} min", f"{m} phút"
-    if m < 72 * 60:
-        return f"{m // 60} h {m % 60} min", f"{m // 60} giờ {m % 60} phút"
-    d = round(seconds / 86400, 1)
-    return f"{d:g} days", f"{d:g} ngày".replace(".", ",")
-
-
-def _metres(d: float) -> tuple[str, str]:
-    """Metres with a thousands separator: ('11,120 m', '11.120 m')."""
-    return f"{d:,.0f} m", f"{d:,.0f} m".replace(",", ".")
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -107,8 +91,7 @@ def _time_flags(photos: list[_Photo], inputs: ScoreInputs) -> tuple[list[Flag], 
     before = [p for p in photos if p.role == "before" and p.taken_at]
     after = [p for p in photos if p.role == "after" and p.taken_at]
     if not any(p.taken_at for p in photos):
-        return [make_flag("EXIF_MISSING", "No photo carries a capture time; time checks were skipped.",
-                          "Không ảnh nào có thời gian chụp; bỏ qua kiểm tra thời gian.")], 0, 0
+        return [make_flag("EXIF_MISSING")], 0, 0
     if not before or not after:
         return [], 0, 0
     flags, made, passed = [], 2, 2
@@ -117,21 +100,13 @@ def _time_flags(photos: list[_Photo], inputs: ScoreInputs) -> tuple[list[Flag], 
     early = (last_b.taken_at - first_a.taken_at).total_seconds()
     if early > cfg.exif_order_tolerance_s:
         passed -= 1
-        en, vi = _duration(early)
-        flags.append(make_flag(
-            "EXIF_TIME_ORDER",
-            f"After photo {first_a.rel_path} was taken {en} before before photo {last_b.rel_path}.",
-            f"Ảnh sau {first_a.rel_path} được chụp trước ảnh trước {last_b.rel_path} {vi}.",
-            (first_a.rel_path, last_b.rel_path)))
+        flags.append(make_flag("EXIF_TIME_ORDER", (first_a.rel_path, last_b.rel_path), after=first_a.rel_path,
+                               before=last_b.rel_path, seconds=early))
     gap_h = (last_a.taken_at - first_b.taken_at).total_seconds() / 3600
     if gap_h > cfg.exif_max_gap_hours:
         passed -= 1
-        en, vi = _duration(gap_h * 3600)
-        flags.append(make_flag(
-            "EXIF_TIME_GAP",
-            f"Before and after photos were taken {en} apart (limit {cfg.exif_max_gap_hours:g} h).",
-            f"Ảnh trước và ảnh sau được chụp cách nhau {vi} (giới hạn {cfg.exif_max_gap_hours:g} giờ).",
-            (first_b.rel_path, last_a.rel_path)))
+        flags.append(make_flag("EXIF_TIME_GAP", (first_b.rel_path, last_a.rel_path), seconds=gap_h * 3600,
+                               limit_h=cfg.exif_max_gap_hours))
     return flags, made, passed
 
 
@@ -150,11 +125,8 @@ def _gps_flags(photos: list[_Photo], inputs: ScoreInputs) -> tuple[list[Flag], i
         made += 1
         d, b, a = worst
         if d > limit:
-            en, vi = _metres(d)
-            flags.append(make_flag(
-                "GPS_MISMATCH", f"GPS of {b.rel_path} and {a.rel_path} are {en} apart (limit {limit:g} m).",
-                f"GPS của {b.rel_path} và {a.rel_path} cách nhau {vi} (giới hạn {limit:g} m).",
-                (b.rel_path, a.rel_path)))
+            flags.append(make_flag("GPS_MISMATCH", (b.rel_path, a.rel_path), before=b.rel_path, after=a.rel_path,
+                                   metres=d, limit_m=limit))
         else:
             passed += 1
     loc = inputs.submission.location
@@ -163,11 +135,8 @@ def _gps_flags(photos: list[_Photo], inputs: ScoreInputs) -> tuple[list[Flag], i
         far = [(haversine_m(*p.gps, loc.lat, loc.lon), p) for p in located]
         d, p = max(far, key=lambda x: x[0])
         if d > limit:
-            en, vi = _metres(d)
-            flags.append(make_flag(
-                "GPS_MISMATCH", f"GPS of {p.rel_path} is {en} from the entry's location (limit {limit:g} m).",
-                f"GPS của {p.rel_path} cách địa điểm đăng ký {vi} (giới hạn {limit:g} m).",
-                tuple(q.rel_path for dd, q in far if dd > limit)))
+            flags.append(make_flag("GPS_MISMATCH", tuple(q.rel_path for dd, q in far if dd > limit),
+                                   photo=p.rel_path, metres=d, limit_m=limit))
         else:
             passed += 1
     return flags, made, passed
@@ -181,22 +150,19 @@ def _quality_flags(photos: list[_Photo], inputs: ScoreInputs) -> tuple[list[Flag
         q = p.info.quality
         if q is None:
             continue
-        what, what_vi = [], []
+        what = {}
         if q.sharpness < cfg.blur_min_variance:
-            what.append(f"blurred (sharpness {q.sharpness:.0f} < {cfg.blur_min_variance:g})")
-            what_vi.append(f"bị mờ (độ nét {q.sharpness:.0f} < {cfg.blur_min_variance:g})")
+            what.update(sharpness=q.sharpness, blur_limit=cfg.blur_min_variance)
         if q.brightness < cfg.dark_max_mean:
-            what.append(f"dark (brightness {q.brightness:.0f} < {cfg.dark_max_mean:g})")
-            what_vi.append(f"quá tối (độ sáng {q.brightness:.0f} < {cfg.dark_max_mean:g})")
+            what.update(brightness=q.brightness, dark_limit=cfg.dark_max_mean)
         if what:
             bad += 1
-            flags.append(make_flag("LOW_QUALITY", f"Photo {p.rel_path} is " + " and ".join(what) + ".",
-                                   f"Ảnh {p.rel_path} " + " và ".join(what_vi) + ".", (p.rel_path,)))
+            flags.append(make_flag("LOW_QUALITY", (p.rel_path,), photo=p.rel_path, **what))
     return flags, (1.0 - bad / len(photos)) if photos else 0.0
 
 
 def _add(flags: list[Flag], flag: Flag) -> None:
-    if not any(f.code == flag.code and f.photos == flag.photos and f.message == flag.message for f in flags):
+    if not any(f.code == flag.code and f.photos == flag.photos and f.words() == flag.words() for f in flags):
         flags.append(flag)
 
 
@@ -208,11 +174,9 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     flags: list[Flag] = []
     for rel, info in inputs.photos.items():
         if info.problem is not None:
-            flags.append(make_flag("PHOTO_ERROR", f"Photo {rel} was not used: {info.problem.message}",
-                                   f"Ảnh {rel} không được sử dụng: {info.problem.message}", (rel,)))
+            flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, reason=info.problem.message))
         elif not info.processed:
-            flags.append(make_flag("PHOTO_ERROR", f"Photo {rel} was not processed (the run stopped on it).",
-                                   f"Ảnh {rel} chưa được xử lý (lần chạy dừng ở ảnh này).", (rel,)))
+            flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, not_processed=True))
     for f in inputs.extra_flags:
         _add(flags, f)
     photos = _photos(inputs)
@@ -221,10 +185,8 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     facts = ScoreFacts(n_before=n_before, n_after=n_after)
 
     if n_before == 0 or n_after == 0:
-        missing = " and ".join(r for r, n in (("before", n_before), ("after", n_after)) if n == 0)
-        missing_vi = " và ".join(r for r, n in (("trước", n_before), ("sau", n_after)) if n == 0)
-        flags.append(make_flag("MISSING_PHOTOS", f"No usable {missing} photo.",
-                               f"Không có ảnh {missing_vi} dùng được."))
+        flags.append(make_flag("MISSING_PHOTOS", roles=[r for r, n in (("before", n_before), ("after", n_after))
+                                                        if n == 0]))
         return _card(inputs, None, "error", {}, flags, facts)
 
     ver = inputs.verification
@@ -233,24 +195,18 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     unchanged_pairs = [p for p in pairs if p.unchanged]
     for p in unchanged_pairs:
         if not any(f.code == "UNCHANGED_AFTER" and p.after in f.photos for f in flags):
-            flags.append(make_flag(
-                "UNCHANGED_AFTER", f"After photo {p.after} is before photo {p.before} again: same framing, "
-                "no visible change.", f"Ảnh sau {p.after} chính là ảnh trước {p.before}: cùng khung hình, "
-                "không có thay đổi nào.", (p.before, p.after)))
+            flags.append(make_flag("UNCHANGED_AFTER", (p.before, p.after), before=p.before, after=p.after))
     if not pairs:
+        seen = tuple(p.rel_path for p in photos)
         if ver is None:
-            msg, msg_vi = "The same-place check could not be made.", "Không thể kiểm tra cùng địa điểm."
+            flags.append(make_flag("SCENE_MISMATCH", seen, checked=False))
         else:
-            best = max((p.match.inliers for p in ver.pairs), default=0)
-            msg = (f"No after photo shows the same place as a before photo (best candidate: {best} matching "
-                   f"points, {cfg.verify.min_inliers} needed).")
-            msg_vi = (f"Không có ảnh sau nào chụp cùng địa điểm với ảnh trước (cặp tốt nhất: {best} điểm "
-                      f"trùng khớp, cần {cfg.verify.min_inliers}).")
-        flags.append(make_flag("SCENE_MISMATCH", msg, msg_vi, tuple(p.rel_path for p in photos)))
+            flags.append(make_flag("SCENE_MISMATCH", seen, best_inliers=max((p.match.inliers for p in ver.pairs),
+                                                                            default=0),
+                                   needed=cfg.verify.min_inliers))
     elif ver is not None:
         for rel in ver.unpaired_before + ver.unpaired_after:
-            flags.append(make_flag("UNPAIRED_PHOTO", f"Photo {rel} matches no photo of the other role.",
-                                   f"Ảnh {rel} không khớp với ảnh nào ở vai trò còn lại.", (rel,)))
+            flags.append(make_flag("UNPAIRED_PHOTO", (rel,), photo=rel))
 
     before_items = sum(c.before_count for c in changes)
     removed = sum(c.removed for c in changes)
@@ -263,13 +219,7 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     visible_before = sum(len(d) for d in dets_before)
 
     if (changes and before_items == 0) or (not changes and dets_before and visible_before == 0):
-        if visible_before == 0:
-            msg, msg_vi = "No litter was detected in the before photos.", "Không phát hiện rác trong ảnh trước."
-        else:
-            msg = (f"None of the {visible_before} litter items in the before photos lies in the ground the "
-                   "after photos show.")
-            msg_vi = f"Không vật nào trong {visible_before} vật rác ở ảnh trước nằm trong vùng ảnh sau chụp lại."
-        flags.append(make_flag("NO_LITTER_BEFORE", msg, msg_vi))
+        flags.append(make_flag("NO_LITTER_BEFORE", visible_before=visible_before))
     litter_after = remaining + new
     weight_b = sum(c.before_weight for c in changes)
     if weight_b > 0:  # verify-3: the weighted share of litter left (remaining candidates by weight) and new
@@ -277,27 +227,17 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     else:
         remains = litter_after / max(1, before_items)
     if changes and litter_after > 0 and remains >= sc.litter_remains_min_fraction:
-        flags.append(make_flag(
-            "LITTER_REMAINS", f"{litter_after} litter item(s) still visible after ({remaining} left in place, "
-            f"{new} new).", f"Vẫn còn {litter_after} vật rác trong ảnh sau ({remaining} còn nguyên chỗ, "
-            f"{new} mới xuất hiện).", tuple(p.after for p in pairs)))
+        flags.append(make_flag("LITTER_REMAINS", tuple(p.after for p in pairs), remaining=remaining, new=new))
 
     items_seen = max(before_items, visible_before)
     rep = inputs.submission.reported
     if dets_before:
         per = max(1, items_seen)
         if rep.kg is not None and rep.kg / per > sc.kg_per_item_max:
-            flags.append(make_flag(
-                "CLAIM_IMPLAUSIBLE", f"Reported {rep.kg:g} kg for {items_seen} visible litter item(s) "
-                f"({rep.kg / per:.0f} kg per item, limit {sc.kg_per_item_max:g}).",
-                f"Báo cáo {rep.kg:g} kg cho {items_seen} vật rác nhìn thấy ({rep.kg / per:.0f} kg mỗi vật, "
-                f"giới hạn {sc.kg_per_item_max:g})."))
+            flags.append(make_flag("CLAIM_IMPLAUSIBLE", kg=rep.kg, items=items_seen, limit=sc.kg_per_item_max))
         if rep.participants is not None and rep.participants / per > sc.participants_per_item_max:
-            flags.append(make_flag(
-                "CLAIM_IMPLAUSIBLE", f"Reported {rep.participants} participants for {items_seen} visible litter "
-                f"item(s) (limit {sc.participants_per_item_max:g} per item).",
-                f"Báo cáo {rep.participants} người tham gia cho {items_seen} vật rác nhìn thấy (giới hạn "
-                f"{sc.participants_per_item_max:g} người mỗi vật)."))
+            flags.append(make_flag("CLAIM_IMPLAUSIBLE", participants=rep.participants, items=items_seen,
+                                   limit=sc.participants_per_item_max))
 
     time_flags, t_made, t_passed = _time_flags(photos, inputs)
     gps_flags, g_made, g_passed = _gps_flags(photos, inputs)
@@ -344,4 +284,4 @@ def _card(inputs: ScoreInputs, score: float | None, status: str, components: dic
     en, vi = explain(facts, flags)
     return ScoreCard(entry_id=inputs.submission.entry_id, score=score, status=status, components=components,
                      flags=tuple(flags), model_id=inputs.model_id, config_hash=inputs.config.hash,
-                     explanation=en, explanation_vi=vi)
+                     explanation=en, explanation_vi=vi, facts=asdict(facts))

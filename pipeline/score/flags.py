@@ -7,6 +7,7 @@ Codes are stable: never rename one once shipped. The README's flag table is gene
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..types import Flag
 
@@ -61,6 +62,9 @@ FLAGS: dict[str, FlagSpec] = {
     "UNPAIRED_PHOTO": FlagSpec(
         "info", "A photo has no partner of the same place in the other role.",
         "Một ảnh không có ảnh cùng địa điểm ở vai trò còn lại (trước/sau)."),
+    "NOT_PROCESSED": FlagSpec(
+        "high", "The entry has not been scored yet (its run stopped before it); run the batch again.",
+        "Bài dự thi chưa được chấm (lần chạy dừng trước khi tới bài này); hãy chạy lại lô ảnh."),
     "EXIF_MISSING": FlagSpec(
         "info", "No photo carries a capture time; time checks were skipped.",
         "Không ảnh nào có thời gian chụp; bỏ qua kiểm tra thời gian."),
@@ -69,10 +73,11 @@ FLAGS: dict[str, FlagSpec] = {
 SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
-def make_flag(code: str, message: str, message_vi: str, photos: tuple[str, ...] | list[str] = ()) -> Flag:
-    """A :class:`Flag` of a known ``code`` with the table's severity (KeyError for an unknown code)."""
-    return Flag(code=code, severity=FLAGS[code].severity, message=message, message_vi=message_vi,
-                photos=tuple(photos))
+def make_flag(code: str, photos: tuple[str, ...] | list[str] = (), **params: Any) -> Flag:
+    """A :class:`Flag` of a known ``code`` with the table's severity and the facts behind it (plain JSON
+    values; their words come from :mod:`pipeline.flagtext` where the flag is shown). KeyError for an
+    unknown code."""
+    return Flag(code=code, severity=FLAGS[code].severity, params=params, photos=tuple(photos))
 
 
 def flag_table_markdown() -> str:

@@ -1,0 +1,201 @@
+"""The words of every flag, in English and Vietnamese, rendered from its code and parameters where it is
+shown (export, report, review app), never stored by the stages: a new language, or better wording, needs
+no re-scoring. Severities and meanings of the codes: :mod:`pipeline.score.flags`.
+
+``render(code, params) -> (english, vietnamese)``. Parameters are plain JSON values (photo paths, counts,
+seconds, metres, limits) written by the stages that raise the flags (:mod:`pipeline.score.card`,
+:mod:`pipeline.dedup.flags`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+KIND_EN = {
+    "exact": "a byte-for-byte identical file",
+    "same_image": "the same image (re-encoded or resized)",
+    "mirrored_rotated": "the same image, mirrored or rotated",
+    "cropped": "the same image, cropped",
+    "straightened": "the same image, slightly rotated",
+    "screenshot": "a screenshot showing the same image",
+    "captioned": "the same image with a caption or text drawn on it",
+}
+KIND_VI = {
+    "exact": "tệp giống hệt từng byte",
+    "same_image": "cùng một ảnh (nén lại hoặc đổi kích thước)",
+    "mirrored_rotated": "cùng một ảnh, bị lật hoặc xoay",
+    "cropped": "cùng một ảnh, bị cắt xén",
+    "straightened": "cùng một ảnh, bị xoay nhẹ",
+    "screenshot": "ảnh chụp màn hình chứa cùng một ảnh",
+    "captioned": "cùng một ảnh, có thêm chú thích hoặc chữ",
+}
+ROLE_VI = {"before": "trước", "after": "sau"}
+
+Words = tuple[str, str]
+
+
+def duration(seconds: float) -> Words:
+    """A duration in words: ('3 h 5 min', '3 giờ 5 phút') / ('40 min', '40 phút') / ('2.5 days', '2,5 ngày')."""
+    m = round(seconds / 60)
+    if m < 120:
+        return f"{m} min", f"{m} phút"
+    if m < 72 * 60:
+        return f"{m // 60} h {m % 60} min", f"{m // 60} giờ {m % 60} phút"
+    d = round(seconds / 86400, 1)
+    return f"{d:g} days", f"{d:g} ngày".replace(".", ",")
+
+
+def metres(d: float) -> Words:
+    """Metres with a thousands separator: ('11,120 m', '11.120 m')."""
+    return f"{d:,.0f} m", f"{d:,.0f} m".replace(",", ".")
+
+
+def _photo_error(p: dict[str, Any]) -> Words:
+    if p.get("not_processed"):
+        return (f"Photo {p['photo']} was not processed (the run stopped on it).",
+                f"Ảnh {p['photo']} chưa được xử lý (lần chạy dừng ở ảnh này).")
+    return (f"Photo {p['photo']} was not used: {p['reason']}",
+            f"Ảnh {p['photo']} không được sử dụng: {p['reason']}")
+
+
+def _missing(p: dict[str, Any]) -> Words:
+    roles = p["roles"]
+    return (f"No usable {' and '.join(roles)} photo.",
+            f"Không có ảnh {' và '.join(ROLE_VI[r] for r in roles)} dùng được.")
+
+
+def _distance(p: dict[str, Any]) -> str:
+    return "same sha256" if p["kind"] == "exact" else f"{p['hash_name']} distance {p['distance']}"
+
+
+def _duplicate(p: dict[str, Any]) -> Words:
+    first_en = f"entry {p['other_entry']} had it first" if p["other_first"] else "this entry had it first"
+    first_vi = f"bài {p['other_entry']} gửi trước" if p["other_first"] else "bài này gửi trước"
+    return (f"The {p['role']} photo {p['photo']} is {KIND_EN[p['kind']]} of the {p['other_role']} photo "
+            f"{p['other_photo']} of entry {p['other_entry']} ({_distance(p)}); {first_en}.",
+            f"Ảnh {ROLE_VI[p['role']]} {p['photo']} là {KIND_VI[p['kind']]} so với ảnh {ROLE_VI[p['other_role']]} "
+            f"{p['other_photo']} của bài {p['other_entry']}; {first_vi}.")
+
+
+def _same_spot(p: dict[str, Any]) -> Words:
+    return (f"The {p['role']} photo {p['photo']} of entry {p['entry']} and the {p['other_role']} photo "
+            f"{p['other_photo']} of entry {p['other_entry']} show the same spot moments apart (not a copy: "
+            "something in the picture changed); worth a look.",
+            f"Ảnh {ROLE_VI[p['role']]} {p['photo']} của bài {p['entry']} và ảnh {ROLE_VI[p['other_role']]} "
+            f"{p['other_photo']} của bài {p['other_entry']} chụp cùng một chỗ, cách nhau ít lâu (không phải bản "
+            "sao: có chi tiết thay đổi); nên xem lại.")
+
+
+def _unchanged(p: dict[str, Any]) -> Words:
+    if p.get("kind") is None:  # found by the same-place check
+        return (f"After photo {p['after']} is before photo {p['before']} again: same framing, no visible change.",
+                f"Ảnh sau {p['after']} chính là ảnh trước {p['before']}: cùng khung hình, không có thay đổi nào.")
+    return (f"The after photo {p['after']} is {KIND_EN[p['kind']]} of the before photo {p['before']} "
+            f"({_distance(p)}): it shows nothing that changed, so it is no evidence of a clean-up.",
+            f"Ảnh sau {p['after']} là {KIND_VI[p['kind']]} so với ảnh trước {p['before']}: "
+            "không thấy thay đổi nào, nên không chứng minh được việc dọn dẹp.")
+
+
+def _scene(p: dict[str, Any]) -> Words:
+    if not p.get("checked", True):
+        return "The same-place check could not be made.", "Không thể kiểm tra cùng địa điểm."
+    return (f"No after photo shows the same place as a before photo (best candidate: {p['best_inliers']} "
+            f"matching points, {p['needed']} needed).",
+            f"Không có ảnh sau nào chụp cùng địa điểm với ảnh trước (cặp tốt nhất: {p['best_inliers']} điểm "
+            f"trùng khớp, cần {p['needed']}).")
+
+
+def _time_order(p: dict[str, Any]) -> Words:
+    en, vi = duration(p["seconds"])
+    return (f"After photo {p['after']} was taken {en} before before photo {p['before']}.",
+            f"Ảnh sau {p['after']} được chụp trước ảnh trước {p['before']} {vi}.")
+
+
+def _time_gap(p: dict[str, Any]) -> Words:
+    en, vi = duration(p["seconds"])
+    return (f"Before and after photos were taken {en} apart (limit {p['limit_h']:g} h).",
+            f"Ảnh trước và ảnh sau được chụp cách nhau {vi} (giới hạn {p['limit_h']:g} giờ).")
+
+
+def _gps(p: dict[str, Any]) -> Words:
+    en, vi = metres(p["metres"])
+    if "after" in p:
+        return (f"GPS of {p['before']} and {p['after']} are {en} apart (limit {p['limit_m']:g} m).",
+                f"GPS của {p['before']} và {p['after']} cách nhau {vi} (giới hạn {p['limit_m']:g} m).")
+    return (f"GPS of {p['photo']} is {en} from the entry's location (limit {p['limit_m']:g} m).",
+            f"GPS của {p['photo']} cách địa điểm đăng ký {vi} (giới hạn {p['limit_m']:g} m).")
+
+
+def _no_litter(p: dict[str, Any]) -> Words:
+    n = p["visible_before"]
+    if n == 0:
+        return "No litter was detected in the before photos.", "Không phát hiện rác trong ảnh trước."
+    return (f"None of the {n} litter items in the before photos lies in the ground the after photos show.",
+            f"Không vật nào trong {n} vật rác ở ảnh trước nằm trong vùng ảnh sau chụp lại.")
+
+
+def _remains(p: dict[str, Any]) -> Words:
+    total = p["remaining"] + p["new"]
+    return (f"{total} litter item(s) still visible after ({p['remaining']} left in place, {p['new']} new).",
+            f"Vẫn còn {total} vật rác trong ảnh sau ({p['remaining']} còn nguyên chỗ, {p['new']} mới xuất hiện).")
+
+
+def _claim(p: dict[str, Any]) -> Words:
+    items, per = p["items"], max(1, p["items"])
+    if "kg" in p:
+        kg = p["kg"]
+        return (f"Reported {kg:g} kg for {items} visible litter item(s) ({kg / per:.0f} kg per item, "
+                f"limit {p['limit']:g}).",
+                f"Báo cáo {kg:g} kg cho {items} vật rác nhìn thấy ({kg / per:.0f} kg mỗi vật, "
+                f"giới hạn {p['limit']:g}).")
+    return (f"Reported {p['participants']} participants for {items} visible litter item(s) "
+            f"(limit {p['limit']:g} per item).",
+            f"Báo cáo {p['participants']} người tham gia cho {items} vật rác nhìn thấy (giới hạn "
+            f"{p['limit']:g} người mỗi vật).")
+
+
+def _quality(p: dict[str, Any]) -> Words:
+    en, vi = [], []
+    if p.get("sharpness") is not None:
+        en.append(f"blurred (sharpness {p['sharpness']:.0f} < {p['blur_limit']:g})")
+        vi.append(f"bị mờ (độ nét {p['sharpness']:.0f} < {p['blur_limit']:g})")
+    if p.get("brightness") is not None:
+        en.append(f"dark (brightness {p['brightness']:.0f} < {p['dark_limit']:g})")
+        vi.append(f"quá tối (độ sáng {p['brightness']:.0f} < {p['dark_limit']:g})")
+    return f"Photo {p['photo']} is " + " and ".join(en) + ".", f"Ảnh {p['photo']} " + " và ".join(vi) + "."
+
+
+TEXT: dict[str, Callable[[dict[str, Any]], Words]] = {
+    "PHOTO_ERROR": _photo_error,
+    "MISSING_PHOTOS": _missing,
+    "DUPLICATE_PHOTO": _duplicate,
+    "UNCHANGED_AFTER": _unchanged,
+    "SAME_SPOT_PHOTO": _same_spot,
+    "SCENE_MISMATCH": _scene,
+    "UNPAIRED_PHOTO": lambda p: (f"Photo {p['photo']} matches no photo of the other role.",
+                                 f"Ảnh {p['photo']} không khớp với ảnh nào ở vai trò còn lại."),
+    "EXIF_MISSING": lambda p: ("No photo carries a capture time; time checks were skipped.",
+                               "Không ảnh nào có thời gian chụp; bỏ qua kiểm tra thời gian."),
+    "EXIF_TIME_ORDER": _time_order,
+    "EXIF_TIME_GAP": _time_gap,
+    "GPS_MISMATCH": _gps,
+    "NO_LITTER_BEFORE": _no_litter,
+    "LITTER_REMAINS": _remains,
+    "CLAIM_IMPLAUSIBLE": _claim,
+    "LOW_QUALITY": _quality,
+    "NOT_PROCESSED": lambda p: ("the entry has not been scored yet; run the batch again", ""),
+}
+
+
+def render(code: str, params: dict[str, Any]) -> Words:
+    """(English, Vietnamese) words of a flag. An unknown code or missing parameter gives the code and the
+    parameters as they are, never an error (a workspace may hold flags of a newer version)."""
+    fn = TEXT.get(code)
+    if fn is not None:
+        try:
+            return fn(params)
+        except (KeyError, TypeError, ValueError):
+            pass
+    detail = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    text = f"{code}" + (f" ({detail})" if detail else "")
+    return text, text

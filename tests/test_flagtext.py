@@ -1,0 +1,77 @@
+"""Flags carry facts (code, parameters); their words are rendered where they are shown (pipeline.flagtext)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline import flagtext
+from pipeline.score.flags import FLAGS, make_flag
+from pipeline.types import Flag, ScoreCard
+
+# (code, params, English, Vietnamese): the words the export has always shown for these facts
+CASES = [
+    ("EXIF_TIME_GAP", {"seconds": 80 * 3600, "limit_h": 72.0},
+     "Before and after photos were taken 3.3 days apart (limit 72 h).",
+     "Ảnh trước và ảnh sau được chụp cách nhau 3,3 ngày (giới hạn 72 giờ)."),
+    ("EXIF_TIME_ORDER", {"after": "a.jpg", "before": "b.jpg", "seconds": 3900},
+     "After photo a.jpg was taken 65 min before before photo b.jpg.",
+     "Ảnh sau a.jpg được chụp trước ảnh trước b.jpg 65 phút."),
+    ("GPS_MISMATCH", {"photo": "a.jpg", "metres": 11120.4, "limit_m": 200.0},
+     "GPS of a.jpg is 11,120 m from the entry's location (limit 200 m).",
+     "GPS của a.jpg cách địa điểm đăng ký 11.120 m (giới hạn 200 m)."),
+    ("CLAIM_IMPLAUSIBLE", {"kg": 120.0, "items": 2, "limit": 25.0},
+     "Reported 120 kg for 2 visible litter item(s) (60 kg per item, limit 25).",
+     "Báo cáo 120 kg cho 2 vật rác nhìn thấy (60 kg mỗi vật, giới hạn 25)."),
+    ("CLAIM_IMPLAUSIBLE", {"participants": 90, "items": 1, "limit": 20.0},
+     "Reported 90 participants for 1 visible litter item(s) (limit 20 per item).",
+     "Báo cáo 90 người tham gia cho 1 vật rác nhìn thấy (giới hạn 20 người mỗi vật)."),
+    ("LOW_QUALITY", {"photo": "p.jpg", "sharpness": 12.4, "blur_limit": 60.0, "brightness": 20.0, "dark_limit": 40.0},
+     "Photo p.jpg is blurred (sharpness 12 < 60) and dark (brightness 20 < 40).",
+     "Ảnh p.jpg bị mờ (độ nét 12 < 60) và quá tối (độ sáng 20 < 40)."),
+    ("MISSING_PHOTOS", {"roles": ["before", "after"]}, "No usable before and after photo.",
+     "Không có ảnh trước và sau dùng được."),
+    ("UNPAIRED_PHOTO", {"photo": "x.jpg"}, "Photo x.jpg matches no photo of the other role.",
+     "Ảnh x.jpg không khớp với ảnh nào ở vai trò còn lại."),
+    ("DUPLICATE_PHOTO", {"photo": "b.jpg", "role": "before", "other_entry": "e9", "other_photo": "o.jpg",
+                         "other_role": "after", "kind": "cropped", "hash_name": "phash_crop", "distance": 4,
+                         "other_first": True},
+     "The before photo b.jpg is the same image, cropped of the after photo o.jpg of entry e9 (phash_crop "
+     "distance 4); entry e9 had it first.",
+     "Ảnh trước b.jpg là cùng một ảnh, bị cắt xén so với ảnh sau o.jpg của bài e9; bài e9 gửi trước."),
+]
+
+
+@pytest.mark.parametrize("code,params,en,vi", CASES)
+def test_words_from_facts(code, params, en, vi):
+    flag = make_flag(code, **params)
+    assert flag.severity == FLAGS[code].severity
+    assert (flag.message, flag.message_vi) == (en, vi)
+
+
+def test_every_code_of_the_table_has_words():
+    assert set(FLAGS) <= set(flagtext.TEXT)
+
+
+def test_stored_flags_hold_facts_not_words_and_words_follow_the_text_table(monkeypatch):
+    card = ScoreCard("e1", 40.0, "needs_review", {"removed": 0.4},
+                     (make_flag("LITTER_REMAINS", ("x.jpg",), remaining=2, new=1),), "m@1", "h",
+                     facts={"n_before": 1, "n_after": 1, "score": 40.0, "status": "needs_review"})
+    stored = json.dumps(card.to_dict(), ensure_ascii=False)
+    assert "still visible" not in stored and "explanation" not in stored
+    # a change of wording (or a new language) reaches stored cards without re-scoring
+    monkeypatch.setitem(flagtext.TEXT, "LITTER_REMAINS", lambda p: (f"{p['remaining'] + p['new']} items left", "x"))
+    again = ScoreCard.from_dict(json.loads(stored))
+    assert again.flags[0].message == "3 items left"
+    assert "Also: 3 items left" in again.explanation and again.explanation.startswith("Score 40/100.")
+
+
+def test_words_stored_by_an_older_version_are_kept():
+    old = {"code": "GPS_MISMATCH", "severity": "medium", "message": "far away", "message_vi": "xa", "photos": ["a"]}
+    flag = Flag.from_dict(old)
+    assert (flag.message, flag.message_vi, flag.params) == ("far away", "xa", {})
+    assert flag.shown() == {**old, "photos": ["a"]}
+
+
+def test_unknown_code_renders_its_facts_instead_of_failing():
+    assert Flag("FROM_THE_FUTURE", "low", {"n": 2}).message == "FROM_THE_FUTURE (n=2)"
