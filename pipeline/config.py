@@ -16,12 +16,13 @@ with every score.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .keys import short_hash
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,6 @@ class DedupConfig:
     """
 
     phash_threshold: int = 10  # of 64
-    dhash_threshold: int = 10  # of 64; dHash is stored and reported, not used to match
     # PDQ (256-bit, ThreatExchange's format) is off by default: on the calibration set it found no pair that
     # the 8-variant pHash, crop windows and pixel check missed (identical table with and without it), and it
     # is half the hashing time (3.7 of 7.5 ms per photo). Turn it on to compute, store and match it.
@@ -191,7 +191,7 @@ def section_digest(section: Any) -> str:
 
 
 def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return short_hash(json.dumps(obj, sort_keys=True, separators=(",", ":")))
 
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:

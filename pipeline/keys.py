@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def short_hash(data: str | bytes) -> str:
+    """The project's short hash: the first 16 hex digits of sha256 (64 bits) of ``data`` (text as UTF-8)."""
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()[:16]
+
+
 def digest(*parts: Any) -> str:
-    """sha256[:16] of the canonical JSON of ``parts``."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """:func:`short_hash` of the canonical JSON of ``parts``."""
+    return short_hash(json.dumps(parts, sort_keys=True, default=str))
 
 
 @dataclass(frozen=True)

@@ -100,9 +100,6 @@ class Submission:
     reported: Reported = field(default_factory=Reported)
     problems: tuple[Problem, ...] = ()
 
-    def photos_with_role(self, role: str) -> tuple[PhotoRef, ...]:
-        return tuple(p for p in self.photos if p.role == role)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "entry_id": self.entry_id,
@@ -291,10 +288,6 @@ class Detections:
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    @classmethod
-    def empty(cls, model_id: str, image_size: tuple[int, int], class_names: tuple[str, ...] = ("litter",)):
-        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0), class_names, model_id, image_size)
-
     def above(self, min_confidence: float) -> "Detections":
         """The detections with confidence >= ``min_confidence``."""
         keep = self.confidence >= min_confidence
@@ -304,18 +297,6 @@ class Detections:
     def items(self) -> "Detections":
         """The litter items: detections at or above the operating threshold (what is shown and counted)."""
         return self.above(self.operating) if self.operating > 0 else self
-
-    def area_fraction(self) -> float:
-        """Fraction of the photo covered by the union of the boxes, in [0, 1] (rasterised at 1/8 scale)."""
-        w, h = self.image_size
-        if len(self) == 0 or w <= 0 or h <= 0:
-            return 0.0
-        s = 8.0
-        gw, gh = max(1, int(np.ceil(w / s))), max(1, int(np.ceil(h / s)))
-        mask = np.zeros((gh, gw), dtype=bool)
-        for x1, y1, x2, y2 in self.xyxy:
-            mask[max(0, int(y1 / s)):max(0, int(np.ceil(y2 / s))), max(0, int(x1 / s)):max(0, int(np.ceil(x2 / s)))] = True
-        return float(mask.mean())
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -40,6 +40,7 @@ from pipeline.dedup.match import match_index  # noqa: E402
 from pipeline.load import PhotoError, load_photo  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
+DHASH_THRESHOLD = 10  # of 64: the dHash row of the table (dHash is stored and reported, never used to match)
 FOLDERS = ["litter/aquatrash/train", "litter/aquatrash/val", "litter/trash_collection/train",
            "litter/trash_collection/valid", "litter/trash_collection/test", "scenes/clean_streets",
            "scenes/street_video_frames", "scenes/street_pov_litter", "perf/phone_photos",
@@ -455,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     d = cfg.dedup
     rows = []
     for label, name, thr in (("pHash <= %d" % d.phash_threshold, "phash", d.phash_threshold),
-                             ("dHash <= %d" % d.dhash_threshold, "dhash", d.dhash_threshold),
+                             ("dHash <= %d" % DHASH_THRESHOLD, "dhash", DHASH_THRESHOLD),
                              ("PDQ <= %d" % d.pdq_threshold, "pdq", d.pdq_threshold)):
         pred = hash_alone(pool, name, thr, d.pdq_min_quality)
         np.fill_diagonal(pred, False)

@@ -11,7 +11,8 @@ from pipeline.config import VerifyConfig
 from pipeline.types import Detections, PhotoRef, SceneMatch
 from pipeline.verify import (EntryVerification, extract_features, litter_change, match_pair, measure_quality,
                              pair_photos, verify_entry)
-from pipeline.verify.change import iou_matrix, map_boxes
+from pipeline.boxes import box_iou
+from pipeline.verify.change import map_boxes
 from pipeline.verify.sameplace import homography_array, project, unchanged
 from verify_fixtures import camera_move, dets, loaded, textured_scene
 
@@ -110,8 +111,9 @@ def test_change_needs_a_same_place_pair():
 
 def test_box_helpers():
     b = np.array([[0, 0, 10, 10]], float)
-    assert iou_matrix(b, b)[0, 0] == pytest.approx(1.0)
-    assert iou_matrix(b, b + 5)[0, 0] == pytest.approx(25 / 175)
+    assert box_iou(b, b)[0, 0] == pytest.approx(1.0)
+    assert box_iou(b, b + 5)[0, 0] == pytest.approx(25 / 175)
+    assert box_iou(b, np.zeros((0, 4))).shape == (1, 0) and box_iou([[1, 1, 1, 1]], [[1, 1, 1, 1]])[0, 0] == 0
     rot = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]], float)  # 90 degrees
     assert np.allclose(map_boxes(b, rot), [[-10, 0, 0, 10]])
 

@@ -22,12 +22,12 @@ for reports and exports.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import DedupConfig
+from ..keys import short_hash
 from ..score.flags import make_flag
 from ..types import DuplicateMatch, Flag
 from ..workspace import Workspace
@@ -162,7 +162,7 @@ def _other_first(ws: Workspace, m: DuplicateMatch, mine_sha: str, other_sha: str
 def _input_key(matches: list[DuplicateMatch], cfg: DedupConfig) -> str:
     blob = json.dumps({"v": STAGE_VERSION, "cfg": cfg.__dict__, "m": sorted(json.dumps(x.to_dict(), sort_keys=True)
                                                                               for x in matches)}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return short_hash(blob)
 
 
 def stored_result(ws: Workspace, entry_id: str) -> DedupResult | None:

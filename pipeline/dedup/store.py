@@ -19,11 +19,11 @@ depend on the order in which photos were queried (a killed and resumed run gives
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any, Callable
 
 from ..config import DedupConfig
+from ..keys import short_hash
 from ..types import DuplicateMatch
 from ..workspace import Workspace, register_schema
 from .hashing import STAGE_VERSION
@@ -56,7 +56,7 @@ COMMIT_EVERY = 100  # photos per transaction: a killed run loses at most this ma
 def match_key(cfg: DedupConfig) -> str:
     """Key of the stored matches: the hash version and every matching setting (16 hex digits)."""
     blob = json.dumps({"hash": STAGE_VERSION, "cfg": cfg.__dict__}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return short_hash(blob)
 
 
 def unqueried(ws: Workspace, sha256s: list[str], cfg: DedupConfig) -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..boxes import box_iou
 from .registry import ModelInfo
 from .runtime import ultralytics_threads
 
@@ -63,18 +64,6 @@ class EvalResult:
             f"  false detections per clean image: {fpi} ({self.clean_false_detections} boxes on "
             f"{self.clean_images} clean photos)",
         ])
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU (M, N) of xyxy boxes a (M, 4) and b (N, 4)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(-1)
-    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(-1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def match_counts(pred_xyxy: np.ndarray, pred_conf: np.ndarray, pred_cls: np.ndarray, gt_xyxy: np.ndarray,

@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..boxes import box_iou
+
 MIN_ITEM_PX = 24  # items smaller than this in their source photo are not cut (too little detail)
 CUT_MAX_SIDE = 256  # cut-outs are stored at most this large (pixels); they are only ever shrunk when placed
 OUT_MAX_SIDE = 1280  # composites are written at most this large
@@ -148,21 +150,13 @@ def sample_placements(rng: np.random.Generator, size: tuple[int, int], aspects: 
             cx = rng.uniform(0.03 * w + bw / 2, 0.97 * w - bw / 2) if bw < 0.94 * w else w / 2
             cy = float(np.clip(cy, bh / 2 + 1, h - bh / 2 - 1))
             b = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
-            if all(_iou(b, o) <= 0.05 for o in boxes):
+            if not boxes or box_iou([b], boxes).max() <= 0.05:
                 boxes.append(b)
                 cover = float(rng.uniform(0.2, 0.45)) if rng.random() < cdef.covered else 0.0
                 out.append(Placement(cx, cy, bw, cover, int(rng.integers(4)), float(rng.uniform(0.4, 0.85)),
                                      float(rng.uniform(0.0, 0.9)), bool(rng.random() < 0.5)))
                 break
     return out
-
-
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def paste_item(canvas: np.ndarray, item: np.ndarray, p: Placement, rng: np.random.Generator) -> np.ndarray | None:

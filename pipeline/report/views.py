@@ -11,7 +11,6 @@ pixels and written as a CSS ``matrix3d``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from ..config import Config
 from ..types import (Detections, DuplicateMatch, Flag, LitterChange, Problem, Review, SceneMatch, ScoreCard,
                      Submission)
+from ..keys import short_hash
 from ..workspace import Workspace
 from ..review import store
 from .. import ranking
@@ -32,7 +32,7 @@ _HEX64 = frozenset("0123456789abcdef")
 
 def entry_key(entry_id: str) -> str:
     """A file-name-safe key for an entry id (entry ids are user-supplied): sha256[:16] in hex."""
-    return hashlib.sha256(entry_id.encode("utf-8")).hexdigest()[:16]
+    return short_hash(entry_id)
 
 
 def is_sha256(s: str) -> bool:

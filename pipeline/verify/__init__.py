@@ -6,9 +6,9 @@ photo while loading.
 """
 from .change import litter_change
 from .entry import EntryVerification, VerifiedPair, verify_entry
-from .pairing import Pairing, pair_photos
+from .pairing import Pairing, match_pair, pair_photos
 from .quality import PhotoQuality, measure_quality
-from .sameplace import PhotoFeatures, extract_features, match_features, match_pair
+from .sameplace import PhotoFeatures, extract_features, match_features
 
 __all__ = ["EntryVerification", "VerifiedPair", "verify_entry", "litter_change", "Pairing", "pair_photos",
            "PhotoQuality", "measure_quality", "PhotoFeatures", "extract_features", "match_features",

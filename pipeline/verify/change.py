@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..boxes import box_iou
 from ..config import VerifyConfig
 from ..types import Detections, LitterChange, LoadedPhoto, SceneMatch
 from .sameplace import homography_array, project
@@ -30,21 +31,6 @@ def map_boxes(xyxy: np.ndarray, h: np.ndarray) -> np.ndarray:
     q, _ = project(corners, h)
     q = q.reshape(-1, 4, 2)
     return np.concatenate([q.min(1), q.max(1)], 1)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4), xyxy: (N, M) in [0, 1]."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def _centres_inside(xyxy: np.ndarray, h: np.ndarray, size_to: tuple[int, int]) -> np.ndarray:
@@ -127,7 +113,7 @@ def litter_change(match: SceneMatch, before: Detections, after: Detections, cfg:
     matched_b = np.zeros(len(boxes_b), bool)
     matched_a = np.zeros(len(boxes_a), bool)
     if len(boxes_b) and len(boxes_a):
-        iou = iou_matrix(map_boxes(boxes_b, h), boxes_a)
+        iou = box_iou(map_boxes(boxes_b, h), boxes_a)
         rows, cols = linear_sum_assignment(-iou)
         ok = iou[rows, cols] >= cfg.match_iou
         matched_b[rows[ok]] = True

@@ -56,6 +56,12 @@ def match_all(before: list[LoadedPhoto], after: list[LoadedPhoto], cfg: VerifyCo
     return matches, fb, fa
 
 
+def match_pair(before: LoadedPhoto, after: LoadedPhoto, cfg: VerifyConfig) -> SceneMatch:
+    """Same-place check of one before/after pair, with the fallback detector when the first one rejects
+    it (for several photos of one entry use :func:`pair_photos`, which computes features once per photo)."""
+    return pair_photos([before], [after], cfg).pairs[0][2]
+
+
 def pair_photos(before: list[LoadedPhoto], after: list[LoadedPhoto], cfg: VerifyConfig) -> Pairing:
     """Match every before photo with every after photo (:func:`match_all`), then assign pairs one-to-one
     maximising the inlier count, same-place pairs first (``scipy.optimize.linear_sum_assignment``)."""

@@ -181,15 +181,6 @@ def match_features(fb: PhotoFeatures, fa: PhotoFeatures, cfg: VerifyConfig) -> S
                       round(overlap, 4), hom, method)
 
 
-def match_pair(before: LoadedPhoto, after: LoadedPhoto, cfg: VerifyConfig) -> SceneMatch:
-    """Same-place check of one before/after pair, with the fallback detector when the first one rejects
-    it (for several photos of one entry use :func:`pipeline.verify.pairing.pair_photos`, which computes
-    features once per photo)."""
-    from .pairing import pair_photos
-
-    return pair_photos([before], [after], cfg).pairs[0][2]
-
-
 def homography_array(match: SceneMatch) -> np.ndarray | None:
     """The match's full-size homography as a 3x3 float64 array, or None."""
     return None if match.homography is None else np.array(match.homography, np.float64).reshape(3, 3)
