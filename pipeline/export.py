@@ -73,6 +73,7 @@ def card_record(card: ScoreCard) -> dict[str, Any]:
     pipeline.score.explain), not its stored facts."""
     d = card.to_dict()
     d.pop("facts", None)
+    d.pop("inputs", None)
     d["flags"] = [f.shown() for f in card.flags]
     d["explanation"], d["explanation_vi"] = card.explanation, card.explanation_vi
     return d

@@ -232,11 +232,15 @@ def score_entry_from_store(ws: Workspace, entry_id: str, dup_flags: list[Any], c
             q = PhotoQuality.from_dict(qd) if qd else None
         photos[p["rel_path"]] = PhotoInfo(role=p["role"], sha256=sha, meta=meta, problem=p["error"],
                                           detections=det, quality=q)
-    vd = ws.get_entry_result(entry_id, "verify")
+    usable = [(rel, p.role, p.sha256) for rel, p in photos.items() if p.sha256 and p.problem is None]
+    verify_key = keys.verify(usable)
+    vd = ws.get_entry_result(entry_id, "verify", verify_key)
     sub = ws.submission(entry_id)
     assert sub is not None
     inputs = ScoreInputs(submission=sub, photos=photos, verification=EntryVerification.from_dict(vd) if vd else None,
-                         extra_flags=list(dup_flags), model_id=keys.model_id, config=cfg)
+                         extra_flags=list(dup_flags), model_id=keys.model_id, config=cfg,
+                         result_keys={"detect": list(keys.detect), "quality": list(keys.quality),
+                                      "verify": verify_key if vd else None})
     card = score_entry(inputs)
     ws.put_entry_result(entry_id, "score", score_cache_key(cfg.hash, keys.model_id), card.to_dict())
     return card

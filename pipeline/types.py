@@ -450,6 +450,7 @@ class ScoreCard:
     explanation: str = ""
     explanation_vi: str = ""
     facts: dict[str, Any] | None = None  # the numbers the explanation cites (pipeline.score.explain.ScoreFacts)
+    inputs: dict[str, Any] | None = None  # keys of the stored results it was made from (stage -> key)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form: with ``facts``, the explanation's words are not stored but rendered when the card
@@ -463,6 +464,8 @@ class ScoreCard:
             "model_id": self.model_id,
             "config_hash": self.config_hash,
         }
+        if self.inputs is not None:
+            d["inputs"] = dict(self.inputs)
         if self.facts is not None:
             d["facts"] = dict(self.facts)
         else:
@@ -480,7 +483,8 @@ class ScoreCard:
             en, vi = explain(ScoreFacts(**facts), flags)
         return cls(entry_id=d["entry_id"], score=d["score"], status=d["status"],
                    components=dict(d["components"]), flags=flags, model_id=d["model_id"],
-                   config_hash=d["config_hash"], explanation=en, explanation_vi=vi, facts=facts)
+                   config_hash=d["config_hash"], explanation=en, explanation_vi=vi, facts=facts,
+                   inputs=d.get("inputs"))
 
 
 # --------------------------------------------------------------------------------------------- review

@@ -137,11 +137,13 @@ def _submission(sample, entry_id):
 
 
 def test_hash_index_is_plain_arrays_that_pickle(sample, tmp_path):
-    """The index a store loads holds no database handle: pickled, it matches exactly as before."""
+    """The index a store loads holds no database handle: pickled, it matches exactly as before. (And the
+    score card records the keys of the results it was made from: the report shows the scored boxes.)"""
     cfg = Config()
     with Workspace(tmp_path / "ws") as ws:
         run_batch(sample.root, ws, cfg, quiet=True, executor="serial")
         index = load_index(ws)
+        _report_shows_the_scored_detections(ws)
     assert isinstance(index, HashIndex) and not any(isinstance(v, Workspace) for v in vars(index).values())
     copy = pickle.loads(pickle.dumps(index))
     found_any = False
@@ -153,6 +155,24 @@ def test_hash_index_is_plain_arrays_that_pickle(sample, tmp_path):
         found_any |= bool(here)
     assert found_any  # the sample reuses photos: some match exists
     assert match_chunk(copy, (cfg.dedup, index.shas)) == match_chunk(index, (cfg.dedup, index.shas))
+
+
+def _report_shows_the_scored_detections(ws):
+    from pipeline.report.views import entry_view
+    from pipeline.types import Detections
+
+    card = ws.scorecard("01-full-cleanup")
+    assert card.inputs["detect"] and card.inputs["verify"]
+    def shown():
+        return next(p for p in entry_view(ws, "01-full-cleanup", min_confidence=0.0).photos if p.role == "before")
+
+    before = shown()
+    assert before.sha256 and before.boxes and before.model_id == card.model_id
+    # a later detect result under another key (another model or setting) must not replace the scored boxes
+    ws.put_result(before.sha256, "detect", "detect-x", "other", Detections(
+        [[0, 0, 5, 5]] * 7, [0.9] * 7, [0] * 7, ("litter",), "other@1", (100, 100)).to_dict(), model_id="other@1")
+    after = shown()
+    assert after.boxes == before.boxes and after.model_id == card.model_id
 
 
 def test_executors_keep_input_order(tmp_path):

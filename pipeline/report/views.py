@@ -255,13 +255,22 @@ def entry_view(ws: Workspace, entry_id: str, min_confidence: float | None = None
     corrections: list[store.Correction] = []
     photos: list[PhotoView] = []
     for p in ws.entry_photos(entry_id):
-        view, corr = _photo_view(ws, p["rel_path"], p["role"], p["sha256"], p["error"], conf)
+        view, corr = _photo_view(ws, p["rel_path"], p["role"], p["sha256"], p["error"], conf, card)
         photos.append(view)
         corrections.extend(corr)
     return EntryView(entry_id=entry_id, key=entry_key(entry_id), submission=sub, card=card, photos=tuple(photos),
                      pairs=tuple(_pairs(ws, entry_id, photos)), duplicates=tuple(_duplicates(ws, entry_id, photos)),
                      reviews=tuple(store.entry_reviews(ws, entry_id)) if with_reviews else (),
                      corrections=tuple(corrections), min_confidence=conf)
+
+
+def _scored_detections(ws: Workspace, sha: str, card: ScoreCard | None) -> Any:
+    """The detections the entry's score card was made from (its recorded key and model), so the boxes shown
+    are the ones scored; the latest stored ones for a card of an older version, which recorded no keys."""
+    key = (card.inputs or {}).get("detect") if card is not None else None
+    if key:
+        return ws.get_result(sha, "detect", *key, model_id=card.model_id)
+    return ws.latest_result(sha, "detect")
 
 
 def thumb_size(path: Path) -> tuple[int, int] | None:
@@ -275,13 +284,13 @@ def thumb_size(path: Path) -> tuple[int, int] | None:
 
 
 def _photo_view(ws: Workspace, rel_path: str, role: str, sha: str | None, error: Problem | None,
-                conf: float) -> tuple[PhotoView, list[store.Correction]]:
+                conf: float, card: ScoreCard | None = None) -> tuple[PhotoView, list[store.Correction]]:
     if not sha:
         return PhotoView(rel_path, role, None, error, False, None, None), []
     tsize = thumb_size(ws.thumb_path(sha))
     meta = ws.photo_meta(sha)
     full = (meta.width, meta.height) if meta and meta.width and meta.height else None
-    det = _detections(ws.latest_result(sha, "detect"))
+    det = _detections(_scored_detections(ws, sha, card))
     boxes: list[BoxView] = []
     corrections: list[store.Correction] = []
     model_id = ""

@@ -284,4 +284,5 @@ def _card(inputs: ScoreInputs, score: float | None, status: str, components: dic
     en, vi = explain(facts, flags)
     return ScoreCard(entry_id=inputs.submission.entry_id, score=score, status=status, components=components,
                      flags=tuple(flags), model_id=inputs.model_id, config_hash=inputs.config.hash,
-                     explanation=en, explanation_vi=vi, facts=asdict(facts))
+                     explanation=en, explanation_vi=vi, facts=asdict(facts),
+                     inputs=dict(inputs.result_keys) or None)

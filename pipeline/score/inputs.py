@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import Config
 from ..types import Detections, Flag, PhotoMeta, Problem, Submission
@@ -38,7 +39,8 @@ class ScoreInputs:
     ``photos``: keyed by rel_path (as in ``submission.photos``); ``verification``: the verify stage's
     result, None when it could not run; ``extra_flags``: flags raised by other stages (DUPLICATE_PHOTO and
     UNCHANGED_AFTER from dedup), passed through as they are; ``model_id``: the detector that produced the
-    detections.
+    detections; ``result_keys``: the keys of the stored results these inputs came from (recorded in the card,
+    so that a report shows the very boxes that were scored).
     """
 
     submission: Submission
@@ -47,3 +49,4 @@ class ScoreInputs:
     model_id: str
     config: Config = field(default_factory=Config)
     extra_flags: list[Flag] = field(default_factory=list)
+    result_keys: dict[str, Any] = field(default_factory=dict)  # stage -> key of the stored results used
