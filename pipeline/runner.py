@@ -31,7 +31,9 @@ from typing import Any
 
 from .config import Config
 from .dedup import index as dedup_index
-from .dedup.flags import duplicate_flags
+from .dedup.flags import dedup_result
+from .dedup.flags import gather as gather_dedup
+from .dedup.flags import store_result as store_dedup
 from .dedup.hashing import DedupHashes
 from .dedup.store import query_new, unqueried
 from .detect.registry import resolve_model
@@ -346,8 +348,9 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
             ex.close()  # scoring needs no workers
         for sub in batch.submissions:
             try:
-                card = score_entry_from_store(ws, sub.entry_id, duplicate_flags(ws, sub.entry_id, cfg.dedup),
-                                              cfg, keys)
+                dedup = dedup_result(gather_dedup(ws, sub.entry_id, cfg.dedup), cfg.dedup)
+                store_dedup(ws, dedup, cfg.dedup)
+                card = score_entry_from_store(ws, sub.entry_id, list(dedup.flags), cfg, keys)
             except Exception as e:
                 if is_disk_full(e):
                     raise

@@ -187,3 +187,26 @@ def test_executors_keep_input_order(tmp_path):
 def _slow_square(shared: int, i: int) -> int:
     time.sleep(0.05 * (7 - i))  # later items finish first
     return shared + i * i
+
+
+def test_dedup_flags_come_from_facts_without_a_workspace():
+    from pipeline.config import DedupConfig
+    from pipeline.dedup.flags import DedupFacts, PhotoUse, dedup_result
+    from pipeline.types import DuplicateMatch
+
+    b, a, o = PhotoUse("E2", "E2/before/b.jpg", "before"), PhotoUse("E2", "E2/after/a.jpg", "after"), \
+        PhotoUse("E1", "E1/before/x.jpg", "before")
+    facts = DedupFacts(
+        "E2", {"sb": (b,), "sa": (a,)},
+        (DuplicateMatch("sb", "so", "mirrored_rotated", 3, "phash", "other"),
+         DuplicateMatch("sa", "sb", "same_image", 1, "phash", "this")),
+        {("sa", "sb"): 0.2, ("sb", "sa"): 0.2}, {"sb": (b,), "sa": (a,), "so": (o,)}, {"so": 1, "sb": 5, "sa": 6})
+    result = dedup_result(facts, DedupConfig())
+    by_code = {f.code: f for f in result.flags}
+    dup = by_code["DUPLICATE_PHOTO"]
+    assert dup.photos == (b.rel_path,) and dup.params["other_entry"] == "E1" and dup.params["other_first"] is True
+    assert "entry E1 had it first" in dup.message and "mirrored or rotated" in dup.message
+    assert by_code["UNCHANGED_AFTER"].photos == (b.rel_path, a.rel_path)
+    # the same pair differing more than the UNCHANGED_AFTER limit is no such flag
+    loose = DedupFacts(**{**facts.__dict__, "diffs": {("sa", "sb"): 1.5, ("sb", "sa"): 1.5}})
+    assert [f.code for f in dedup_result(loose, DedupConfig()).flags] == ["DUPLICATE_PHOTO"]

@@ -1,11 +1,12 @@
 """Flags of one entry from the reused-photo matches: DUPLICATE_PHOTO, SAME_SPOT_PHOTO and UNCHANGED_AFTER.
 
-The runner, after every photo of the batch was hashed and added to the index::
+The runner, after every photo of the batch was hashed, indexed and matched::
 
-    flags = duplicate_flags(ws, entry_id, cfg.dedup)
+    result = dedup_result(gather(ws, entry_id, cfg.dedup), cfg.dedup)   # read the facts; pure
+    store_result(ws, result, cfg.dedup)                                  # entry result "dedup" (the writer)
 
-which also stores the entry's matches and flags as entry result ``"dedup"`` (``DedupResult.to_dict()``)
-for reports and exports.
+(:func:`duplicate_flags` does the three). The flags carry facts (entry, photos, kind, distance, which came
+first); their words are rendered where they are shown (:mod:`pipeline.flagtext`).
 
 * ``DUPLICATE_PHOTO`` (high): a photo of this entry is a copy (any kind) of a photo used by ANOTHER entry of
   the workspace (this batch or any earlier one). One flag per (photo, other entry's photo) pair; the message
@@ -69,10 +70,6 @@ class DedupResult:
                    tuple(Flag.from_dict(f) for f in d["flags"]))
 
 
-def _uses(ws: Workspace, sha: str) -> list[PhotoUse]:
-    return [PhotoUse(*u) for u in ws.entries_with_photo(sha)]
-
-
 def _duplicate_flag(mine: PhotoUse, other: PhotoUse, m: DuplicateMatch, other_first: bool) -> Flag:
     return make_flag(DUPLICATE_PHOTO, (mine.rel_path,), photo=mine.rel_path, role=mine.role,
                      other_entry=other.entry_id, other_photo=other.rel_path, other_role=other.role, kind=m.kind,
@@ -89,6 +86,22 @@ def _unchanged_flag(before: PhotoUse, after: PhotoUse, m: DuplicateMatch) -> Fla
                      after=after.rel_path, kind=m.kind, hash_name=m.hash_name, distance=m.distance)
 
 
+@dataclass(frozen=True)
+class DedupFacts:
+    """Everything the flags of one entry depend on, read from the workspace once (plain values).
+
+    ``mine``: the entry's photo uses per sha256; ``matches``/``diffs``: its stored matches (one per pair)
+    and their signature differences; ``uses``: every use of every photo involved, in arrival order;
+    ``seq``: each involved photo's arrival rank in the workspace (None when unknown)."""
+
+    entry_id: str
+    mine: dict[str, tuple[PhotoUse, ...]]
+    matches: tuple[DuplicateMatch, ...]
+    diffs: dict[tuple[str, str], float]
+    uses: dict[str, tuple[PhotoUse, ...]]
+    seq: dict[str, int | None]
+
+
 def entry_matches(ws: Workspace, entry_id: str, cfg: DedupConfig) -> tuple[list[DuplicateMatch], dict]:
     """Matches of the entry's photos against the whole workspace index (stored by
     :mod:`pipeline.dedup.store`; photos not yet queried are queried now), and the signature differences."""
@@ -97,25 +110,32 @@ def entry_matches(ws: Workspace, entry_id: str, cfg: DedupConfig) -> tuple[list[
     return stored_matches(ws, shas, cfg, uses)
 
 
-def duplicate_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list[Flag]:
-    """DUPLICATE_PHOTO and UNCHANGED_AFTER flags of one entry (see the module docstring), stored with its
-    matches as entry result ``"dedup"``. Photos that were never added to the index are ignored."""
+def gather(ws: Workspace, entry_id: str, cfg: DedupConfig) -> DedupFacts:
+    """The facts of one entry's dedup flags, from the workspace (reads only, once the batch is matched)."""
     matches, diffs = entry_matches(ws, entry_id, cfg)
-    flags: list[Flag] = []
-    seen: set[tuple] = set()
-    mine_by_sha: dict[str, list[PhotoUse]] = {}
+    mine: dict[str, list[PhotoUse]] = {}
     for u in ws.entry_photos(entry_id):
         if u["sha256"]:
-            mine_by_sha.setdefault(u["sha256"], []).append(PhotoUse(entry_id, u["rel_path"], u["role"]))
-    order = {e: i for i, e in enumerate(ws.entry_ids())}
-    for m in matches:
+            mine.setdefault(u["sha256"], []).append(PhotoUse(entry_id, u["rel_path"], u["role"]))
+    involved = set(mine) | {s for m in matches for s in (m.photo_sha256, m.other_sha256)}
+    return DedupFacts(entry_id, {s: tuple(v) for s, v in mine.items()}, tuple(matches), dict(diffs),
+                      {s: tuple(PhotoUse(*u) for u in ws.entries_with_photo(s)) for s in involved},
+                      {s: ws.photo_seq(s) for s in involved})
+
+
+def dedup_result(facts: DedupFacts, cfg: DedupConfig) -> DedupResult:
+    """DUPLICATE_PHOTO and UNCHANGED_AFTER flags of one entry (see the module docstring) from its facts:
+    pure. Photos that were never added to the index are ignored."""
+    entry_id = facts.entry_id
+    flags: list[Flag] = []
+    seen: set[tuple] = set()
+    for m in facts.matches:
         # orient the match: `a` is this entry's photo
         for a, b in ((m.photo_sha256, m.other_sha256), (m.other_sha256, m.photo_sha256)):
-            if a not in mine_by_sha:
+            if a not in facts.mine:
                 continue
-            other_uses = _uses(ws, b)
-            for mine in mine_by_sha[a]:
-                for other in other_uses:
+            for mine in facts.mine[a]:
+                for other in facts.uses.get(b, ()):
                     if other.entry_id == entry_id and other.rel_path == mine.rel_path:
                         continue
                     if m.kind == "same_spot":
@@ -131,9 +151,9 @@ def duplicate_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list[Flag
                         if key in seen:
                             continue
                         seen.add(key)
-                        flags.append(_duplicate_flag(mine, other, m, _other_first(ws, m, a, b, order, other)))
+                        flags.append(_duplicate_flag(mine, other, m, _other_first(facts, m, a, b, other)))
                     elif {mine.role, other.role} == {"before", "after"} and m.kind in UNCHANGED_KINDS \
-                            and diffs.get((a, b), 0.0) <= cfg.unchanged_max_difference:
+                            and facts.diffs.get((a, b), 0.0) <= cfg.unchanged_max_difference:
                         before, after = (mine, other) if mine.role == "before" else (other, mine)
                         key = (UNCHANGED_AFTER, before.rel_path, after.rel_path)
                         if key in seen:
@@ -142,18 +162,26 @@ def duplicate_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list[Flag
                         flags.append(_unchanged_flag(before, after, m))
             if a == b:
                 break
-    result = DedupResult(entry_id, tuple(matches), tuple(flags))
-    ws.put_entry_result(entry_id, STAGE, _input_key(matches, cfg), result.to_dict())
-    return flags
+    return DedupResult(entry_id, facts.matches, tuple(flags))
 
 
-def _other_first(ws: Workspace, m: DuplicateMatch, mine_sha: str, other_sha: str, order: dict[str, int],
-                 other: PhotoUse) -> bool:
+def store_result(ws: Workspace, result: DedupResult, cfg: DedupConfig) -> None:
+    """Store an entry's dedup result (entry result ``"dedup"``) for reports and exports."""
+    ws.put_entry_result(result.entry_id, STAGE, _input_key(list(result.matches), cfg), result.to_dict())
+
+
+def duplicate_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list[Flag]:
+    """:func:`gather`, :func:`dedup_result` and :func:`store_result` of one entry: its flags."""
+    result = dedup_result(gather(ws, entry_id, cfg), cfg)
+    store_result(ws, result, cfg)
+    return list(result.flags)
+
+
+def _other_first(facts: DedupFacts, m: DuplicateMatch, mine_sha: str, other_sha: str, other: PhotoUse) -> bool:
     """Whether the other entry's photo arrived in the workspace before this entry's photo."""
     if mine_sha == other_sha:  # the same file: the entry that arrived first had it first
-        first = ws.entries_with_photo(mine_sha)[0][0]
-        return first == other.entry_id
-    a, b = ws.photo_seq(mine_sha), ws.photo_seq(other_sha)
+        return facts.uses[mine_sha][0].entry_id == other.entry_id
+    a, b = facts.seq.get(mine_sha), facts.seq.get(other_sha)
     if a is None or b is None:
         return m.first_seen == ("other" if m.photo_sha256 == mine_sha else "this")
     return b < a

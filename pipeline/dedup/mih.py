@@ -124,7 +124,10 @@ class MultiIndex:
         of its own value (compiled loop, :func:`pipeline.dedup._join.chunk_join`, on all cores). A pair is
         reported by the first chunk in which its chunk distance is within the chunk radius, so once.
         """
-        from ._join import chunk_join  # numba: imported (and compiled, once per machine) on first use
+        try:  # numba: imported (and compiled, once per machine) on first use; an optional dependency
+            from ._join import chunk_join
+        except ImportError as e:  # pragma: no cover - depends on the install
+            raise ImportError(f"the all-pairs join needs numba: pip install 'cleanup-verify[bench]' ({e})") from e
 
         codes = self.codes
         n, w = codes.shape
