@@ -256,7 +256,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo_checks import check_stories
     from .report import write_report
     from .runner import run_batch
-    from .sample import make_sample
+    from .demo import make_sample
     from .workspace import Workspace, atomic_write_text
 
     out = Path(args.out).absolute()

@@ -1,6 +1,6 @@
 """What the demo checks on each story of the bundled sample, as facts (the demo command words them).
 
-For every entry of a :class:`pipeline.sample.SampleBatch`, given its export record:
+For every entry of a :class:`pipeline.demo.SampleBatch`, given its export record:
 
 - ``raised``: each flag the story must raise (with or without a working detector) is there;
 - ``not_raised``: none of the flags the story must not raise is there;

@@ -29,7 +29,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory):
-    """The bundled sample batch (pipeline.sample, seed 0), drawn once per test session; read-only."""
-    from pipeline.sample import make_sample
+    """The bundled sample batch (pipeline.demo, seed 0), drawn once per test session; read-only."""
+    from pipeline.demo import make_sample
 
     return make_sample(tmp_path_factory.mktemp("sample") / "batch", seed=0)

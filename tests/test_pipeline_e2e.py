@@ -12,7 +12,7 @@ import pytest
 from pipeline import export
 from pipeline.config import Config
 from pipeline.runner import run_batch
-from pipeline.sample import make_sample
+from pipeline.demo import make_sample
 from pipeline.workspace import Workspace
 from runkill import kill_mid_run, wait_gone
 

@@ -1,4 +1,4 @@
-"""The bundled sample (pipeline/sample.py): deterministic files, both input forms, EXIF, and the properties the
+"""The bundled sample (pipeline/demo/): deterministic files, both input forms, EXIF, and the properties the
 pipeline's stages rely on (same-place pairs match under ORB + RANSAC, different places do not; copies are
 byte-identical; the mirror is a mirror; honest before/after pairs are not near-duplicates)."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from pipeline.config import DedupConfig
-from pipeline.sample import HONEST_FORBIDDEN, MANIFEST_COLUMNS, REUPLOAD_SIZE, SampleBatch, _clear, make_sample
+from pipeline.demo.sample import HONEST_FORBIDDEN, MANIFEST_COLUMNS, REUPLOAD_SIZE, SampleBatch, _clear, make_sample
 
 HONEST = ("01-full-cleanup", "02-partial-cleanup", "03-no-cleanup", "11-two-spots-shuffled")
 

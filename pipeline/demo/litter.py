@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .sample_draw import LITTER_KINDS, _random_text, _rgb
+from .draw import LITTER_KINDS, _random_text, _rgb
 
 
 @dataclass(frozen=True, eq=False)
@@ -408,7 +408,7 @@ def scatter(rng: np.random.Generator, ground: np.ndarray, to_world: np.ndarray, 
     each other, at points that a reference photo sees inside ``region`` (fractions x0, y0, x1, y1 of its
     frame); ``to_world`` maps that photo's pixels to world pixels. Fewer items are returned only when no
     free ground is found in 200 tries."""
-    from .sample_draw import PHOTO_H, PHOTO_W, map_points
+    from .draw import PHOTO_H, PHOTO_W, map_points
 
     hh, ww = ground.shape
     kinds = [LITTER_KINDS[i] for i in rng.permutation(len(LITTER_KINDS))]

@@ -4,7 +4,7 @@
 right (a full clean-up, a partial one, none at all, a photo reused by two entries, a mirrored re-upload, an
 unrelated after photo, an after photo identical to the before photo, a corrupt file, a missing after photo,
 several photos to pair, EXIF times in the wrong order). No real photo is used: every scene is drawn with
-NumPy/OpenCV from the seed (see :mod:`pipeline.sample_draw` and :mod:`pipeline.sample_litter`), so the
+NumPy/OpenCV from the seed (see :mod:`pipeline.demo.draw` and :mod:`pipeline.demo.litter`), so the
 same seed gives byte-identical files on one machine (fixed JPEG quality, no timestamps).
 
 It returns a :class:`SampleBatch` saying, per entry, which flag codes the pipeline is expected to raise and
@@ -59,8 +59,7 @@ import cv2
 import numpy as np
 from PIL import ExifTags, Image
 
-from . import sample_draw as draw
-from . import sample_litter as litter
+from . import draw, litter
 
 JPEG_QUALITY = 90  # quality of every drawn photo
 REUPLOAD_QUALITY = 72  # quality of the mirrored re-upload
