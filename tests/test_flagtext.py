@@ -39,6 +39,12 @@ CASES = [
      "The before photo b.jpg is the same image, cropped of the after photo o.jpg of entry e9 (phash_crop "
      "distance 4); entry e9 had it first.",
      "Ảnh trước b.jpg là cùng một ảnh, bị cắt xén so với ảnh sau o.jpg của bài e9; bài e9 gửi trước."),
+    ("SAME_SPOT_PHOTO", {"entry": "e2", "photo": "a.jpg", "role": "after", "other_entry": "e1",
+                         "other_photo": "b.jpg", "other_role": "before"},
+     "The after photo a.jpg of entry e2 and the before photo b.jpg of entry e1 show the same spot moments apart "
+     "(not a copy: something in the picture changed); worth a look.",
+     "Ảnh sau a.jpg của bài e2 và ảnh trước b.jpg của bài e1 chụp cùng một chỗ, cách nhau ít lâu (không phải "
+     "bản sao: có chi tiết thay đổi); nên xem lại."),
 ]
 
 

@@ -124,7 +124,7 @@ def gather(ws: Workspace, entry_id: str, cfg: DedupConfig) -> DedupFacts:
 
 
 def dedup_result(facts: DedupFacts, cfg: DedupConfig) -> DedupResult:
-    """DUPLICATE_PHOTO and UNCHANGED_AFTER flags of one entry (see the module docstring) from its facts:
+    """DUPLICATE_PHOTO, SAME_SPOT_PHOTO and UNCHANGED_AFTER flags of one entry (module docstring) from its facts:
     pure. Photos that were never added to the index are ignored."""
     entry_id = facts.entry_id
     flags: list[Flag] = []
