@@ -68,9 +68,26 @@ def _distance(p: dict[str, Any]) -> str:
     return "same sha256" if p["kind"] == "exact" else f"{p['hash_name']} distance {p['distance']}"
 
 
+BASIS_EN = {"round": "an earlier round", "taken_at": "an earlier capture time",
+            "submitted_at": "an earlier submission time"}
+BASIS_VI = {"round": "vòng trước", "taken_at": "thời gian chụp sớm hơn", "submitted_at": "thời gian gửi sớm hơn"}
+
+
+def _basis(p: dict[str, Any]) -> Words:
+    b = p.get("basis")
+    return (f" ({BASIS_EN[b]})", f" ({BASIS_VI[b]})") if b in BASIS_EN else ("", "")
+
+
 def _duplicate(p: dict[str, Any]) -> Words:
-    first_en = f"entry {p['other_entry']} had it first" if p["other_first"] else "this entry had it first"
-    first_vi = f"bài {p['other_entry']} gửi trước" if p["other_first"] else "bài này gửi trước"
+    first = p["other_first"]
+    b_en, b_vi = _basis(p)
+    if first is None:  # no order could be shown
+        first_en = "no order can be shown (same round, no usable capture or submission times), so both need review"
+        first_vi = "không xác định được bài nào có trước (cùng vòng, không có thời gian chụp hay gửi dùng được)"
+    elif first:
+        first_en, first_vi = f"entry {p['other_entry']} had it first{b_en}", f"bài {p['other_entry']} gửi trước{b_vi}"
+    else:  # flags stored before the order rule
+        first_en, first_vi = "this entry had it first", "bài này gửi trước"
     return (f"The {p['role']} photo {p['photo']} is {KIND_EN[p['kind']]} of the {p['other_role']} photo "
             f"{p['other_photo']} of entry {p['other_entry']} ({_distance(p)}); {first_en}.",
             f"Ảnh {ROLE_VI[p['role']]} {p['photo']} là {KIND_VI[p['kind']]} so với ảnh {ROLE_VI[p['other_role']]} "
@@ -84,6 +101,16 @@ def _same_spot(p: dict[str, Any]) -> Words:
             f"Ảnh {ROLE_VI[p['role']]} {p['photo']} của bài {p['entry']} và ảnh {ROLE_VI[p['other_role']]} "
             f"{p['other_photo']} của bài {p['other_entry']} chụp cùng một chỗ, cách nhau ít lâu (không phải bản "
             "sao: có chi tiết thay đổi); nên xem lại.")
+
+
+def _copied(p: dict[str, Any]) -> Words:
+    b_en, b_vi = _basis(p)
+    return (f"Entry {p['later_entry']} later used its {p['later_role']} photo {p['later_photo']}, "
+            f"{KIND_EN[p['kind']]} of this entry's {p['role']} photo {p['photo']} ({_distance(p)}); this entry "
+            f"had it first{b_en} and keeps its evidence.",
+            f"Bài {p['later_entry']} về sau dùng ảnh {ROLE_VI[p['later_role']]} {p['later_photo']}, là "
+            f"{KIND_VI[p['kind']]} so với ảnh {ROLE_VI[p['role']]} {p['photo']} của bài này; bài này có ảnh "
+            f"trước{b_vi} nên vẫn giữ nguyên giá trị bằng chứng.")
 
 
 def _unchanged(p: dict[str, Any]) -> Words:
@@ -169,6 +196,7 @@ TEXT: dict[str, Callable[[dict[str, Any]], Words]] = {
     "PHOTO_ERROR": _photo_error,
     "MISSING_PHOTOS": _missing,
     "DUPLICATE_PHOTO": _duplicate,
+    "PHOTO_COPIED_BY_LATER": _copied,
     "UNCHANGED_AFTER": _unchanged,
     "SAME_SPOT_PHOTO": _same_spot,
     "SCENE_MISMATCH": _scene,

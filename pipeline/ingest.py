@@ -12,7 +12,7 @@ Folder layout (the default)::
 Manifest (CSV or JSON Lines, one row per photo; ``path`` relative to the manifest's folder)::
 
     entry_id, role (before|after), path, taken_at?, lat?, lon?,
-    participant?, team?, kind?, event_date?, address?, location_lat?, location_lon?,
+    participant?, team?, kind?, event_date?, submitted_at?, address?, location_lat?, location_lon?,
     reported_participants?, reported_kg?
 
 Entry ids are normalised (Unicode NFC, surrounding spaces removed); two folders whose ids differ only by
@@ -35,7 +35,7 @@ from .types import ROLES, Location, PhotoRef, Problem, Reported, Submission
 
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff",
                               ".bmp"})
-ENTRY_FIELDS = ("participant", "team", "kind", "event_date", "location", "reported")
+ENTRY_FIELDS = ("participant", "team", "kind", "event_date", "submitted_at", "location", "reported")
 MANIFEST_REQUIRED = ("entry_id", "role", "path")
 _MAX_ENTRY_JSON_BYTES = 1_000_000
 _MAX_TEXT = 500  # longest participant/team/address kept, in characters
@@ -115,6 +115,7 @@ def _entry_fields(d: dict[str, Any]) -> dict[str, Any]:
         "team": _text(d.get("team")),
         "kind": kind.lower() if kind else None,
         "event_date": _text(d.get("event_date")),
+        "submitted_at": _text(d.get("submitted_at")),
         "location": Location(
             lat=_valid_lat(_float(loc.get("lat", d.get("location_lat")))),
             lon=_valid_lon(_float(loc.get("lon", d.get("location_lon")))),

@@ -31,7 +31,7 @@ from typing import Any
 
 from .config import Config
 from .dedup import index as dedup_index
-from .dedup.flags import dedup_result
+from .dedup.flags import DUPLICATE_PHOTO, DedupResult, dedup_result
 from .dedup.flags import gather as gather_dedup
 from .dedup.flags import store_result as store_dedup
 from .dedup.hashing import DedupHashes
@@ -44,6 +44,7 @@ from .load import PhotoError, read_photo
 from .runguard import is_disk_full
 from .score import PhotoInfo, ScoreInputs, score_entry
 from .score.card import cache_key as score_cache_key
+from .score.card import with_copy_notes
 from .types import Detections, PhotoRef, Problem, Submission
 from .verify.entry import EntryVerification
 from .verify.quality import PhotoQuality
@@ -176,16 +177,16 @@ def commit_entry(ws: Workspace, plan: EntryPlan, outcome: EntryOutcome | None, c
             summary.photos_failed += 1
             log.warning("%s: %s: %s", entry_id, rel, problem.message)
         for rel, sha, problem in plan.known_errors:
-            ws.set_entry_photo(entry_id, rel, sha, problem)
+            ws.set_entry_photo(entry_id, rel, sha, problem, summary.run_id)
             summary.photos_failed += 1
         for rel, sha in plan.ready:
             dedup_index.add(ws, plan.stored_hashes[sha])
-            ws.set_entry_photo(entry_id, rel, sha, None)
+            ws.set_entry_photo(entry_id, rel, sha, None, summary.run_id)
         for po in photos:
             if po.problem is not None:
                 if po.sha256 is not None:
                     ws.put_result(po.sha256, "load_error", *keys.load_error, po.problem.to_dict())
-                ws.set_entry_photo(entry_id, po.rel_path, po.sha256, po.problem)
+                ws.set_entry_photo(entry_id, po.rel_path, po.sha256, po.problem, summary.run_id)
                 summary.photos_failed += 1
                 log.warning("%s: %s: %s", entry_id, po.rel_path, po.problem.message)
                 continue
@@ -201,7 +202,7 @@ def commit_entry(ws: Workspace, plan: EntryPlan, outcome: EntryOutcome | None, c
                 ws.put_result(sha, "quality", *keys.quality, po.quality.to_dict())
             if po.detections is not None:
                 ws.put_result(sha, "detect", *keys.detect, po.detections.to_dict(), model_id=keys.model_id)
-            ws.set_entry_photo(entry_id, po.rel_path, sha, None)
+            ws.set_entry_photo(entry_id, po.rel_path, sha, None, summary.run_id)
         if outcome is not None and outcome.verification is not None:
             # keyed by the photos that turned out usable, as the next run's plan will compute it
             ws.put_entry_result(entry_id, "verify", keys.verify(list(outcome.usable)),
@@ -246,6 +247,30 @@ def score_entry_from_store(ws: Workspace, entry_id: str, dup_flags: list[Any], c
     card = score_entry(inputs)
     ws.put_entry_result(entry_id, "score", score_cache_key(cfg.hash, keys.model_id), card.to_dict())
     return card
+
+
+def earlier_originals(dedup: DedupResult) -> set[str]:
+    """The entries that, by the dedup result of one entry, had one of its photos first (pure)."""
+    return {f.params["other_entry"] for f in dedup.flags if f.code == DUPLICATE_PHOTO and f.params.get("other_first")}
+
+
+def _note_copies(ws: Workspace, entry_ids: list[str], cfg: Config) -> None:
+    """Entries of earlier batches whose photos this batch's entries copied: their dedup result again, and
+    PHOTO_COPIED_BY_LATER (info) added to their stored score card; nothing else of the card changes, and the
+    entry is not scored again (its card may come from another configuration or model)."""
+    for entry_id in entry_ids:
+        try:
+            dedup = dedup_result(gather_dedup(ws, entry_id, cfg.dedup), cfg.dedup)
+            with ws.transaction():
+                store_dedup(ws, dedup, cfg.dedup)
+                card = ws.scorecard(entry_id)
+                if card is not None:
+                    ws.put_entry_result(entry_id, "score", score_cache_key(card.config_hash, card.model_id),
+                                        with_copy_notes(card, dedup.flags).to_dict())
+        except Exception as e:
+            if is_disk_full(e):
+                raise
+            log.exception("%s: noting the later copies of its photos failed", entry_id)
 
 
 def _match_new_photos(ws: Workspace, batch: Batch, cfg: Config, summary: RunSummary, quiet: bool,
@@ -346,10 +371,12 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
         _match_new_photos(ws, batch, cfg, summary, quiet, ex)
         if own:
             ex.close()  # scoring needs no workers
+        originals: set[str] = set()
         for sub in batch.submissions:
             try:
                 dedup = dedup_result(gather_dedup(ws, sub.entry_id, cfg.dedup), cfg.dedup)
                 store_dedup(ws, dedup, cfg.dedup)
+                originals |= earlier_originals(dedup)
                 card = score_entry_from_store(ws, sub.entry_id, list(dedup.flags), cfg, keys)
             except Exception as e:
                 if is_disk_full(e):
@@ -363,6 +390,7 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
                 summary.entries_needs_review += 1
             else:
                 summary.entries_error += 1
+        _note_copies(ws, sorted(originals - {sub.entry_id for sub in batch.submissions}), cfg)
         summary.elapsed_s = time.perf_counter() - t0
         ws.finish_run(run_id, "finished", summary.to_dict())
         log.info("run %d finished in %.1f s: %d scored, %d need review, %d errors, %d photos unusable",

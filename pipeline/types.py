@@ -96,6 +96,7 @@ class Submission:
     team: str | None = None
     kind: str | None = None  # individual | collective
     event_date: str | None = None
+    submitted_at: str | None = None  # when the entrant submitted the entry (ISO 8601), when the input says
     location: Location = field(default_factory=Location)
     reported: Reported = field(default_factory=Reported)
     problems: tuple[Problem, ...] = ()
@@ -107,6 +108,7 @@ class Submission:
             "team": self.team,
             "kind": self.kind,
             "event_date": self.event_date,
+            "submitted_at": self.submitted_at,
             "location": asdict(self.location),
             "reported": asdict(self.reported),
             "photos": [p.to_dict() for p in self.photos],
@@ -121,6 +123,7 @@ class Submission:
             team=d.get("team"),
             kind=d.get("kind"),
             event_date=d.get("event_date"),
+            submitted_at=d.get("submitted_at"),
             location=Location(**(d.get("location") or {})),
             reported=Reported(**(d.get("reported") or {})),
             photos=tuple(PhotoRef.from_dict(p) for p in d.get("photos", [])),

@@ -68,6 +68,12 @@ CREATE TABLE IF NOT EXISTS entry_photos (
     PRIMARY KEY (entry_id, rel_path)
 );
 CREATE INDEX IF NOT EXISTS entry_photos_sha ON entry_photos(sha256);
+CREATE TABLE IF NOT EXISTS photo_arrivals (
+    entry_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    run_id INTEGER NOT NULL,                   -- the run in which the entry first had this photo
+    PRIMARY KEY (entry_id, sha256)
+);
 CREATE TABLE IF NOT EXISTS stage_results (
     sha256 TEXT NOT NULL,
     stage TEXT NOT NULL,
@@ -230,10 +236,28 @@ class Workspace:
         return [{"rel_path": r[0], "role": r[1], "sha256": r[2],
                  "error": Problem.from_dict(json.loads(r[3])) if r[3] else None} for r in rows]
 
-    def set_entry_photo(self, entry_id: str, rel_path: str, sha256: str | None, error: Problem | None) -> None:
+    def set_entry_photo(self, entry_id: str, rel_path: str, sha256: str | None, error: Problem | None,
+                        run_id: int | None = None) -> None:
+        """Record what a photo of the entry turned out to be; with ``run_id``, also the run in which the entry
+        first had these bytes (kept from the first time: see :meth:`arrival_round`)."""
         with self.transaction() as c:
             c.execute("UPDATE entry_photos SET sha256=?, error_json=? WHERE entry_id=? AND rel_path=?",
                       (sha256, json.dumps(error.to_dict()) if error else None, entry_id, rel_path))
+            if sha256 is not None and run_id is not None:
+                c.execute("INSERT OR IGNORE INTO photo_arrivals(entry_id, sha256, run_id) VALUES (?,?,?)",
+                          (entry_id, sha256, run_id))
+
+    def arrival_round(self, entry_id: str, sha256: str) -> int | None:
+        """The round in which the entry first had the photo: the first run of the batch whose run brought
+        it (a resumed or repeated run of one batch is one round); for a use recorded without a run (older
+        workspaces), the first run of the entry's batch; None when the workspace knows no such run."""
+        row = self.conn.execute(
+            "SELECT MIN(r2.run_id) FROM photo_arrivals a JOIN runs r ON r.run_id=a.run_id "
+            "JOIN runs r2 ON r2.batch=r.batch WHERE a.entry_id=? AND a.sha256=?", (entry_id, sha256)).fetchone()
+        if row[0] is None:
+            row = self.conn.execute("SELECT MIN(r.run_id) FROM runs r JOIN entries e ON r.batch=e.batch "
+                                    "WHERE e.entry_id=?", (entry_id,)).fetchone()
+        return int(row[0]) if row[0] is not None else None
 
     def entries_with_photo(self, sha256: str) -> list[tuple[str, str, str]]:
         """(entry_id, rel_path, role) of every use of a photo, in arrival order."""

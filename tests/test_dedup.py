@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from pipeline.config import Config, DedupConfig
 from pipeline.dedup import index as dindex
-from pipeline.dedup.flags import DUPLICATE_PHOTO, UNCHANGED_AFTER, duplicate_flags, stored_result
+from pipeline.dedup.flags import (DUPLICATE_PHOTO, PHOTO_COPIED_BY_LATER, UNCHANGED_AFTER, duplicate_flags,
+                                  stored_result)
 from pipeline.dedup.hashing import DedupHashes, compute_hashes, hamming, hash_base
 from pipeline.dedup.match import group_matches, match_photos
 from pipeline.dedup.mih import MultiIndex, brute_force, hamming_rows
@@ -200,11 +201,13 @@ def put_entry(ws: Workspace, entry_id: str, batch: str, photos: list[tuple[str, 
               with_pdq: bool = False) -> None:
     """Record an entry and its photos the way the runner does, hashing and indexing each photo."""
     refs = tuple(PhotoRef(entry_id, role, Path("/batch") / entry_id / rel, rel) for rel, role, _ in photos)
+    run_id = ws.conn.execute("SELECT MIN(run_id) FROM runs WHERE batch=?", (batch,)).fetchone()[0] \
+        or ws.start_run(batch, "{}", "test")  # one round per batch name
     ws.put_submission(Submission(entry_id, photos=refs), batch)
     for rel, _, data in photos:
         sha = hashlib.sha256(data).hexdigest()
         ws.put_photo(PhotoMeta(sha256=sha, size_bytes=len(data)), entry_id, rel)
-        ws.set_entry_photo(entry_id, rel, sha, None)
+        ws.set_entry_photo(entry_id, rel, sha, None, run_id)
         dindex.add(ws, hashes_of(data, with_pdq))
 
 
@@ -270,14 +273,18 @@ def test_duplicate_flags_within_one_batch_and_across_batches(tmp_path):
         cfg = DedupConfig()
         f2 = duplicate_flags(ws, "E2", cfg)
         assert [f.code for f in f2] == [DUPLICATE_PHOTO]
-        assert "E1" in f2[0].message and "before/1.jpg" in f2[0].message and "E1 had it first" in f2[0].message
+        assert "E1" in f2[0].message and "before/1.jpg" in f2[0].message
+        assert "E1 had it first (an earlier round)" in f2[0].message
         assert f2[0].photos == ("before/x.jpg",) and f2[0].severity == "high" and f2[0].message_vi
+        # same round, no capture or submission times: no order, both need review
         f3, f4 = duplicate_flags(ws, "E3", cfg), duplicate_flags(ws, "E4", cfg)
-        assert [f.code for f in f3] == [DUPLICATE_PHOTO] and "this entry had it first" in f3[0].message
-        assert [f.code for f in f4] == [DUPLICATE_PHOTO] and "E3 had it first" in f4[0].message
-        assert "byte-for-byte" in f4[0].message
-        f1 = duplicate_flags(ws, "E1", cfg)  # the earlier entry is named too when it is re-checked
-        assert [f.code for f in f1] == [DUPLICATE_PHOTO] and "this entry had it first" in f1[0].message
+        assert [f.code for f in f3] == [DUPLICATE_PHOTO] and "no order can be shown" in f3[0].message
+        assert [f.code for f in f4] == [DUPLICATE_PHOTO] and "no order can be shown" in f4[0].message
+        assert "byte-for-byte" in f4[0].message and f3[0].params["other_first"] is None
+        # the earlier entry, re-checked, keeps its evidence: an info flag naming the later entry
+        f1 = duplicate_flags(ws, "E1", cfg)
+        assert [(f.code, f.severity, f.params["later_entry"]) for f in f1] == [(PHOTO_COPIED_BY_LATER, "info", "E2")]
+        assert "Entry E2 later used its before photo before/x.jpg" in f1[0].message
         stored = stored_result(ws, "E2")
         assert stored is not None and stored.flags == tuple(f2) and stored.matches
 

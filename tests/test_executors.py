@@ -192,6 +192,7 @@ def _slow_square(shared: int, i: int) -> int:
 def test_dedup_flags_come_from_facts_without_a_workspace():
     from pipeline.config import DedupConfig
     from pipeline.dedup.flags import DedupFacts, PhotoUse, dedup_result
+    from pipeline.dedup.order import Arrival
     from pipeline.types import DuplicateMatch
 
     b, a, o = PhotoUse("E2", "E2/before/b.jpg", "before"), PhotoUse("E2", "E2/after/a.jpg", "after"), \
@@ -200,12 +201,14 @@ def test_dedup_flags_come_from_facts_without_a_workspace():
         "E2", {"sb": (b,), "sa": (a,)},
         (DuplicateMatch("sb", "so", "mirrored_rotated", 3, "phash", "other"),
          DuplicateMatch("sa", "sb", "same_image", 1, "phash", "this")),
-        {("sa", "sb"): 0.2, ("sb", "sa"): 0.2}, {"sb": (b,), "sa": (a,), "so": (o,)}, {"so": 1, "sb": 5, "sa": 6})
+        {("sa", "sb"): 0.2, ("sb", "sa"): 0.2}, {"sb": (b,), "sa": (a,), "so": (o,)},
+        {("E1", o.rel_path): Arrival(round=1), ("E2", b.rel_path): Arrival(round=2),
+         ("E2", a.rel_path): Arrival(round=2)})
     result = dedup_result(facts, DedupConfig())
     by_code = {f.code: f for f in result.flags}
     dup = by_code["DUPLICATE_PHOTO"]
     assert dup.photos == (b.rel_path,) and dup.params["other_entry"] == "E1" and dup.params["other_first"] is True
-    assert "entry E1 had it first" in dup.message and "mirrored or rotated" in dup.message
+    assert "entry E1 had it first (an earlier round)" in dup.message and "mirrored or rotated" in dup.message
     assert by_code["UNCHANGED_AFTER"].photos == (b.rel_path, a.rel_path)
     # the same pair differing more than the UNCHANGED_AFTER limit is no such flag
     loose = DedupFacts(**{**facts.__dict__, "diffs": {("sa", "sb"): 1.5, ("sb", "sa"): 1.5}})

@@ -9,6 +9,9 @@ from pipeline import flagtext
 from pipeline.score.flags import FLAGS, make_flag
 from pipeline.types import Flag, ScoreCard
 
+EXACT_COPY = {"photo": "b.jpg", "role": "before", "other_entry": "e9", "other_photo": "o.jpg", "other_role": "before",
+              "kind": "exact", "hash_name": "sha256", "distance": 0}
+
 # (code, params, English, Vietnamese): the words the export has always shown for these facts
 CASES = [
     ("EXIF_TIME_GAP", {"seconds": 80 * 3600, "limit_h": 72.0},
@@ -45,6 +48,23 @@ CASES = [
      "(not a copy: something in the picture changed); worth a look.",
      "Ảnh sau a.jpg của bài e2 và ảnh trước b.jpg của bài e1 chụp cùng một chỗ, cách nhau ít lâu (không phải "
      "bản sao: có chi tiết thay đổi); nên xem lại."),
+    ("DUPLICATE_PHOTO", {**EXACT_COPY, "other_first": True, "basis": "taken_at"},
+     "The before photo b.jpg is a byte-for-byte identical file of the before photo o.jpg of entry e9 (same "
+     "sha256); entry e9 had it first (an earlier capture time).",
+     "Ảnh trước b.jpg là tệp giống hệt từng byte so với ảnh trước o.jpg của bài e9; bài e9 gửi trước (thời gian "
+     "chụp sớm hơn)."),
+    ("DUPLICATE_PHOTO", {**EXACT_COPY, "other_first": None, "basis": None},
+     "The before photo b.jpg is a byte-for-byte identical file of the before photo o.jpg of entry e9 (same "
+     "sha256); no order can be shown (same round, no usable capture or submission times), so both need review.",
+     "Ảnh trước b.jpg là tệp giống hệt từng byte so với ảnh trước o.jpg của bài e9; không xác định được bài nào "
+     "có trước (cùng vòng, không có thời gian chụp hay gửi dùng được)."),
+    ("PHOTO_COPIED_BY_LATER", {"photo": "o.jpg", "role": "before", "later_entry": "e10", "later_photo": "b.jpg",
+                               "later_role": "after", "kind": "mirrored_rotated", "hash_name": "phash",
+                               "distance": 3, "basis": "round"},
+     "Entry e10 later used its after photo b.jpg, the same image, mirrored or rotated of this entry's before "
+     "photo o.jpg (phash distance 3); this entry had it first (an earlier round) and keeps its evidence.",
+     "Bài e10 về sau dùng ảnh sau b.jpg, là cùng một ảnh, bị lật hoặc xoay so với ảnh trước o.jpg của bài này; "
+     "bài này có ảnh trước (vòng trước) nên vẫn giữ nguyên giá trị bằng chứng."),
 ]
 
 

@@ -1,5 +1,6 @@
 """Reused-photo detection: hashes (hashing), the workspace's hash index (index, mih), matching and groups
-(match, verify), the stored matches (store), per-entry flags (flags) and the ``dedup`` command (cli).
+(match, verify), the stored matches (store), which entry had a shared photo first (order), per-entry
+flags (flags) and the ``dedup`` command (cli).
 Hasher, matcher and flagger are separate stages with the index and the stored matches between them.
 
 The runner's contract::
@@ -17,10 +18,11 @@ A cached ``"hash"`` result is turned back into hashes with ``DedupHashes.from_di
 # Names resolve on first use (PEP 562), on purpose: importing a submodule such as ``pipeline.dedup.cli`` (done by
 # `cleanup-verify --help`) must not import the hashing and matching stack (scipy, pdqhash, numba).
 _EXPORTS = {
-    "DUPLICATE_PHOTO": "flags", "SAME_SPOT_PHOTO": "flags", "UNCHANGED_AFTER": "flags", "DedupResult": "flags", "duplicate_flags": "flags",
+    "DUPLICATE_PHOTO": "flags", "PHOTO_COPIED_BY_LATER": "flags", "SAME_SPOT_PHOTO": "flags",
+    "UNCHANGED_AFTER": "flags", "DedupResult": "flags", "duplicate_flags": "flags",
     "stored_result": "flags", "STAGE_VERSION": "hashing", "DedupHashes": "hashing", "compute_hashes": "hashing",
     "add_to_index": ("index", "add"), "group_matches": "match", "match_photos": "match", "query_new": "store",
-    "stored_matches": "store",
+    "stored_matches": "store", "precedence": "order", "Arrival": "order",
 }
 __all__ = sorted(_EXPORTS)
 

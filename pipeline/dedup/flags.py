@@ -1,4 +1,5 @@
-"""Flags of one entry from the reused-photo matches: DUPLICATE_PHOTO, SAME_SPOT_PHOTO and UNCHANGED_AFTER.
+"""Flags of one entry from the reused-photo matches: DUPLICATE_PHOTO, PHOTO_COPIED_BY_LATER,
+SAME_SPOT_PHOTO and UNCHANGED_AFTER.
 
 The runner, after every photo of the batch was hashed, indexed and matched::
 
@@ -6,11 +7,17 @@ The runner, after every photo of the batch was hashed, indexed and matched::
     store_result(ws, result, cfg.dedup)                                  # entry result "dedup" (the writer)
 
 (:func:`duplicate_flags` does the three). The flags carry facts (entry, photos, kind, distance, which came
-first); their words are rendered where they are shown (:mod:`pipeline.flagtext`).
+first and why); their words are rendered where they are shown (:mod:`pipeline.flagtext`).
 
-* ``DUPLICATE_PHOTO`` (high): a photo of this entry is a copy (any kind) of a photo used by ANOTHER entry of
-  the workspace (this batch or any earlier one). One flag per (photo, other entry's photo) pair; the message
-  names the other entry, its photo, the kind of copy and which was seen first.
+A photo of this entry that is a copy (any kind) of a photo used by ANOTHER entry of the workspace (this
+batch or any earlier one) gives, per (photo, other entry's photo) pair, depending on which entry had it
+first (:func:`pipeline.dedup.order.precedence`: earlier round, then capture time, then submission time):
+
+* ``PHOTO_COPIED_BY_LATER`` (info) when this entry had it first: it names the later entry; this entry keeps
+  its evidence (no DUPLICATE_PHOTO, so its score is not cut);
+* ``DUPLICATE_PHOTO`` (high) when the other entry had it first (``other_first`` true) or when no order can
+  be shown (``other_first`` None: both entries need review).
+
 * ``SAME_SPOT_PHOTO`` (medium): a photo of this entry and a photo of ANOTHER entry show the same spot
   moments apart (the local features align, but something in the picture changed: frames of a fixed
   camera, or the same clean-up photographed by two entries). Not a copy; worth a judge's look. The
@@ -24,7 +31,7 @@ first); their words are rendered where they are shown (:mod:`pipeline.flagtext`)
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import DedupConfig
@@ -33,9 +40,11 @@ from ..score.flags import make_flag
 from ..types import DuplicateMatch, Flag
 from ..workspace import Workspace
 from .hashing import STAGE_VERSION
+from .order import Arrival, Precedence, precedence
 from .store import stored_matches
 
 DUPLICATE_PHOTO = "DUPLICATE_PHOTO"
+PHOTO_COPIED_BY_LATER = "PHOTO_COPIED_BY_LATER"
 UNCHANGED_AFTER = "UNCHANGED_AFTER"
 SAME_SPOT_PHOTO = "SAME_SPOT_PHOTO"
 STAGE = "dedup"
@@ -70,10 +79,17 @@ class DedupResult:
                    tuple(Flag.from_dict(f) for f in d["flags"]))
 
 
-def _duplicate_flag(mine: PhotoUse, other: PhotoUse, m: DuplicateMatch, other_first: bool) -> Flag:
+def _duplicate_flag(mine: PhotoUse, other: PhotoUse, m: DuplicateMatch, order: Precedence) -> Flag:
     return make_flag(DUPLICATE_PHOTO, (mine.rel_path,), photo=mine.rel_path, role=mine.role,
                      other_entry=other.entry_id, other_photo=other.rel_path, other_role=other.role, kind=m.kind,
-                     hash_name=m.hash_name, distance=m.distance, other_first=other_first)
+                     hash_name=m.hash_name, distance=m.distance, other_first=True if order.sign > 0 else None,
+                     basis=order.basis)
+
+
+def _copied_flag(mine: PhotoUse, later: PhotoUse, m: DuplicateMatch, order: Precedence) -> Flag:
+    return make_flag(PHOTO_COPIED_BY_LATER, (mine.rel_path,), photo=mine.rel_path, role=mine.role,
+                     later_entry=later.entry_id, later_photo=later.rel_path, later_role=later.role, kind=m.kind,
+                     hash_name=m.hash_name, distance=m.distance, basis=order.basis)
 
 
 def _same_spot_flag(mine: PhotoUse, other: PhotoUse) -> Flag:
@@ -92,14 +108,15 @@ class DedupFacts:
 
     ``mine``: the entry's photo uses per sha256; ``matches``/``diffs``: its stored matches (one per pair)
     and their signature differences; ``uses``: every use of every photo involved, in arrival order;
-    ``seq``: each involved photo's arrival rank in the workspace (None when unknown)."""
+    ``arrivals``: when each of those uses arrived, by (entry_id, rel_path) (round, capture and submission
+    times: :class:`pipeline.dedup.order.Arrival`; a use missing here has no known time)."""
 
     entry_id: str
     mine: dict[str, tuple[PhotoUse, ...]]
     matches: tuple[DuplicateMatch, ...]
     diffs: dict[tuple[str, str], float]
     uses: dict[str, tuple[PhotoUse, ...]]
-    seq: dict[str, int | None]
+    arrivals: dict[tuple[str, str], Arrival] = field(default_factory=dict)
 
 
 def entry_matches(ws: Workspace, entry_id: str, cfg: DedupConfig) -> tuple[list[DuplicateMatch], dict]:
@@ -118,14 +135,33 @@ def gather(ws: Workspace, entry_id: str, cfg: DedupConfig) -> DedupFacts:
         if u["sha256"]:
             mine.setdefault(u["sha256"], []).append(PhotoUse(entry_id, u["rel_path"], u["role"]))
     involved = set(mine) | {s for m in matches for s in (m.photo_sha256, m.other_sha256)}
-    return DedupFacts(entry_id, {s: tuple(v) for s, v in mine.items()}, tuple(matches), dict(diffs),
-                      {s: tuple(PhotoUse(*u) for u in ws.entries_with_photo(s)) for s in involved},
-                      {s: ws.photo_seq(s) for s in involved})
+    uses = {s: tuple(PhotoUse(*u) for u in ws.entries_with_photo(s)) for s in involved}
+    return DedupFacts(entry_id, {s: tuple(v) for s, v in mine.items()}, tuple(matches), dict(diffs), uses,
+                      _arrivals(ws, uses))
+
+
+def _arrivals(ws: Workspace, uses: dict[str, tuple[PhotoUse, ...]]) -> dict[tuple[str, str], Arrival]:
+    """When each use arrived: its round, the photo's capture time (EXIF, else the input's ``taken_at``) and
+    the entry's submission time."""
+    out: dict[tuple[str, str], Arrival] = {}
+    subs: dict[str, Any] = {}
+    for sha, us in uses.items():
+        meta = ws.photo_meta(sha)
+        for u in us:
+            if u.entry_id not in subs:
+                subs[u.entry_id] = ws.submission(u.entry_id)
+            sub = subs[u.entry_id]
+            ref = next((p for p in sub.photos if p.rel_path == u.rel_path), None) if sub else None
+            out[(u.entry_id, u.rel_path)] = Arrival(
+                round=ws.arrival_round(u.entry_id, sha),
+                taken_at=(meta.taken_at if meta else None) or (ref.taken_at if ref else None),
+                submitted_at=sub.submitted_at if sub else None)
+    return out
 
 
 def dedup_result(facts: DedupFacts, cfg: DedupConfig) -> DedupResult:
-    """DUPLICATE_PHOTO, SAME_SPOT_PHOTO and UNCHANGED_AFTER flags of one entry (module docstring) from its facts:
-    pure. Photos that were never added to the index are ignored."""
+    """DUPLICATE_PHOTO, PHOTO_COPIED_BY_LATER, SAME_SPOT_PHOTO and UNCHANGED_AFTER flags of one entry (module
+    docstring) from its facts: pure. Photos that were never added to the index are ignored."""
     entry_id = facts.entry_id
     flags: list[Flag] = []
     seen: set[tuple] = set()
@@ -151,7 +187,10 @@ def dedup_result(facts: DedupFacts, cfg: DedupConfig) -> DedupResult:
                         if key in seen:
                             continue
                         seen.add(key)
-                        flags.append(_duplicate_flag(mine, other, m, _other_first(facts, m, a, b, other)))
+                        order = precedence(facts.arrivals.get((mine.entry_id, mine.rel_path), Arrival()),
+                                           facts.arrivals.get((other.entry_id, other.rel_path), Arrival()))
+                        flags.append(_copied_flag(mine, other, m, order) if order.sign < 0
+                                     else _duplicate_flag(mine, other, m, order))
                     elif {mine.role, other.role} == {"before", "after"} and m.kind in UNCHANGED_KINDS \
                             and facts.diffs.get((a, b), 0.0) <= cfg.unchanged_max_difference:
                         before, after = (mine, other) if mine.role == "before" else (other, mine)
@@ -175,16 +214,6 @@ def duplicate_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list[Flag
     result = dedup_result(gather(ws, entry_id, cfg), cfg)
     store_result(ws, result, cfg)
     return list(result.flags)
-
-
-def _other_first(facts: DedupFacts, m: DuplicateMatch, mine_sha: str, other_sha: str, other: PhotoUse) -> bool:
-    """Whether the other entry's photo arrived in the workspace before this entry's photo."""
-    if mine_sha == other_sha:  # the same file: the entry that arrived first had it first
-        return facts.uses[mine_sha][0].entry_id == other.entry_id
-    a, b = facts.seq.get(mine_sha), facts.seq.get(other_sha)
-    if a is None or b is None:
-        return m.first_seen == ("other" if m.photo_sha256 == mine_sha else "this")
-    return b < a
 
 
 def _input_key(matches: list[DuplicateMatch], cfg: DedupConfig) -> str:

@@ -13,7 +13,9 @@ Components, each in [0, 1]:
 - ``evidence``: mean of ``evidence_match`` (matching points / ``evidence_full_inliers``, 0 without a
   same-place pair), ``evidence_quality`` (share of usable photos neither blurred nor dark),
   ``evidence_metadata`` (share of the time and GPS checks that could be made and passed;
-  ``evidence_no_exif`` when none could be made) and ``evidence_original`` (0 with a duplicate photo).
+  ``evidence_no_exif`` when none could be made) and ``evidence_original`` (0 with a DUPLICATE_PHOTO flag,
+  i.e. when another entry had a shared photo first or no order can be shown; the entry that had it first
+  gets the info flag PHOTO_COPIED_BY_LATER instead and keeps 1).
 
 Score = ``100 * removed * (w_removed + w_amount * amount + w_evidence * evidence) / (sum of weights)``:
 nothing removed earns nothing, and the score grows with the litter removed whatever the rest
@@ -22,10 +24,11 @@ nothing removed earns nothing, and the score grows with the litter removed whate
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from ..keys import digest
+from ..times import parse_time as _parse_time
 from ..types import Flag, ScoreCard
 from .explain import ScoreFacts, explain
 from .flags import SEVERITY_ORDER, make_flag
@@ -46,16 +49,6 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t.replace(tzinfo=None) if t.tzinfo is None else t.astimezone().replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -286,3 +279,16 @@ def _card(inputs: ScoreInputs, score: float | None, status: str, components: dic
                      flags=tuple(flags), model_id=inputs.model_id, config_hash=inputs.config.hash,
                      explanation=en, explanation_vi=vi, facts=asdict(facts),
                      inputs=dict(inputs.result_keys) or None)
+
+
+NOTE_CODES = frozenset({"PHOTO_COPIED_BY_LATER"})
+
+
+def with_copy_notes(card: ScoreCard, flags: list[Flag] | tuple[Flag, ...]) -> ScoreCard:
+    """The card with its PHOTO_COPIED_BY_LATER flags replaced by those among ``flags``: for an entry of an
+    earlier round whose photo a later entry copied (the runner does not score it again). These flags are
+    info-level, so the score, components, status and explanation stay as they are."""
+    notes = [f for f in flags if f.code in NOTE_CODES and f.severity == "info"]
+    kept = [f for f in card.flags if f.code not in NOTE_CODES]
+    merged = sorted(kept + notes, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code))
+    return replace(card, flags=tuple(merged))

@@ -24,8 +24,10 @@ FLAGS: dict[str, FlagSpec] = {
         "high", "No usable before photo or no usable after photo: the entry cannot be scored.",
         "Không có ảnh trước hoặc ảnh sau dùng được: không thể chấm điểm bài dự thi."),
     "DUPLICATE_PHOTO": FlagSpec(
-        "high", "A photo is a copy of another photo (in this entry, another entry or an earlier round).",
-        "Một ảnh là bản sao của ảnh khác (trong bài này, bài khác hoặc vòng trước)."),
+        "high", "A photo is a copy of a photo of another entry (this round or an earlier one) that had it first, "
+        "or where no order can be shown (same round, no usable capture or submission times).",
+        "Một ảnh là bản sao của ảnh thuộc bài khác (vòng này hoặc vòng trước) đã có ảnh đó trước, hoặc không "
+        "xác định được bài nào có trước (cùng vòng, không có thời gian chụp hay thời gian gửi dùng được)."),
     "UNCHANGED_AFTER": FlagSpec(
         "high", "The after photo is the before photo again (nothing changed); no litter counts as removed.",
         "Ảnh sau chính là ảnh trước (không có gì thay đổi); không tính rác nào là đã dọn."),
@@ -65,6 +67,11 @@ FLAGS: dict[str, FlagSpec] = {
     "NOT_PROCESSED": FlagSpec(
         "high", "The entry has not been scored yet (its run stopped before it); run the batch again.",
         "Bài dự thi chưa được chấm (lần chạy dừng trước khi tới bài này); hãy chạy lại lô ảnh."),
+    "PHOTO_COPIED_BY_LATER": FlagSpec(
+        "info", "A later entry (named) used a copy of one of this entry's photos; this entry had it first "
+        "(earlier round, capture or submission time) and keeps its evidence.",
+        "Một bài gửi sau (được nêu tên) dùng bản sao ảnh của bài này; bài này có ảnh trước (vòng trước, thời "
+        "gian chụp hoặc thời gian gửi sớm hơn) nên vẫn giữ nguyên giá trị bằng chứng."),
     "EXIF_MISSING": FlagSpec(
         "info", "No photo carries a capture time; time checks were skipped.",
         "Không ảnh nào có thời gian chụp; bỏ qua kiểm tra thời gian."),

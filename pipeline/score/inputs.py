@@ -37,8 +37,8 @@ class ScoreInputs:
     """Everything :func:`pipeline.score.score_entry` needs for one entry.
 
     ``photos``: keyed by rel_path (as in ``submission.photos``); ``verification``: the verify stage's
-    result, None when it could not run; ``extra_flags``: flags raised by other stages (DUPLICATE_PHOTO and
-    UNCHANGED_AFTER from dedup), passed through as they are; ``model_id``: the detector that produced the
+    result, None when it could not run; ``extra_flags``: flags raised by other stages (DUPLICATE_PHOTO,
+    PHOTO_COPIED_BY_LATER, SAME_SPOT_PHOTO and UNCHANGED_AFTER from dedup), passed through as they are; ``model_id``: the detector that produced the
     detections; ``result_keys``: the keys of the stored results these inputs came from (recorded in the card,
     so that a report shows the very boxes that were scored).
     """
