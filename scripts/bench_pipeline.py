@@ -40,6 +40,30 @@ sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("CLEANUP_VERIFY_DATA", REPO.parent / "shared" / "data"))
 
 
+def _moved(img, rng):
+    """A camera-moved (homography of a few percent), re-lit copy of ``img``."""
+    import cv2
+    import numpy as np
+
+    h, w = img.shape[:2]
+    d = 0.03 * min(w, h)
+    quad = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    moved = quad + rng.uniform(-d, d, (4, 2)).astype(np.float32)
+    after = cv2.warpPerspective(img, cv2.getPerspectiveTransform(quad, moved), (w, h),
+                                borderMode=cv2.BORDER_REFLECT)
+    return cv2.convertScaleAbs(after, alpha=float(rng.uniform(0.85, 1.15)), beta=float(rng.uniform(-12, 12)))
+
+
+def _write_entry(dest: Path, i: int, before, after) -> None:
+    import cv2
+
+    entry = dest / f"e{i:04d}"
+    (entry / "before").mkdir(parents=True)
+    (entry / "after").mkdir()
+    cv2.imwrite(str(entry / "before" / "b.jpg"), before, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cv2.imwrite(str(entry / "after" / "a.jpg"), after, [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
 def build_batch(dest: Path, entries: int, seed: int = 0) -> int:
     """Entries of before/after pairs from real photos; returns the number of photos written."""
     import cv2
@@ -58,18 +82,40 @@ def build_batch(dest: Path, entries: int, seed: int = 0) -> int:
         img = cv2.imread(str(src))
         if upscale:
             img = cv2.resize(img, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+        _write_entry(dest, i, img, _moved(img, rng))
+        n += 2
+    return n
+
+
+def build_large_batch(dest: Path, entries: int, seed: int = 0, max_side: int = 1600, big: int = 4) -> int:
+    """A long batch for the memory measurement: every real photo of ../shared/data's litter, scenes and perf
+    folders (about 900), each as an entry of the photo (at most ``max_side`` px) and a camera-moved, re-lit
+    copy; past the last source, the sources again, mirrored and cropped by a few percent (so they are new
+    photos to every stage; dedup may find them). ``big`` entries are upscaled to 4000x3000 (12 MP)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    sources = sorted(p for sub in ("litter", "scenes", "perf") for p in (DATA / sub).rglob("*")
+                     if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    order = rng.permutation(len(sources))
+    n = 0
+    for i in range(entries):
+        lap, k = divmod(i, len(sources))
+        img = cv2.imread(str(sources[order[k]]))
+        if img is None:  # the odd unreadable source: take the next one
+            img = cv2.imread(str(sources[order[(k + 1) % len(sources)]]))
+        if lap:
+            h, w = img.shape[:2]
+            c = rng.uniform(0.02, 0.08)
+            img = cv2.flip(img, 1)[int(c * h): h - int(c * h), int(c * w): w - int(c * w)]
         h, w = img.shape[:2]
-        d = 0.03 * min(w, h)
-        quad = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        moved = quad + rng.uniform(-d, d, (4, 2)).astype(np.float32)
-        after = cv2.warpPerspective(img, cv2.getPerspectiveTransform(quad, moved), (w, h),
-                                    borderMode=cv2.BORDER_REFLECT)
-        after = cv2.convertScaleAbs(after, alpha=float(rng.uniform(0.85, 1.15)), beta=float(rng.uniform(-12, 12)))
-        entry = dest / f"e{i:04d}"
-        (entry / "before").mkdir(parents=True)
-        (entry / "after").mkdir()
-        cv2.imwrite(str(entry / "before" / "b.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        cv2.imwrite(str(entry / "after" / "a.jpg"), after, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if i < big:
+            img = cv2.resize(img, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+        elif max(h, w) > max_side:
+            s = max_side / max(h, w)
+            img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        _write_entry(dest, i, img, _moved(img, rng))
         n += 2
     return n
 
@@ -131,12 +177,164 @@ def _ray_workers_peak() -> float:
     return round(best, 1)
 
 
-def _fresh(kind: str, batch: Path, ws: Path, workers: int) -> dict:
+class _RssSampler:
+    """Samples, every ``interval`` s in a thread, the RSS of this process (the driver) and of every process
+    under it (pool workers, multiprocessing's resource tracker), and each one's kernel-kept peak (VmHWM);
+    records a snapshot when the workspace's committed photos first reach each of ``milestones``."""
+
+    def __init__(self, db: Path, milestones: list[int], interval: float = 0.5):
+        import threading
+
+        import psutil
+
+        self.me = psutil.Process()
+        self.db, self.milestones, self.interval = db, sorted(milestones), interval
+        self.names: dict[int, str] = {self.me.pid: "driver"}
+        self.peak_mib: dict[str, float] = {}
+        self.max_total_mib = 0.0  # the largest sum of the processes' RSS at one sample
+        self.snapshots: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="rss-sampler")
+
+    def _name(self, proc) -> str:
+        if proc.pid not in self.names:
+            try:
+                cmd = " ".join(proc.cmdline())
+            except Exception:
+                cmd = ""
+            if "resource_tracker" in cmd:
+                self.names[proc.pid] = "resource_tracker"
+            else:
+                k = sum(1 for n in self.names.values() if n.startswith("worker"))
+                self.names[proc.pid] = f"worker{k + 1}"
+        return self.names[proc.pid]
+
+    def _committed(self) -> int:
+        import sqlite3
+
+        try:
+            c = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1)
+            try:
+                return c.execute("SELECT count(*) FROM photo_arrivals").fetchone()[0]
+            finally:
+                c.close()
+        except sqlite3.Error:
+            return 0
+
+    @staticmethod
+    def _hwm_mib(pid: int) -> float:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    def sample(self, label: str | None = None) -> None:
+        procs = [self.me] + self.me.children(recursive=True)
+        now: dict[str, float] = {}
+        for proc in procs:
+            try:
+                rss = proc.memory_info().rss / 2**20
+            except Exception:
+                continue
+            name = self._name(proc)
+            now[name] = round(rss, 1)
+            self.peak_mib[name] = round(max(self.peak_mib.get(name, 0.0), rss, self._hwm_mib(proc.pid)), 1)
+        self.max_total_mib = round(max(self.max_total_mib, sum(now.values())), 1)
+        done = self._committed() if label is None else None
+        while label is None and self.milestones and done >= self.milestones[0]:
+            self._snap(f"{self.milestones.pop(0)} photos committed", now)
+        if label is not None:
+            self._snap(label, now)
+
+    def _snap(self, label: str, now: dict[str, float]) -> None:
+        self.snapshots.append({"at": label, "t_s": round(time.perf_counter() - self.t0, 1), "rss_mib": now,
+                               "peak_so_far_mib": dict(self.peak_mib), "total_rss_mib": round(sum(now.values()), 1)})
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sample()
+            except Exception:  # a process ending between listing and reading it
+                pass
+
+    def __enter__(self) -> "_RssSampler":
+        self.t0 = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def memory(batch: Path, ws: Path, workers: int) -> dict:
+    """A whole run with the ``local`` pool, the RSS of every process sampled (called in a fresh process)."""
+    from pipeline.config import Config
+    from pipeline.executors import make_executor
+    from pipeline.runner import run_batch
+    from pipeline.workspace import Workspace
+
+    photos = len(list(batch.glob("*/*/*.jpg")))
+    marks = sorted({max(1, photos // 10), photos // 2, photos})
+    cfg = Config()
+    ex = make_executor("local", workers=workers)
+    with Workspace(ws) as w:
+        with _RssSampler(w.db_path, marks) as sampler:
+            t = time.perf_counter()
+            s = run_batch(batch, w, cfg, quiet=True, executor=ex)
+            took = time.perf_counter() - t
+            sampler.sample("end of run (matching and scoring done)")
+    ex.close()
+    workers_peak = [v for k, v in sampler.peak_mib.items() if k.startswith("worker")]
+    return {"seconds": round(took, 1), "photos": s.photos, "decoded": s.photos_decoded,
+            "matched": s.photos_matched, "peak_mib": sampler.peak_mib,
+            "largest_worker_peak_mib": max(workers_peak, default=0.0),
+            "sum_of_peaks_mib": round(sum(sampler.peak_mib.values()), 1),
+            "max_total_rss_mib": sampler.max_total_mib, "snapshots": sampler.snapshots,
+            "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX")}
+
+
+def _fresh(kind: str, batch: Path, ws: Path, workers: int, env: dict[str, str] | None = None) -> dict:
+    load = os.getloadavg()[0]
     r = subprocess.run([sys.executable, __file__, "--one", kind, "--batch", str(batch), "--ws", str(ws),
-                        "--workers", str(workers)], capture_output=True, text=True, cwd=REPO)
+                        "--workers", str(workers)], capture_output=True, text=True, cwd=REPO,
+                       env={**os.environ, **(env or {})})
     if r.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["load_avg_1m_before"] = round(load, 2)
+    out["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    import statistics
+
+    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2),
+            "max": round(max(values), 2), "runs": [round(v, 2) for v in values]}
+
+
+def interleaved(batch: Path, tmp: Path, workers: int, rounds: int) -> dict:
+    """pool, ray, pool, ray, ... (``rounds`` of each) on the same batch, each in a fresh process and a fresh
+    workspace, so that the machine's load falls on both alike; Ray's start-up is reported apart."""
+    runs: dict[str, list[dict]] = {"local": [], "ray": []}
+    for r in range(rounds):
+        for kind in ("local", "ray"):
+            res = _fresh(kind, batch, tmp / f"ws-{kind}-{r}", workers)
+            shutil.rmtree(tmp / f"ws-{kind}-{r}", ignore_errors=True)
+            print(f"round {r + 1} {kind}: {res['seconds']:.1f} s (load {res['load_avg_1m_before']})",
+                  file=sys.stderr)
+            runs[kind].append(res)
+    out: dict = {k: {"seconds": _spread([x["seconds"] for x in v]),
+                     "load_avg_1m_before": [x["load_avg_1m_before"] for x in v]} for k, v in runs.items()}
+    out["ray"]["startup_s"] = _spread([x["executor_startup_s"] for x in runs["ray"]])
+    ratios = [ry["seconds"] / lo["seconds"] for lo, ry in zip(runs["local"], runs["ray"])]
+    out["ray_vs_local_per_round"] = _spread(ratios)
+    out["ray_vs_local_of_medians"] = round(out["ray"]["seconds"]["median"] / out["local"]["seconds"]["median"], 3)
+    return out
 
 
 def main() -> None:
@@ -144,42 +342,65 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=20)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--interleave", type=int, metavar="ROUNDS",
+                    help="only the local pool and Ray, alternately, ROUNDS times each (medians and spread)")
+    ap.add_argument("--memory", type=int, metavar="ENTRIES",
+                    help="only a long local-pool run of ENTRIES entries (2 photos each), RSS of every process")
+    ap.add_argument("--malloc-arena-max", metavar="N", help="MALLOC_ARENA_MAX for the --memory run's processes")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--batch", help=argparse.SUPPRESS)
     ap.add_argument("--ws", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, Path(args.batch), Path(args.ws), args.workers)))
+        fn = memory if args.one == "memory" else (lambda b, w, n: one(args.one, b, w, n))
+        print(json.dumps(fn(Path(args.batch), Path(args.ws), args.workers)))
         return
     if not DATA.is_dir():
         raise SystemExit(f"needs the real photos in {DATA}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     try:
         batch = tmp / "batch"
-        n = build_batch(batch, args.entries)
-        print(f"batch: {args.entries} entries, {n} photos ({tmp})", file=sys.stderr)
-        res = {"entries": args.entries, "photos": n, "workers": args.workers, "cpus": os.cpu_count()}
-        res["detector"] = _fresh("detector", batch, tmp / "ws-none", args.workers)
-        res["serial"] = _fresh("serial", batch, tmp / "ws-serial", args.workers)
-        res["rerun"] = _fresh("rerun", batch, tmp / "ws-serial", args.workers)
-        res["local"] = _fresh("local", batch, tmp / "ws-local", args.workers)
-        if not args.skip_ray:
-            res["ray"] = _fresh("ray", batch, tmp / "ws-ray", args.workers)
-        det = res["detector"]["seconds"]
-        for k in ("serial", "local", "ray", "rerun"):
-            if k in res:
-                res[k]["x_detector"] = round(res[k]["seconds"] / det, 2)
-                res[k]["s_per_photo"] = round(res[k]["seconds"] / n, 3)
-        res["detector"]["s_per_photo"] = round(det / n, 3)
-        res["local_speedup_vs_serial"] = round(res["serial"]["seconds"] / res["local"]["seconds"], 2)
-        if "ray" in res:
-            res["ray_vs_local"] = round(res["ray"]["seconds"] / res["local"]["seconds"], 2)
+        entries = args.memory or args.entries
+        t = time.perf_counter()
+        n = (build_large_batch if args.memory else build_batch)(batch, entries)
+        print(f"batch: {entries} entries, {n} photos ({tmp}), built in {time.perf_counter() - t:.0f} s",
+              file=sys.stderr)
+        res = {"entries": entries, "photos": n, "workers": args.workers, "cpus": os.cpu_count(),
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        if args.memory:
+            env = {"MALLOC_ARENA_MAX": args.malloc_arena_max} if args.malloc_arena_max else None
+            res["memory"] = _fresh("memory", batch, tmp / "ws-memory", args.workers, env)
+        elif args.interleave:
+            res.update(interleaved(batch, tmp, args.workers, args.interleave))
+        else:
+            res.update(sequence(batch, tmp, n, args))
         print(json.dumps(res, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sequence(batch: Path, tmp: Path, n: int, args: argparse.Namespace) -> dict:
+    """detector, serial, rerun, local, ray: one run each."""
+    res: dict = {}
+    res["detector"] = _fresh("detector", batch, tmp / "ws-none", args.workers)
+    res["serial"] = _fresh("serial", batch, tmp / "ws-serial", args.workers)
+    res["rerun"] = _fresh("rerun", batch, tmp / "ws-serial", args.workers)
+    res["local"] = _fresh("local", batch, tmp / "ws-local", args.workers)
+    if not args.skip_ray:
+        res["ray"] = _fresh("ray", batch, tmp / "ws-ray", args.workers)
+    det = res["detector"]["seconds"]
+    for k in ("serial", "local", "ray", "rerun"):
+        if k in res:
+            res[k]["x_detector"] = round(res[k]["seconds"] / det, 2)
+            res[k]["s_per_photo"] = round(res[k]["seconds"] / n, 3)
+    res["detector"]["s_per_photo"] = round(det / n, 3)
+    res["local_speedup_vs_serial"] = round(res["serial"]["seconds"] / res["local"]["seconds"], 2)
+    if "ray" in res:
+        res["ray_vs_local"] = round(res["ray"]["seconds"] / res["local"]["seconds"], 2)
+    return res
 
 
 if __name__ == "__main__":
