@@ -39,8 +39,8 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
     for entry_id in ws.entry_ids():
         sub = ws.submission(entry_id)
         card = ws.scorecard(entry_id)
-        photo_errors = [{"path": p["rel_path"], "code": p["error"].code, "message": p["error"].message}
-                        for p in ws.entry_photos(entry_id) if p["error"] is not None]
+        photo_errors = [{"path": p.rel_path, "code": p.error.code, "message": p.error.message}
+                        for p in ws.entry_photos(entry_id) if p.error is not None]
         rec: dict[str, Any] = card_record(card) if card else {
             "entry_id": entry_id, "score": None, "status": "error", "components": {},
             "flags": [make_flag("NOT_PROCESSED").shown()],

@@ -225,15 +225,15 @@ def score_entry_from_store(ws: Workspace, entry_id: str, dup_flags: list[Any], c
     """Pass 3: the entry's score card from its stored results (the results of THIS run's keys)."""
     photos: dict[str, PhotoInfo] = {}
     for p in ws.entry_photos(entry_id):
-        sha = p["sha256"]
+        sha = p.sha256
         det = q = meta = None
-        if sha and p["error"] is None:
+        if sha and p.error is None:
             meta = ws.photo_meta(sha)
             d = ws.get_result(sha, "detect", *keys.detect, model_id=keys.model_id)
             det = Detections.from_dict(d) if d else None
             qd = ws.get_result(sha, "quality", *keys.quality)
             q = PhotoQuality.from_dict(qd) if qd else None
-        photos[p["rel_path"]] = PhotoInfo(role=p["role"], sha256=sha, meta=meta, problem=p["error"],
+        photos[p.rel_path] = PhotoInfo(role=p.role, sha256=sha, meta=meta, problem=p.error,
                                           detections=det, quality=q)
     usable = [(rel, p.role, p.sha256) for rel, p in photos.items() if p.sha256 and p.problem is None]
     verify_key = keys.verify(usable)
@@ -278,7 +278,7 @@ def _match_new_photos(ws: Workspace, batch: Batch, cfg: Config, summary: RunSumm
     """Pass 2: query every photo of the batch not yet matched (under this [dedup] configuration) against the
     whole hash index and store the matches (pipeline.dedup.store), before any entry's flags are made, so
     that the flags do not depend on the order of the entries. A rerun queries nothing."""
-    shas = [p["sha256"] for sub in batch.submissions for p in ws.entry_photos(sub.entry_id) if p["sha256"]]
+    shas = [p.sha256 for sub in batch.submissions for p in ws.entry_photos(sub.entry_id) if p.sha256]
     todo = unqueried(ws, shas, cfg.dedup)
     if not todo:
         return

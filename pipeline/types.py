@@ -490,6 +490,38 @@ class ScoreCard:
                    inputs=d.get("inputs"))
 
 
+# -------------------------------------------------------------------------------------------- storage
+@dataclass(frozen=True)
+class EntryPhoto:
+    """One photo of an entry as the workspace stores it (:meth:`pipeline.workspace.Workspace.entry_photos`):
+    ``sha256`` is None when the file could not be read at all; ``error``: why the photo cannot be used."""
+
+    rel_path: str
+    role: str
+    sha256: str | None
+    error: Problem | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        # kept for pipeline/dedup/flags.py, which still reads rows as p["sha256"] (another owner's module)
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class RankingFacts:
+    """What the ranking needs of one entry, decoded once from the stored entry and score card
+    (:meth:`pipeline.workspace.Workspace.ranking_facts`). ``scored``: a score card is stored; ``flags``:
+    the card's flags (empty when it has none or they cannot be read)."""
+
+    entry_id: str
+    seq: int  # arrival order, from 1
+    participant: str | None
+    team: str | None
+    scored: bool
+    score: float | None
+    status: str | None
+    flags: tuple[Flag, ...] = ()
+
+
 # --------------------------------------------------------------------------------------------- review
 @dataclass(frozen=True)
 class Review:

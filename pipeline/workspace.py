@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .types import PhotoMeta, Problem, ScoreCard, Submission
+from .types import EntryPhoto, Flag, PhotoMeta, Problem, RankingFacts, ScoreCard, Submission
 
 SCHEMA_VERSION = 1
 
@@ -229,12 +229,20 @@ class Workspace:
             rows = self.conn.execute("SELECT entry_id FROM entries WHERE batch=? ORDER BY seq", (batch,)).fetchall()
         return [r[0] for r in rows]
 
-    def entry_photos(self, entry_id: str) -> list[dict[str, Any]]:
-        """The entry's photos in input order: dicts with rel_path, role, sha256, error (Problem|None)."""
+    def entry_photos(self, entry_id: str) -> list[EntryPhoto]:
+        """The entry's photos in input order."""
         rows = self.conn.execute("SELECT rel_path, role, sha256, error_json FROM entry_photos WHERE entry_id=? "
                                  "ORDER BY ord", (entry_id,)).fetchall()
-        return [{"rel_path": r[0], "role": r[1], "sha256": r[2],
-                 "error": Problem.from_dict(json.loads(r[3])) if r[3] else None} for r in rows]
+        return [EntryPhoto(r[0], r[1], r[2], Problem.from_dict(json.loads(r[3])) if r[3] else None) for r in rows]
+
+    def ranking_facts(self) -> list[RankingFacts]:
+        """Every entry in arrival order with what the ranking needs of it, each stored entry and score card
+        decoded once (the card's words are not rendered)."""
+        rows = self.conn.execute(
+            "SELECT e.entry_id, e.seq, e.submission_json, r.result_json FROM entries e LEFT JOIN entry_results r "
+            "ON r.entry_id = e.entry_id AND r.stage = 'score' ORDER BY e.seq").fetchall()
+        return [_ranking_facts(entry_id, seq, json.loads(sub), json.loads(card) if card is not None else None)
+                for entry_id, seq, sub, card in rows]
 
     def set_entry_photo(self, entry_id: str, rel_path: str, sha256: str | None, error: Problem | None,
                         run_id: int | None = None) -> None:
@@ -336,6 +344,22 @@ class Workspace:
         rows = self.conn.execute("SELECT r.result_json FROM entry_results r JOIN entries e USING(entry_id) "
                                  "WHERE r.stage='score' ORDER BY e.seq").fetchall()
         return [ScoreCard.from_dict(json.loads(r[0])) for r in rows]
+
+
+def _ranking_facts(entry_id: str, seq: int, sub: Any, card: Any) -> RankingFacts:
+    sub = sub if isinstance(sub, dict) else {}
+    scored = card is not None
+    card = card if isinstance(card, dict) else {}
+    flags: tuple[Flag, ...] = ()
+    if card.get("flags"):
+        try:
+            flags = tuple(Flag.from_dict(f) for f in card["flags"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            flags = ()
+    text = lambda v: None if v is None else str(v)  # noqa: E731
+    score = card.get("score")
+    return RankingFacts(entry_id, int(seq), text(sub.get("participant")), text(sub.get("team")), scored,
+                        None if score is None else float(score), text(card.get("status")), flags)
 
 
 def _next_seq(c: sqlite3.Connection, table: str) -> int:

@@ -16,6 +16,7 @@ import http.client
 import logging
 import random
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -134,15 +135,15 @@ def time_real_server(url: str, urls: dict[str, list[str]]) -> dict[str, list[flo
 
 def query_plans(root: Path, entry_id: str) -> None:
     with Workspace(root) as ws:
-        sha = ws.entry_photos(entry_id)[0]["sha256"]
+        sha = ws.entry_photos(entry_id)[0].sha256
         queries = [
             ("entry photos", "SELECT rel_path FROM entry_photos WHERE entry_id=? ORDER BY ord", (entry_id,)),
             ("latest detections", "SELECT result_json FROM stage_results WHERE sha256=? AND stage='detect' "
                                   "ORDER BY rowid DESC LIMIT 1", (sha,)),
             ("other uses of a photo", "SELECT ep.entry_id FROM entry_photos ep JOIN entries e USING(entry_id) "
                                       "WHERE ep.sha256=? ORDER BY e.seq, ep.ord", (sha,)),
-            ("dedup results naming a photo", "SELECT result_json FROM entry_results WHERE stage='dedup' AND "
-                                             "entry_id<>? AND instr(result_json, ?) > 0", (entry_id, sha)),
+            ("photos matched with a photo", "SELECT other FROM dedup_matches WHERE key=? AND photo IN (?)", ("k", sha)),
+            ("... from the other end", "SELECT photo FROM dedup_matches WHERE key=? AND other IN (?)", ("k", sha)),
             ("entry decisions", "SELECT * FROM reviews WHERE entry_id=? ORDER BY version", (entry_id,)),
             ("corrections", "SELECT * FROM review_corrections WHERE sha256=? AND model_id=?", (sha, "m")),
             ("latest decisions", "SELECT r.* FROM reviews r JOIN (SELECT entry_id, MAX(version) AS v FROM reviews "
@@ -151,7 +152,10 @@ def query_plans(root: Path, entry_id: str) -> None:
         ]
         print("\nquery plans (SEARCH = index lookup; the audit page SCAN walks rowids backwards and stops at LIMIT):")
         for name, sql, args in queries:
-            plan = "; ".join(r[3] for r in ws.conn.execute("EXPLAIN QUERY PLAN " + sql, args).fetchall())
+            try:
+                plan = "; ".join(r[3] for r in ws.conn.execute("EXPLAIN QUERY PLAN " + sql, args).fetchall())
+            except sqlite3.OperationalError as e:  # dedup_matches: only in workspaces the dedup stage matched
+                plan = str(e)
             print(f"  {name:28s} {plan}")
 
 

@@ -46,7 +46,7 @@ def test_workspace_schema_wal_and_roundtrips(tmp_path):
         ws.put_submission(_sub("e1", 3), "b")
         ws.put_submission(_sub("e2", 1), "b")  # update keeps arrival order, drops the vanished photo
         assert ws.entry_ids() == ["e2", "e1"]
-        assert [p["rel_path"] for p in ws.entry_photos("e2")] == ["e2/0.jpg"]
+        assert [p.rel_path for p in ws.entry_photos("e2")] == ["e2/0.jpg"]
         assert ws.submission("e1").participant == "<b>x</b>"
         ws.put_photo(PhotoMeta(sha256="aa", size_bytes=3), "e1", "e1/0.jpg")
         ws.put_photo(PhotoMeta(sha256="aa", size_bytes=3, width=5), "e2", "e2/0.jpg")
@@ -64,6 +64,36 @@ def test_workspace_schema_wal_and_roundtrips(tmp_path):
         ws.put_entry_result("e1", "score", "k", card.to_dict())
         assert ws.scorecard("e1") == card
         assert ws.get_entry_result("e1", "score", "other-key") is None
+
+
+def test_storage_rows_are_typed_and_ranking_facts_decode_each_card_once(tmp_path):
+    from dataclasses import FrozenInstanceError
+
+    from pipeline.report import views
+    from pipeline.types import EntryPhoto, RankingFacts
+
+    with Workspace(tmp_path / "ws") as ws:
+        for e in ("e1", "e2", "e3", "e4"):
+            ws.put_submission(_sub(e, 2), "b")
+        ws.set_entry_photo("e1", "e1/1.jpg", None, Problem("UNREADABLE", "gone"))
+        rows = ws.entry_photos("e1")
+        assert rows == [EntryPhoto("e1/0.jpg", "before", None), EntryPhoto("e1/1.jpg", "after", None,
+                                                                             Problem("UNREADABLE", "gone"))]
+        with pytest.raises(FrozenInstanceError):
+            rows[0].sha256 = "x"  # type: ignore[misc]
+        low, high = Flag("DUPLICATE_PHOTO", "low", {}), Flag("SCENE_MISMATCH", "high", {})
+        ws.put_entry_result("e1", "score", "k", ScoreCard("e1", 71.5, "scored", {}, (low, high), "m", "h").to_dict())
+        ws.put_entry_result("e2", "score", "k", ScoreCard("e2", None, "needs_review", {}, (), "m", "h").to_dict())
+        ws.put_entry_result("e3", "score", "k", {"entry_id": "e3", "score": 10, "status": "scored",
+                                                 "flags": [{"severity": "low"}]})  # unreadable flags: none
+        facts = ws.ranking_facts()
+        assert facts[0] == RankingFacts("e1", 1, "<b>x</b>", None, True, 71.5, "scored", (low, high))
+        assert [(f.entry_id, f.scored, f.score, f.status, f.flags) for f in facts[1:]] == [
+            ("e2", True, None, "needs_review", ()), ("e3", True, 10.0, "scored", ()), ("e4", False, None, None, ())]
+        rows = views.pipeline_rows(ws)
+        assert [(r.entry_id, r.status, r.pipeline_score) for r in rows] == [
+            ("e1", "scored", 71.5), ("e2", "needs_review", None), ("e3", "scored", 10.0), ("e4", "unscored", None)]
+        assert [f.code for f in rows[0].flags] == ["SCENE_MISMATCH", "DUPLICATE_PHOTO"]  # by severity
 
 
 def test_workspace_refuses_newer_schema_and_missing(tmp_path):

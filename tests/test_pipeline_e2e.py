@@ -118,8 +118,8 @@ def test_hostile_batch_runs_to_the_end(tmp_path):
         seen = {}
         for entry_id in w.entry_ids():
             for p in w.entry_photos(entry_id):
-                seen[p["rel_path"]] = p["error"].code if p["error"] else None
-                assert p["sha256"] or p["error"], p  # processed, or listed with its reason
+                seen[p.rel_path] = p.error.code if p.error else None
+                assert p.sha256 or p.error, p  # processed, or listed with its reason
             sub = w.submission(entry_id)
             seen.update({p.path: p.code for p in sub.problems if p.path})
         cards = {c.entry_id: c for c in w.scorecards()}

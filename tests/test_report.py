@@ -162,13 +162,18 @@ def test_participant_shown_verbatim(ws_path):
 
 
 def test_near_duplicates_from_the_dedup_stage_are_shown_on_both_entries(tmp_path):
+    import pipeline.dedup.store  # noqa: F401  (its tables)
     from pipeline.types import DuplicateMatch
     ids = make_workspace(tmp_path / "ws", 4, seed=9, thumb_side=64)
     with Workspace(tmp_path / "ws") as ws:
-        a = ws.entry_photos(ids[0])[0]["sha256"]
-        b = ws.entry_photos(ids[1])[1]["sha256"]
+        a = ws.entry_photos(ids[0])[0].sha256
+        b = ws.entry_photos(ids[1])[1].sha256
         m = DuplicateMatch(b, a, "mirrored_rotated", 3, "phash", "other")
-        ws.put_entry_result(ids[1], "dedup", "k", {"matches": [m.to_dict()]})
+        # as the dedup stage records it: the match (pipeline.dedup.store) and the later entry's result
+        ws.conn.execute("INSERT INTO dedup_matches(key, photo, other, kind, distance, hash_name, difference) "
+                        "VALUES ('k', ?, ?, 'mirrored_rotated', 3, 'phash', 0.01)", (b, a))
+        ws.put_entry_result(ids[1], "dedup", "k", {"entry_id": ids[1], "matches": [m.to_dict()], "flags": []})
+        assert "mirrored_rotated" not in {d.kind for d in views.entry_view(ws, ids[2]).duplicates}  # not involved
         later = views.entry_view(ws, ids[1])
         assert [(d.other_entry_id, d.kind, d.distance) for d in later.duplicates] == \
             [(ids[0], "mirrored_rotated", 3)]

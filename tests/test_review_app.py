@@ -216,7 +216,7 @@ def test_corrections_stored_and_exported_as_yolo(ws_path, tmp_path):
     c, tok = signed_in(create_app(ws_path))
     with Workspace(ws_path) as ws:  # an entry whose before photo has at least two boxes
         for eid in ws.entry_ids()[1:]:
-            sha = ws.entry_photos(eid)[0]["sha256"]
+            sha = ws.entry_photos(eid)[0].sha256
             det = ws.latest_result(sha, "detect")
             n_above = sum(1 for x in det["confidence"] if x >= 0.25)
             if n_above >= 2:
@@ -231,7 +231,7 @@ def test_corrections_stored_and_exported_as_yolo(ws_path, tmp_path):
     assert page.count("box box-not_litter") == 1 and page.count("box box-missed") == 1
     # a photo of another entry cannot be corrected through this one
     with Workspace(ws_path) as ws:
-        other = next(p["sha256"] for p in ws.entry_photos("E05-00009") if p["sha256"])
+        other = next(p.sha256 for p in ws.entry_photos("E05-00009") if p.sha256)
     assert other != sha
     assert c.post("/entry/corrections", data={"entry_id": eid, "sha256": other, "model_id": model,
                                               "csrf_token": tok}).status_code == 404
@@ -406,7 +406,7 @@ def test_review_log_records_failed_sign_ins_lockouts_decisions_and_corrections(w
                                   "csrf_token": tok})  # stale version: a conflict
     html = c.get("/entry", query_string={"id": eid}).text
     with Workspace(ws_path) as ws:
-        sha = next(p["sha256"] for p in ws.entry_photos(eid) if p["sha256"])
+        sha = next(p.sha256 for p in ws.entry_photos(eid) if p.sha256)
     model = re.search(r'name="model_id" value="([^"]+)"', html).group(1)
     c.post("/entry/corrections", data={"entry_id": eid, "sha256": sha, "model_id": model,
                                        "missed": ["100,200,700,900"], "csrf_token": tok})

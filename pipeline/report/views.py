@@ -12,6 +12,7 @@ pixels and written as a CSS ``matrix3d``.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -79,29 +80,14 @@ class RankingRow:
 
 
 def pipeline_rows(ws: Workspace) -> list[RankingRow]:
-    """Every entry in arrival order with the pipeline's score, status and flags (no decisions, rank 0).
-
-    Only the fields the ranking needs are pulled out of the stored JSON (``json_extract`` in SQLite), so
-    this stays fast for thousands of entries.
-    """
-    rows = ws.conn.execute(
-        "SELECT e.entry_id, e.seq, json_extract(e.submission_json, '$.participant'), "
-        "json_extract(e.submission_json, '$.team'), r.entry_id IS NOT NULL, json_extract(r.result_json, '$.score'), "
-        "json_extract(r.result_json, '$.status'), json_extract(r.result_json, '$.flags') FROM entries e "
-        "LEFT JOIN entry_results r ON r.entry_id = e.entry_id AND r.stage = 'score' ORDER BY e.seq").fetchall()
-    out: list[RankingRow] = []
-    for entry_id, seq, participant, team, scored, score, status, flags_json in rows:
-        flags: tuple[Flag, ...] = ()
-        if flags_json:
-            try:
-                flags = tuple(sorted((Flag.from_dict(f) for f in json.loads(flags_json)),
-                                     key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code)))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                flags = ()
-        out.append(RankingRow(entry_id=entry_id, key=entry_key(entry_id), seq=int(seq), participant=_text(participant),
-                              team=_text(team), pipeline_score=_float(score), score=_float(score),
-                              status=str(status) if scored and status else "unscored", flags=flags, review=None))
-    return out
+    """Every entry in arrival order with the pipeline's score, status and flags (no decisions, rank 0), from
+    the workspace's typed ranking facts (each stored entry and score card decoded once)."""
+    return [RankingRow(entry_id=f.entry_id, key=entry_key(f.entry_id), seq=f.seq, participant=f.participant,
+                       team=f.team, pipeline_score=f.score, score=f.score,
+                       status=f.status if f.scored and f.status else "unscored",
+                       flags=tuple(sorted(f.flags, key=lambda x: (SEVERITY_ORDER.get(x.severity, 9), x.code))),
+                       review=None)
+            for f in ws.ranking_facts()]
 
 
 def ranking_rows(ws: Workspace, base: list[RankingRow] | None = None) -> list[RankingRow]:
@@ -119,14 +105,6 @@ def apply_reviews(base: list[RankingRow], reviews: dict[str, Review]) -> list[Ra
     return [RankingRow(r.entry_id, r.key, r.seq, r.participant, r.team, r.pipeline_score,
                        ranking.final_score(r.pipeline_score, rev), r.status, r.flags, rev, rank)
             for rank, (r, rev) in out]
-
-
-def _float(v: Any) -> float | None:
-    return None if v is None else float(v)
-
-
-def _text(v: Any) -> str | None:
-    return None if v is None else str(v)
 
 
 # -------------------------------------------------------------------------------------------------- entry
@@ -255,7 +233,7 @@ def entry_view(ws: Workspace, entry_id: str, min_confidence: float | None = None
     corrections: list[store.Correction] = []
     photos: list[PhotoView] = []
     for p in ws.entry_photos(entry_id):
-        view, corr = _photo_view(ws, p["rel_path"], p["role"], p["sha256"], p["error"], conf, card)
+        view, corr = _photo_view(ws, p.rel_path, p.role, p.sha256, p.error, conf, card)
         photos.append(view)
         corrections.extend(corr)
     return EntryView(entry_id=entry_id, key=entry_key(entry_id), submission=sub, card=card, photos=tuple(photos),
@@ -418,25 +396,48 @@ def _duplicates(ws: Workspace, entry_id: str, photos: list[PhotoView]) -> list[D
         if p.sha256:
             add(p, p.sha256, "exact", 0, None)
     by_sha = {p.sha256: p for p in photos if p.sha256}
-    sources: list[Any] = [ws.get_entry_result(entry_id, "dedup")]
-    sources += [ws.latest_result(s, "dedup") for s in by_sha]
-    for s in by_sha:  # matches another entry's dedup result recorded against this entry's photos
-        rows = ws.conn.execute("SELECT result_json FROM entry_results WHERE stage='dedup' AND entry_id<>? "
-                               "AND instr(result_json, ?) > 0", (entry_id, s)).fetchall()
-        sources += [json.loads(r[0]) for r in rows]
-    for src in sources:
-        for d in _walk(src):
-            if "photo_sha256" not in d or "other_sha256" not in d:
-                continue
-            try:
-                m = DuplicateMatch.from_dict({f: d[f] for f in DuplicateMatch.__dataclass_fields__ if f in d})
-            except (TypeError, ValueError):
-                continue
-            if not isinstance(m.other_sha256, str) or m.other_sha256 == m.photo_sha256:
-                continue
-            if m.photo_sha256 in by_sha:
-                add(by_sha[m.photo_sha256], m.other_sha256, m.kind, m.distance, m.first_seen)
-            if m.other_sha256 in by_sha:  # the match seen from the other photo's side
-                add(by_sha[m.other_sha256], m.photo_sha256, m.kind, m.distance,
-                    {"this": "other", "other": "this"}.get(m.first_seen, m.first_seen))
+    matches = stored_dedup_matches(ws, entry_id)
+    for other in _entries_matched_with(ws, list(by_sha), entry_id):  # the other side's record of a match
+        matches += [m for m in stored_dedup_matches(ws, other) if m.photo_sha256 in by_sha or m.other_sha256 in by_sha]
+    for m in matches:
+        if m.other_sha256 == m.photo_sha256:
+            continue
+        if m.photo_sha256 in by_sha:
+            add(by_sha[m.photo_sha256], m.other_sha256, m.kind, m.distance, m.first_seen)
+        if m.other_sha256 in by_sha:  # the match seen from the other photo's side
+            add(by_sha[m.other_sha256], m.photo_sha256, m.kind, m.distance,
+                {"this": "other", "other": "this"}.get(m.first_seen, m.first_seen))
     return out
+
+
+def stored_dedup_matches(ws: Workspace, entry_id: str) -> list[DuplicateMatch]:
+    """The matches of the entry's stored dedup result (entry result ``dedup``: pipeline.dedup.flags
+    ``DedupResult``), decoded once; none when there is no result or it cannot be read."""
+    d = ws.get_entry_result(entry_id, "dedup")
+    out: list[DuplicateMatch] = []
+    for m in (d.get("matches") or []) if isinstance(d, dict) else []:
+        try:
+            match = DuplicateMatch.from_dict({f: m[f] for f in DuplicateMatch.__dataclass_fields__ if f in m})
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if isinstance(match.photo_sha256, str) and isinstance(match.other_sha256, str):
+            out.append(match)
+    return out
+
+
+def _entries_matched_with(ws: Workspace, sha256s: list[str], entry_id: str) -> list[str]:
+    """The other entries holding a photo that the dedup stage matched with one of ``sha256s``, from either
+    end (its ``dedup_matches`` table, pipeline.dedup.store, under any [dedup] configuration), in arrival
+    order; none when the workspace has never been matched."""
+    found: set[str] = set()
+    try:
+        keys = [r[0] for r in ws.conn.execute("SELECT DISTINCT key FROM dedup_matches")]
+        marks = ",".join("?" * len(sha256s))
+        for key in keys:  # each query uses an index: (key, photo, other) or (key, other)
+            for col, other in (("photo", "other"), ("other", "photo")):
+                found.update(r[0] for r in ws.conn.execute(
+                    f"SELECT {other} FROM dedup_matches WHERE key=? AND {col} IN ({marks})", (key, *sha256s)))
+    except sqlite3.OperationalError:  # no such table: nothing was matched in this workspace
+        return []
+    entries = {e for sha in found for e, _, _ in ws.entries_with_photo(sha) if e != entry_id}
+    return [e for e in ws.entry_ids() if e in entries] if entries else []

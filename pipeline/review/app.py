@@ -333,7 +333,7 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
     def corrections():
         f = request.form
         entry_id, sha = f.get("entry_id", ""), f.get("sha256", "")
-        if not views.is_sha256(sha) or sha not in {p["sha256"] for p in ws().entry_photos(entry_id)}:
+        if not views.is_sha256(sha) or sha not in {p.sha256 for p in ws().entry_photos(entry_id)}:
             abort(404)
         det = stored_detections(ws(), sha, f.get("model_id", ""))
         meta = ws().photo_meta(sha)
