@@ -15,12 +15,25 @@ Measured, each in a fresh process (so that peak RSS and start-up are its own), o
 * ``rerun``: the serial run again on the finished workspace (must decode nothing).
 
 Reported: seconds, seconds per photo, the ratio of each run to the detector, local/serial and ray/local,
-peak RSS of the driver and of the largest worker.
+peak RSS of the driver and of the largest worker, the 1-minute load average before and after each run.
 
     python scripts/bench_pipeline.py [--entries 20] [--workers 2] [--skip-ray] [--json out.json]
 
-On a 2-core machine shared with other work the numbers move by 10-20 % between runs; compare ratios
-measured in the same run only.
+Two other modes:
+
+* ``--interleave ROUNDS``: only the local pool and Ray, alternately (pool, ray, pool, ray, ...), ROUNDS
+  times each on the same batch, each in a fresh process and a fresh workspace, so that the machine's load
+  falls on both alike; reports each one's median, min and max, Ray's start-up apart, and ray/pool per
+  round and of the medians;
+* ``--memory ENTRIES``: one long run with the local pool on a batch of ENTRIES entries built from every
+  real photo of ../shared/data (:func:`build_large_batch`: at most 1600 px, four of them 12 MP, the sources
+  again mirrored and cropped past the last one); a thread samples the RSS of the driver and of each
+  process under it (psutil) and the kernel's peak (VmHWM), with snapshots when 10 %, 50 % and 100 % of the
+  photos are committed and at the end (after matching and scoring). ``--malloc-arena-max N`` sets
+  MALLOC_ARENA_MAX for the run's processes (to compare).
+
+On a 2-core machine shared with other work the numbers move by 10-20 % between runs (much more under
+load); compare ratios measured in the same run only.
 """
 from __future__ import annotations
 

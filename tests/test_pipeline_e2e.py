@@ -85,15 +85,29 @@ def _cli(*args, env=None, **kw):
                           text=True, **kw)
 
 
+def _guarded_env(tmp_path: Path, log: Path) -> dict[str, str]:
+    """The environment of a CLI run under the network guard (tests/netguard; pool workers inherit it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
+    env.update(HOME=str(tmp_path / "home"), NETGUARD_LOG=str(log),
+               PYTHONPATH=os.pathsep.join([str(REPO / "tests" / "netguard"), str(REPO)]))
+    return env
+
+
 def test_sigkill_mid_run_then_rerun_gives_identical_export(sample, sample_ws, tmp_path):
+    """The local pool (the CLI's default executor), killed and resumed under the network guard: no
+    connection attempted by the driver or its workers. (serial and Ray: tests/test_executors.py.)"""
     _, _, records = sample_ws
     ws = tmp_path / "ws"
-    kids = kill_mid_run([str(sample.root), "--executor", "local", "--quiet"], ws)
+    log = tmp_path / "net.log"
+    env = _guarded_env(tmp_path, log)
+    kids = kill_mid_run([str(sample.root), "--executor", "local", "--workers", "2", "--quiet"], ws, env)
+    assert kids, "the pool had no workers"
     assert not wait_gone(kids), "worker processes of the killed run are left"
     with Workspace(ws) as w:
         assert w.conn.execute("SELECT COUNT(*) FROM entry_results WHERE stage='score'").fetchone()[0] < len(records)
-    r = _cli("run", str(sample.root), "--workspace", str(ws), "--quiet")
+    r = _cli("run", str(sample.root), "--workspace", str(ws), "--workers", "2", "--quiet", env=env)
     assert r.returncode == 0, r.stderr
+    assert not log.exists() or log.read_text() == "", log.read_text()
     out = _cli("export", "--workspace", str(ws), "--format", "jsonl")
     assert out.returncode == 0, out.stderr
     got = [json.loads(line) for line in out.stdout.splitlines()]
@@ -133,9 +147,7 @@ def test_hostile_batch_runs_to_the_end(tmp_path):
 
 def test_no_network_connection_is_attempted(tmp_path):
     log = tmp_path / "net.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
-    env.update(HOME=str(tmp_path / "home"), NETGUARD_LOG=str(log),
-               PYTHONPATH=os.pathsep.join([str(REPO / "tests" / "netguard"), str(REPO)]))
+    env = _guarded_env(tmp_path, log)
     r = _cli("demo", "--out", str(tmp_path / "demo"), "--quiet", env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (tmp_path / "demo" / "report" / "index.html").exists()
