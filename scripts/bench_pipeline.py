@@ -164,16 +164,35 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
     ex = make_executor("ray" if kind == "ray" else ("serial" if kind == "rerun" else kind), workers=workers)
     startup = time.perf_counter() - t0
     with Workspace(ws) as w:
+        cpu0 = _tree_cpu()
         t = time.perf_counter()
         s = run_batch(batch, w, cfg, quiet=True, executor=ex)
         took = time.perf_counter() - t
+        cpu = {k: v - cpu0.get(k, 0.0) for k, v in _tree_cpu().items()}  # pid -> CPU seconds during the run
     ray_peak = _ray_workers_peak() if kind == "ray" else None  # not our children: ask while they live
     ex.close()  # a pool's workers count as children once they are reaped
     peak = _peak()
     if ray_peak is not None:
         peak["largest_child_mib"] = ray_peak
     return {"seconds": took, "executor_startup_s": round(startup, 2), "photos": s.photos,
-            "decoded": s.photos_decoded, "matched": s.photos_matched, **peak}
+            "decoded": s.photos_decoded, "matched": s.photos_matched,
+            "cpu_s": round(sum(cpu.values()), 1), "cpu_s_driver": round(cpu.get(os.getpid(), 0.0), 1), **peak}
+
+
+def _tree_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of this process and of every process under it (pool workers; a local
+    Ray's own processes and workers), by pid."""
+    import psutil
+
+    me = psutil.Process()
+    out: dict[int, float] = {}
+    for proc in [me] + me.children(recursive=True):
+        try:
+            t = proc.cpu_times()
+            out[proc.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
 
 
 def _ray_workers_peak() -> float:
@@ -338,10 +357,10 @@ def interleaved(batch: Path, tmp: Path, workers: int, rounds: int) -> dict:
         for kind in ("local", "ray"):
             res = _fresh(kind, batch, tmp / f"ws-{kind}-{r}", workers)
             shutil.rmtree(tmp / f"ws-{kind}-{r}", ignore_errors=True)
-            print(f"round {r + 1} {kind}: {res['seconds']:.1f} s (load {res['load_avg_1m_before']})",
-                  file=sys.stderr)
+            print(f"round {r + 1} {kind}: {res['seconds']:.1f} s, {res['cpu_s']} CPU s "
+                  f"(load {res['load_avg_1m_before']})", file=sys.stderr)
             runs[kind].append(res)
-    out: dict = {k: {"seconds": _spread([x["seconds"] for x in v]),
+    out: dict = {k: {"seconds": _spread([x["seconds"] for x in v]), "cpu_s": _spread([x["cpu_s"] for x in v]),
                      "load_avg_1m_before": [x["load_avg_1m_before"] for x in v]} for k, v in runs.items()}
     out["ray"]["startup_s"] = _spread([x["executor_startup_s"] for x in runs["ray"]])
     ratios = [ry["seconds"] / lo["seconds"] for lo, ry in zip(runs["local"], runs["ray"])]
