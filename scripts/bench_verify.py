@@ -1,23 +1,26 @@
-"""Benchmark of the same-place check on 1600-pixel photos: speed and robustness, per feature method.
+"""Benchmark of the same-place check: milliseconds per before/after pair and accuracy, per method.
 
-Photos: ../shared/data/perf/phone_photos and scenes/clean_streets, reduced to 1600 px on the longest side.
+Photos: ../shared/data/perf/phone_photos and scenes/clean_streets, taken as 1600-px full-size photos and
+handed to the check the way the pipeline does: decoded once at the analysis size
+(``LoadConfig.analysis_max_side``, 1024 px), ``LoadedPhoto.scale`` relating it to the full size.
 True pairs: each photo against a camera-moved copy (homography with rotation, zoom, shift and tilt, a light
-change, JPEG re-encoding), at two strengths ("a step", "two steps"); also consecutive frames of
-scenes/street_video_frames (real camera motion, 1-3 s apart). Unrelated pairs: different photos.
+change, JPEG re-encoding) at four strengths (a step, two steps, the hard moves the methods were chosen on,
+and a harder stress move); also consecutive frames of scenes/street_video_frames (real camera motion, 3 s
+apart). Unrelated pairs: each photo against the next one.
 
-Methods (all measured in the same run; ratios against the naive full-resolution ORB path):
+One pair = :func:`pipeline.verify.pairing.pair_photos` of one before and one after photo, from the decoded
+analysis images to the SceneMatch: both photos' features (grey, resize, CLAHE, detect, describe), matching,
+the geometry, and the fallback detector when its rule retries the pair. Inside an entry features are
+computed once per photo, so several photos cost less per pair; this is the worst case.
 
-- ``orb@1024+sift`` the shipped default (VerifyConfig): ORB at 1024 px, SIFT retried on rejected pairs
-- ``orb@1024``      ORB only
-- ``sift@1024``     SIFT only
-- ``orb@1600``      naive: ORB on the full 1600-px photo (baseline)
-- ``sift@1600``     naive SIFT
+Methods (all measured in the same run, interleaved pair by pair so that the load of a shared machine falls
+on all of them alike; ratios against the first, the check as shipped before issue 12):
 
-Each pair is timed from decoded RGB arrays to the SceneMatch (grey, resize, CLAHE, features for both photos,
-matching, RANSAC), i.e. one pair = two photos' features; in an entry with several photos features are
-shared, so this is the worst case per pair.
+- ``before``   ORB 2000 at 1024 px, RANSAC, SIFT retried on every pair ORB rejects (the old defaults)
+- ``shipped``  VerifyConfig(): ORB 1000 at 640 px, MAGSAC++, SIFT only in the grey zone (docs/verify-bench.md)
+- ablations: one setting of ``shipped`` changed (see ``METHODS``)
 
-    python scripts/bench_verify.py [--limit 12]
+    python scripts/bench_verify.py [--limit 23] [--negatives 24]
 """
 from __future__ import annotations
 
@@ -36,24 +39,33 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.config import VerifyConfig  # noqa: E402
-from pipeline.types import LoadedPhoto, PhotoMeta  # noqa: E402
-from pipeline.verify.pairing import pair_photos  # noqa: E402
+from pipeline.config import LoadConfig, VerifyConfig  # noqa: E402
+from pipeline.types import LoadedPhoto, PhotoMeta, SceneMatch  # noqa: E402
+from pipeline.verify.pairing import match_all, pair_photos  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("calibration", REPO / "datasets" / "calibration.py")
 cal = importlib.util.module_from_spec(_spec)
 sys.modules["calibration"] = cal
 _spec.loader.exec_module(cal)
 
+SHIPPED = VerifyConfig()
+BEFORE = dataclasses.replace(SHIPPED, max_side=1024, features=2000, robust_method="ransac", fallback_min_inliers=0)
 METHODS = {
-    "orb@1024+sift": VerifyConfig(),
-    "orb@1024": dataclasses.replace(VerifyConfig(), fallback_detector=""),
-    "sift@1024": dataclasses.replace(VerifyConfig(), detector="sift", fallback_detector=""),
-    "orb@1600": dataclasses.replace(VerifyConfig(), max_side=1600, fallback_detector=""),
-    "sift@1600": dataclasses.replace(VerifyConfig(), detector="sift", max_side=1600, fallback_detector=""),
+    "before": BEFORE,
+    "shipped": SHIPPED,
+    "shipped, no fallback": dataclasses.replace(SHIPPED, fallback_detector=""),
+    "shipped, ransac": dataclasses.replace(SHIPPED, robust_method="ransac"),
+    "shipped at 800 px": dataclasses.replace(SHIPPED, max_side=800),
+    "shipped, 2000 features": dataclasses.replace(SHIPPED, features=2000),
 }
-BASELINE = "orb@1600"
-SIDE = 1600
+BASELINE = "before"
+SIDE = 1600  # full-size photos
+MOVES = {  # set name: (rotation degrees, zoom, shift) of calibration.random_move, tilt 0.3
+    "one step": (10, 1.2, 0.1),
+    "two steps": (20, 1.4, 0.2),
+    "hard moves": (30, 1.7, 0.2),
+    "stress": (45, 2.0, 0.25),
+}
 
 
 def read(path: Path) -> np.ndarray:
@@ -74,56 +86,80 @@ def moved(image: np.ndarray, rng: np.random.Generator, rot: float, zoom: float, 
     return np.asarray(Image.open(buf).convert("RGB"))
 
 
-def photo(image: np.ndarray, name: str) -> LoadedPhoto:
+def photo(image: np.ndarray, name: str, analysis_side: int = LoadConfig().analysis_max_side) -> LoadedPhoto:
+    """``image`` (full size) as the load stage hands it to verify: reduced to the analysis size."""
     h, w = image.shape[:2]
-    return LoadedPhoto(PhotoMeta(name, 0, width=w, height=h), image, 1.0)
+    f = min(1.0, analysis_side / max(h, w))
+    small = cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA) if f < 1 else image
+    return LoadedPhoto(PhotoMeta(name, 0, width=w, height=h), small, f)
 
 
-def run(method: VerifyConfig, pairs: list[tuple[LoadedPhoto, LoadedPhoto]]) -> tuple[float, float, list[int]]:
-    """(pairs per second, share judged same place, inlier counts)."""
-    t0 = time.perf_counter()
-    got = [pair_photos([a], [b], method).pairs[0][2] for a, b in pairs]
-    dt = time.perf_counter() - t0
-    return len(pairs) / dt, float(np.mean([m.same_place for m in got])), [m.inliers for m in got]
+def run_sets(methods: dict[str, VerifyConfig], sets: dict[str, list[tuple[LoadedPhoto, LoadedPhoto]]]
+             ) -> dict[tuple[str, str], tuple[float, list[SceneMatch]]]:
+    """{(method, set): (mean ms per pair, matches)}; the methods take turns on each pair."""
+    out = {}
+    for sname, pairs in sets.items():
+        spent = {m: 0.0 for m in methods}
+        got: dict[str, list[SceneMatch]] = {m: [] for m in methods}
+        for a, b in pairs:
+            for name, cfg in methods.items():
+                t0 = time.perf_counter()
+                got[name].append(pair_photos([a], [b], cfg).pairs[0][2])
+                spent[name] += time.perf_counter() - t0
+        for name in methods:
+            out[(name, sname)] = (1000 * spent[name] / len(pairs), got[name])
+    return out
 
 
-def false_matches(shared: Path, n: int, seed: int) -> None:
-    """Every ordered pair of ``n`` calibration source photos of different scenes through the default
-    matcher (features once per photo, SIFT fallback as shipped): how many are called the same place."""
-    from pipeline.verify.pairing import match_all
-
+def false_matches(shared: Path, n: int, seed: int, methods: dict[str, VerifyConfig]) -> None:
+    """Every ordered pair of ``n`` calibration source photos of different scenes through each method
+    (features once per photo, as in an entry): how many are called the same place."""
     sources = cal.load_sources(shared)
     pick = np.random.default_rng(seed).choice(len(sources), size=min(n, len(sources)), replace=False)
     chosen = [sources[i] for i in pick]
-    photos = []
-    for k, src in enumerate(chosen):
-        im, _ = cal.read_rgb(src.path, 1024)
-        photos.append(photo(im, f"s{k}"))
-    t0 = time.perf_counter()
-    matches, _, _ = match_all(photos, photos, VerifyConfig())
-    dt = time.perf_counter() - t0
+    photos = [photo(cal.read_rgb(src.path, SIDE)[0], f"s{k}") for k, src in enumerate(chosen)]
     pairs = [(i, j) for i in range(len(chosen)) for j in range(len(chosen))
              if i != j and chosen[i].group != chosen[j].group]
-    false = [(i, j) for i, j in pairs if matches[i][j].same_place]
-    inl = sorted(matches[i][j].inliers for i, j in pairs)
-    print(f"\nunrelated source photos: {len(false)} of {len(pairs)} ordered pairs called the same place "
-          f"(default config); inliers p99 {inl[int(0.99 * (len(inl) - 1))]}, max {inl[-1]}; "
-          f"{len(chosen)} photos, {dt:.0f} s in all")
-    for i, j in false[:10]:
-        m = matches[i][j]
-        print(f"  {chosen[i].path.name} ~ {chosen[j].path.name}: {m.inliers} inliers, ratio {m.inlier_ratio}, {m.method}")
+    print(f"\nunrelated calibration source photos: {len(chosen)} photos, {len(pairs)} ordered pairs of "
+          f"different scene groups")
+    print("| method | called the same place | inliers p99 / max | answered by the fallback | seconds (x before) |")
+    print("|---|---|---|---|---|")
+    base = None
+    for name, cfg in methods.items():
+        t0 = time.perf_counter()
+        matches, _, _ = match_all(photos, photos, cfg)
+        dt = time.perf_counter() - t0
+        base = base or dt
+        false = [(i, j) for i, j in pairs if matches[i][j].same_place]
+        inl = sorted(matches[i][j].inliers for i, j in pairs)
+        fb = sum(not matches[i][j].method.startswith(cfg.detector) for i, j in pairs)
+        print(f"| {name} | {len(false)} | {inl[int(0.99 * (len(inl) - 1))]} / {inl[-1]} | {fb} | "
+              f"{dt:.1f} ({dt / base:.2f}x) |")
+        for i, j in false[:10]:
+            m = matches[i][j]
+            print(f"|  | {chosen[i].path.name} ~ {chosen[j].path.name}: {m.inliers} inliers, ratio "
+                  f"{m.inlier_ratio}, {m.method} | | | |")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
-    ap.add_argument("--limit", type=int, default=12, help="photos used (pairs per set = this)")
+    ap.add_argument("--limit", type=int, default=23, help="photos used (pairs per set = this)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--methods", default="", help="comma-separated subset of: " + ", ".join(METHODS))
     ap.add_argument("--negatives", type=int, default=0,
-                    help="also match every pair of this many calibration source photos (false-match check)")
+                    help="instead, match every pair of this many calibration source photos (false-match check)")
+    ap.add_argument("--threads", type=int, default=0, help="cv2.setNumThreads (0: OpenCV's default)")
     args = ap.parse_args(argv)
+    if args.threads:
+        cv2.setNumThreads(args.threads)
+    chosen = [m.strip() for m in args.methods.split(",") if m.strip()] or list(METHODS)
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+    methods = {m: METHODS[m] for m in [BASELINE] + [c for c in chosen if c != BASELINE]}
     if args.negatives:
-        false_matches(args.shared, args.negatives, args.seed)
+        false_matches(args.shared, args.negatives, args.seed, methods)
         return 0
     paths = sorted((args.shared / "perf" / "phone_photos").glob("*.jpg"))
     paths += sorted((args.shared / "scenes" / "clean_streets").glob("*.jpg"))
@@ -133,14 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rng = np.random.default_rng(args.seed)
     images = [read(p) for p in paths]
-    sets = {
-        "one step (rot 10, zoom 1.2, shift 10%)": [(photo(im, f"p{i}"), photo(moved(im, rng, 10, 1.2, 0.1), f"m{i}"))
-                                                 for i, im in enumerate(images)],
-        "two steps (rot 20, zoom 1.4, shift 20%)": [(photo(im, f"p{i}"), photo(moved(im, rng, 20, 1.4, 0.2), f"n{i}"))
-                                                  for i, im in enumerate(images)],
-        "unrelated photos": [(photo(images[i], f"p{i}"), photo(images[(i + 1) % len(images)], f"q{i}"))
-                             for i in range(len(images))],
-    }
+    sets = {name: [(photo(im, f"p{i}"), photo(moved(im, rng, *move), f"{name}{i}")) for i, im in enumerate(images)]
+            for name, move in MOVES.items()}
     frames = sorted((args.shared / "scenes" / "street_video_frames").glob("*.jpg"))
     if frames:
         by_clip: dict[str, list[Path]] = {}
@@ -150,28 +180,35 @@ def main(argv: list[str] | None = None) -> int:
         for clip, fs in sorted(by_clip.items()):
             for k in range(0, len(fs) - 3, 4):
                 vid.append((photo(read(fs[k]), f"{clip}{k}"), photo(read(fs[k + 3]), f"{clip}{k + 3}")))
-        sets["video frames 3 s apart"] = vid[:args.limit]
-    print(f"{len(images)} photos at {SIDE} px; cv2 {cv2.__version__}, {cv2.getNumThreads()} OpenCV threads\n")
-    results: dict[tuple[str, str], tuple[float, float, list[int]]] = {}
-    for name, method in METHODS.items():
-        for sname, pairs in sets.items():
-            results[(name, sname)] = run(method, pairs)
-    header = "| method | " + " | ".join(f"{s}: pairs/s (x {BASELINE}), same place" for s in sets) + " |"
-    print(header)
-    print("|---" * (len(sets) + 1) + "|")
-    for name in METHODS:
+        sets["video frames"] = vid[:args.limit]
+    sets["unrelated"] = [(photo(images[i], f"p{i}"), photo(images[(i + 1) % len(images)], f"q{i}"))
+                         for i in range(len(images))]
+    print(f"{len(images)} photos, {SIDE} px full size, {LoadConfig().analysis_max_side} px analysis images; "
+          f"cv2 {cv2.__version__}, {cv2.getNumThreads()} OpenCV threads; pairs per set: "
+          + ", ".join(f"{s} {len(p)}" for s, p in sets.items()) + "\n")
+    res = run_sets(methods, sets)
+    print("| method | " + " | ".join(f"{s}: ms/pair (x {BASELINE}), same place" for s in sets)
+          + " | true pairs: ms/pair (x before) |")
+    print("|---" * (len(sets) + 2) + "|")
+    true_sets = [s for s in sets if s != "unrelated"]
+    n_true = sum(len(sets[s]) for s in true_sets)
+    base_true = sum(res[(BASELINE, s)][0] * len(sets[s]) for s in true_sets) / n_true
+    for name in methods:
         cells = []
         for sname in sets:
-            pps, ok, _ = results[(name, sname)]
-            base = results[(BASELINE, sname)][0]
-            cells.append(f"{pps:.2f} ({pps / base:.2f}x), {ok:.0%}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    print("\nmedian inliers (true pairs) / max inliers (unrelated):")
-    for name in METHODS:
+            ms, got = res[(name, sname)]
+            cells.append(f"{ms:.0f} ({ms / res[(BASELINE, sname)][0]:.2f}x), "
+                         f"{sum(m.same_place for m in got)}/{len(got)}")
+        mean_true = sum(res[(name, s)][0] * len(sets[s]) for s in true_sets) / n_true
+        print(f"| {name} | " + " | ".join(cells) + f" | {mean_true:.0f} ({mean_true / base_true:.2f}x) |")
+    print("\nmedian inliers (true pairs) / max inliers (unrelated); pairs answered by the fallback detector:")
+    for name, cfg in methods.items():
         parts = []
         for sname in sets:
-            inl = results[(name, sname)][2]
-            parts.append(f"{sname.split(' (')[0]}: {int(np.max(inl) if 'unrelated' in sname else np.median(inl))}")
+            got = res[(name, sname)][1]
+            inl = [m.inliers for m in got]
+            fb = sum(not m.method.startswith(cfg.detector) for m in got)
+            parts.append(f"{sname}: {int(np.max(inl) if sname == 'unrelated' else np.median(inl))} ({fb})")
         print(f"  {name}: " + ", ".join(parts))
     return 0
 

@@ -13,7 +13,8 @@ from pipeline.verify import (EntryVerification, extract_features, litter_change,
                              pair_photos, verify_entry)
 from pipeline.boxes import box_iou
 from pipeline.verify.change import map_boxes
-from pipeline.verify.sameplace import homography_array, project, unchanged
+from pipeline.verify.geometry import project
+from pipeline.verify.sameplace import homography_array, unchanged
 from verify_fixtures import camera_move, dets, loaded, textured_scene
 
 CFG = VerifyConfig()

@@ -15,9 +15,8 @@ from scipy.optimize import linear_sum_assignment
 from ..boxes import box_iou
 from ..config import VerifyConfig
 from ..types import Detections, LitterChange, LoadedPhoto, SceneMatch
-from .sameplace import homography_array, project
-
-_GRID = 256  # longest side of the raster used for area fractions
+from .geometry import box_inside_fraction, maps_inside, project, shared_region_mask
+from .sameplace import homography_array
 
 
 def map_boxes(xyxy: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -37,23 +36,7 @@ def _centres_inside(xyxy: np.ndarray, h: np.ndarray, size_to: tuple[int, int]) -
     """(N,) bool: box centres that ``h`` maps inside a photo of ``size_to`` (width, height)."""
     if len(xyxy) == 0:
         return np.zeros(0, bool)
-    c = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2], 1)
-    q, w = project(c, h)
-    return (w > 0) & (q[:, 0] >= 0) & (q[:, 0] < size_to[0]) & (q[:, 1] >= 0) & (q[:, 1] < size_to[1])
-
-
-def shared_region_mask(h: np.ndarray, size: tuple[int, int], size_other: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """Raster mask over a photo of ``size`` (width, height) of the points ``h`` maps inside the other photo.
-
-    Returns the bool mask (at most ``_GRID`` cells on the longest side) and the cell size in pixels.
-    """
-    w0, h0 = size
-    cell = max(w0, h0) / _GRID
-    gw, gh = max(1, int(np.ceil(w0 / cell))), max(1, int(np.ceil(h0 / cell)))
-    xs, ys = (np.arange(gw) + 0.5) * cell, (np.arange(gh) + 0.5) * cell
-    q, w = project(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2), h)
-    inside = (w > 0) & (q[:, 0] >= 0) & (q[:, 0] < size_other[0]) & (q[:, 1] >= 0) & (q[:, 1] < size_other[1])
-    return inside.reshape(gh, gw), cell
+    return maps_inside(np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2], 1), h, size_to)
 
 
 def covered_fraction(xyxy: np.ndarray, region: np.ndarray, cell: float) -> float:
@@ -175,14 +158,14 @@ def still_there(boxes: np.ndarray, before: LoadedPhoto, after: LoadedPhoto, h: n
     gb = cv2.cvtColor(before.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     ga = cv2.cvtColor(after.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     hb, wb = gb.shape
+    ha, wa = ga.shape
     warped = cv2.warpPerspective(ga, np.linalg.inv(h_an), (wb, hb), flags=cv2.INTER_LINEAR)
-    inside = cv2.warpPerspective(np.ones_like(ga), np.linalg.inv(h_an), (wb, hb), flags=cv2.INTER_NEAREST)
     gb = cv2.GaussianBlur(gb, (0, 0), 1.5)
     warped = cv2.GaussianBlur(warped, (0, 0), 1.5)
     for i, (x1, y1, x2, y2) in enumerate(boxes * sb):
         c1, r1 = max(0, int(x1)), max(0, int(y1))
         c2, r2 = min(wb, int(np.ceil(x2))), min(hb, int(np.ceil(y2)))
-        if c2 - c1 < 6 or r2 - r1 < 6 or inside[r1:r2, c1:c2].mean() < 0.9:
+        if c2 - c1 < 6 or r2 - r1 < 6 or box_inside_fraction((c1, r1, c2, r2), h_an, (wa, ha)) < 0.9:
             continue
         a = gb[r1:r2, c1:c2].ravel()
         b = warped[r1:r2, c1:c2].ravel()

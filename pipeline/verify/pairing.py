@@ -31,8 +31,9 @@ def match_all(before: list[LoadedPhoto], after: list[LoadedPhoto], cfg: VerifyCo
               ) -> tuple[list[list[SceneMatch]], list[PhotoFeatures], list[PhotoFeatures]]:
     """Same-place check of every before photo against every after photo.
 
-    Features are computed once per photo with ``cfg.detector``; pairs it rejects are retried with
-    ``cfg.fallback_detector`` (its features computed lazily, once per photo that needs them).
+    Features are computed once per photo with ``cfg.detector``; pairs it rejects in the grey zone
+    (:func:`needs_fallback`) are retried with ``cfg.fallback_detector`` (its features computed lazily, once
+    per photo that needs them).
     """
     fb = [extract_features(p, cfg) for p in before]
     fa = [extract_features(p, cfg) for p in after]
@@ -44,7 +45,7 @@ def match_all(before: list[LoadedPhoto], after: list[LoadedPhoto], cfg: VerifyCo
         cache_a: dict[int, PhotoFeatures] = {}
         for i, row in enumerate(matches):
             for j, m in enumerate(row):
-                if m.same_place:
+                if not needs_fallback(m, cfg):
                     continue
                 if i not in cache_b:
                     cache_b[i] = extract_features(before[i], fcfg)
@@ -54,6 +55,13 @@ def match_all(before: list[LoadedPhoto], after: list[LoadedPhoto], cfg: VerifyCo
                 if m2.same_place or m2.inliers > m.inliers:
                     row[j] = m2
     return matches, fb, fa
+
+
+def needs_fallback(match: SceneMatch, cfg: VerifyConfig) -> bool:
+    """Whether a pair the first detector judged is retried with the fallback detector: only pairs it
+    rejected with at least ``cfg.fallback_min_inliers`` inliers (some geometry agrees, not enough). Pairs
+    of different places find almost none and are not retried, so they cost the first detector only."""
+    return not match.same_place and match.inliers >= cfg.fallback_min_inliers
 
 
 def match_pair(before: LoadedPhoto, after: LoadedPhoto, cfg: VerifyConfig) -> SceneMatch:

@@ -21,8 +21,13 @@ import numpy as np
 
 from ..config import VerifyConfig
 from ..types import LoadedPhoto, SceneMatch
+from .geometry import project, visible_fraction
 
 DETECTORS: tuple[str, ...] = ("sift", "orb", "akaze")  # akaze only where the OpenCV build has it
+# Homography fit. RANSAC runs all its iterations when few matches agree (about 10 ms on 20 matches of two
+# different places); MAGSAC++ stops early there and finds the same inliers on true pairs
+# (docs/verify-bench.md).
+ROBUST_METHODS: dict[str, int] = {"magsac": cv2.USAC_MAGSAC, "ransac": cv2.RANSAC}
 _MIN_MATCHES = 8  # fewer ratio-test matches than this: no model is fitted
 _MIN_SIDE = 32  # photos smaller than this (pixels, at matching size) get no features
 
@@ -50,12 +55,14 @@ class PhotoFeatures:
         return len(self.keypoints)
 
 
-def _make_detector(cfg: VerifyConfig):
+def _make_detector(cfg: VerifyConfig, fast_threshold: int = 10):
+    """The local-feature detector of ``cfg``; ``fast_threshold``: ORB's FAST threshold (the same-place check
+    passes ``cfg.orb_fast_threshold``; 10 is what pipeline.dedup.confirm was calibrated with)."""
     name = cfg.detector.lower()
     if name == "sift":
         return cv2.SIFT_create(nfeatures=cfg.features)
     if name == "orb":
-        return cv2.ORB_create(nfeatures=cfg.features, fastThreshold=10)
+        return cv2.ORB_create(nfeatures=cfg.features, fastThreshold=fast_threshold)
     if name == "akaze":
         if not hasattr(cv2, "AKAZE_create"):
             raise ValueError("verify.detector akaze: this OpenCV build has no AKAZE; use sift or orb")
@@ -85,14 +92,14 @@ def extract_features(photo: LoadedPhoto, cfg: VerifyConfig) -> PhotoFeatures:
     full_size = (max(1, round(w0 / photo.scale)), max(1, round(h0 / photo.scale)))
     if photo.meta.width and photo.meta.height:
         full_size = (int(photo.meta.width), int(photo.meta.height))
-    detector = _make_detector(cfg)
+    detector = _make_detector(cfg, cfg.orb_fast_threshold)
     kps, desc = (), None
     if min(grey.shape[:2]) >= _MIN_SIDE:
         try:
             kps, desc = detector.detectAndCompute(grey, None)
         except cv2.error:  # degenerate image: no features, the pair is simply not matched
             kps, desc = (), None
-    pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
+    pts = (cv2.KeyPoint_convert(kps) if len(kps) else np.zeros((0, 2))).astype(np.float32).reshape(-1, 2)
     if desc is None:
         desc = np.zeros((0, 32), np.uint8)
     return PhotoFeatures(photo.meta.sha256, pts, desc, photo.scale * f, (grey.shape[1], grey.shape[0]),
@@ -119,26 +126,6 @@ def to_full_size(h_match: np.ndarray, scale_before: float, scale_after: float) -
     return h / h[2, 2] if abs(h[2, 2]) > 1e-12 else h
 
 
-def project(points: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Map (N, 2) points with homography ``h``: returns (N, 2) points and the (N,) homogeneous w
-    (w <= 0 means the point maps behind the camera, i.e. nowhere in the other photo)."""
-    p = np.hstack([np.asarray(points, np.float64).reshape(-1, 2), np.ones((len(points), 1))]) @ h.T
-    w = p[:, 2]
-    safe = np.where(np.abs(w) < 1e-12, 1e-12, w)
-    return p[:, :2] / safe[:, None], w
-
-
-def visible_fraction(h: np.ndarray, size_from: tuple[int, int], size_to: tuple[int, int], grid: int = 48) -> float:
-    """Fraction of photo ``size_from`` (width, height) whose points ``h`` maps inside ``size_to``, in [0, 1]."""
-    w0, h0 = size_from
-    xs = (np.arange(grid) + 0.5) * w0 / grid
-    ys = (np.arange(grid) + 0.5) * h0 / grid
-    pts = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
-    q, w = project(pts, h)
-    inside = (w > 0) & (q[:, 0] >= 0) & (q[:, 0] < size_to[0]) & (q[:, 1] >= 0) & (q[:, 1] < size_to[1])
-    return float(inside.mean())
-
-
 def plausible(h: np.ndarray, size_from: tuple[int, int], max_scale_change: float) -> bool:
     """Whether ``h`` is a plausible camera move: finite, keeps the photo's corners in front of the camera
     and in convex order, and changes the area by at most ``max_scale_change`` squared either way."""
@@ -155,14 +142,23 @@ def plausible(h: np.ndarray, size_from: tuple[int, int], max_scale_change: float
     return 1.0 / max_scale_change ** 2 <= area <= max_scale_change ** 2
 
 
+def _robust_flag(name: str) -> int:
+    try:
+        return ROBUST_METHODS[name.lower()]
+    except KeyError:
+        raise ValueError(f"verify.robust_method must be one of {', '.join(ROBUST_METHODS)}, got {name!r}") from None
+
+
 def match_features(fb: PhotoFeatures, fa: PhotoFeatures, cfg: VerifyConfig) -> SceneMatch:
     """Same-place check of two photos' precomputed features (before ``fb``, after ``fa``)."""
-    method = f"{fb.detector}+ransac"
+    robust = cfg.robust_method.lower()
+    flag = _robust_flag(robust)
+    method = f"{fb.detector}+{robust}"
     src, dst = _ratio_matches(fb, fa, cfg.ratio_test)
     n = len(src)
     if n < _MIN_MATCHES:
         return SceneMatch(fb.sha256, fa.sha256, False, 0, n, 0.0, 0.0, None, method)
-    h, mask = cv2.findHomography(src, dst, cv2.RANSAC, cfg.ransac_px, maxIters=2000, confidence=0.995)
+    h, mask = cv2.findHomography(src, dst, flag, cfg.ransac_px, maxIters=2000, confidence=0.995)
     inliers = int(mask.sum()) if mask is not None else 0
     h_full = to_full_size(h, fb.scale, fa.scale) if h is not None else None
     ok_h = h_full is not None and plausible(h_full, fb.full_size, cfg.max_scale_change)
