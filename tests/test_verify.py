@@ -215,3 +215,50 @@ def test_litter_change_survives_misses_on_a_moved_relit_pair():
     # without the rule (operating threshold only, no photos) the weak item and the missed one are lost
     old = litter_change(m, det_b.items(), det_a, CFG, operating=0.35)
     assert (old.removed, old.new) == (2, 2)  # 'kept' wrongly removed, the missed-before item wrongly new
+
+
+def _sm(same: bool, inliers: int) -> SceneMatch:
+    return SceneMatch("b", "a", same, inliers, 100, inliers / 100, 0.5 if same else 0.0, None)
+
+
+def test_fallback_only_in_the_grey_zone():
+    """SIFT is retried only on pairs ORB rejects with some inliers: not on accepted pairs, not on pairs of
+    different places (almost no inliers); fallback_min_inliers = 0 restores 'every rejected pair'."""
+    from pipeline.verify.pairing import needs_fallback
+
+    cfg = dataclasses.replace(CFG, fallback_min_inliers=10)
+    assert needs_fallback(_sm(False, 10), cfg) and needs_fallback(_sm(False, 24), cfg)
+    assert not needs_fallback(_sm(False, 9), cfg) and not needs_fallback(_sm(True, 500), cfg)
+    assert needs_fallback(_sm(False, 0), dataclasses.replace(cfg, fallback_min_inliers=0))
+
+
+def test_match_all_computes_fallback_features_only_for_grey_zone_pairs(monkeypatch):
+    from pipeline.verify import pairing
+
+    calls = []
+    real = pairing.extract_features
+    monkeypatch.setattr(pairing, "extract_features", lambda p, c: calls.append(c.detector) or real(p, c))
+    before, after, _ = _moved(3)
+    photos = [loaded(before, "b"), loaded(textured_scene(12, SIZE), "x")]
+    matches, _, _ = pairing.match_all(photos[:1], [loaded(after, "a"), photos[1]], CFG)
+    assert matches[0][0].same_place and not matches[0][1].same_place
+    assert matches[0][1].inliers < CFG.fallback_min_inliers and calls.count(CFG.fallback_detector) == 0
+    calls.clear()
+    every = dataclasses.replace(CFG, fallback_min_inliers=0)  # the old rule: every rejected pair
+    matches, _, _ = pairing.match_all(photos[:1], [loaded(after, "a"), photos[1]], every)
+    assert calls.count(every.fallback_detector) == 2  # the before photo and the unrelated one, once each
+
+
+def test_maps_inside_and_the_shared_region():
+    from pipeline.verify.geometry import box_inside_fraction, maps_inside, shared_region_mask, visible_fraction
+
+    shift = np.array([[1.0, 0, -100], [0, 1.0, 0], [0, 0, 1]])  # the other photo sees 100 px further right
+    pts = np.array([[50, 10], [150, 10], [399, 299], [150, 300]], float)
+    assert maps_inside(pts, shift, (400, 300)).tolist() == [False, True, True, False]
+    behind = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, -1.0]])  # w < 0: maps behind the camera
+    assert not maps_inside(np.array([[10.0, 10.0]]), behind, (400, 300)).any()
+    mask, cell = shared_region_mask(shift, (400, 300), (400, 300), cells=40)
+    assert mask.shape == (30, 40) and cell == 10
+    assert not mask[:, :10].any() and mask[:, 10:].all()  # the left quarter is not in the other photo
+    assert visible_fraction(shift, (400, 300), (400, 300)) == pytest.approx(0.75, abs=0.02)
+    assert box_inside_fraction((50, 0, 150, 100), shift, (400, 300)) == pytest.approx(0.5)

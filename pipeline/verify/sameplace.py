@@ -1,11 +1,13 @@
-"""Same-place check of a before/after photo pair: local features, ratio test, RANSAC homography.
+"""Same-place check of a before/after photo pair: local features, ratio test, robust homography.
 
 Features are computed once per photo (:func:`extract_features`) at ``VerifyConfig.max_side`` on the
-CLAHE-equalised grey image, then any number of pairs are matched (:func:`match_features`). The homography
+CLAHE-equalised grey image (reduced from the already-decoded analysis image, never decoded again), then any
+number of pairs are matched (:func:`match_features`); the homography is fitted with
+``VerifyConfig.robust_method`` (MAGSAC++ by default). The homography
 a :class:`~pipeline.types.SceneMatch` carries maps *full-size* before-photo pixels to full-size
 after-photo pixels, so detections (also in full-size pixels) can be mapped directly.
 
-A pair is the same place when the homography has at least ``min_inliers`` RANSAC inliers, an inlier
+A pair is the same place when the homography has at least ``min_inliers`` inliers, an inlier
 ratio of at least ``min_inlier_ratio``, a plausible zoom (``max_scale_change``) and shows at least
 ``min_overlap`` of the before photo. Scenes with strong depth (a step to the side in a street) fit one
 plane badly; for them a fundamental-matrix fallback accepts the pair when at least
