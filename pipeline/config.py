@@ -102,7 +102,7 @@ class VerifyConfig:
     detector: str = "orb"  # local features: orb | sift | akaze (see scripts/bench_verify.py)
     fallback_detector: str = "sift"  # retried on pairs the first detector rejects; "" for none
     fallback_min_inliers: int = 10  # ... only when it found at least this many inliers (0: every rejected pair)
-    features: int = 1000  # at most this many keypoints per photo
+    features: int = 1500  # at most this many keypoints per photo
     orb_fast_threshold: int = 20  # ORB's FAST corner threshold (grey levels): higher finds corners faster
     clahe: bool = True  # contrast-limited histogram equalisation of the grey image before features
     ratio_test: float = 0.8  # Lowe's ratio: best match distance / second best below this

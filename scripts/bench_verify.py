@@ -18,7 +18,7 @@ on all of them alike; ratios against the first, the check as shipped before issu
 
 - ``before``   ORB 2000 at 1024 px (FAST threshold 10), RANSAC, SIFT retried on every pair ORB rejects (the
                defaults before issue 12)
-- ``shipped``  VerifyConfig(): ORB 1000 at 640 px (FAST threshold 20), MAGSAC++, SIFT retried only on pairs
+- ``shipped``  VerifyConfig(): ORB 1500 at 640 px (FAST threshold 20), MAGSAC++, SIFT retried only on pairs
                ORB rejects with at least ``fallback_min_inliers`` inliers (docs/verify-bench.md)
 - ablations: one setting of ``shipped`` changed (see ``METHODS``)
 
@@ -64,6 +64,7 @@ METHODS = {
     "shipped, FAST threshold 10": dataclasses.replace(SHIPPED, orb_fast_threshold=10),
     "shipped, SIFT on every rejected pair": dataclasses.replace(SHIPPED, fallback_min_inliers=0),
     "shipped at 800 px": dataclasses.replace(SHIPPED, max_side=800),
+    "shipped, 1000 features": dataclasses.replace(SHIPPED, features=1000),
     "shipped, 2000 features": dataclasses.replace(SHIPPED, features=2000),
 }
 BASELINE = "before"
