@@ -101,12 +101,12 @@ class VerifyConfig:
     max_side: int = 640  # photos are matched at this longest side (pixels; docs/verify-bench.md)
     detector: str = "orb"  # local features: orb | sift | akaze (see scripts/bench_verify.py)
     fallback_detector: str = "sift"  # retried on pairs the first detector rejects; "" for none
-    fallback_min_inliers: int = 10  # ... only when it found at least this many inliers (0: every rejected pair)
+    fallback_min_inliers: int = 10  # the fallback runs only on rejected pairs with this many inliers (0: all)
     features: int = 1500  # at most this many keypoints per photo
     orb_fast_threshold: int = 20  # ORB's FAST corner threshold (grey levels): higher finds corners faster
     clahe: bool = True  # contrast-limited histogram equalisation of the grey image before features
     ratio_test: float = 0.8  # Lowe's ratio: best match distance / second best below this
-    ransac_px: float = 5.0  # RANSAC reprojection threshold in matching pixels
+    ransac_px: float = 5.0  # homography reprojection threshold in matching pixels (MAGSAC++: its maximum)
     robust_method: str = "magsac"  # homography fit: magsac (cv2.USAC_MAGSAC) | ransac (cv2.RANSAC)
     min_inliers: int = 25
     min_inlier_ratio: float = 0.15
