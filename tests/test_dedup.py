@@ -581,6 +581,34 @@ def test_same_spot_moments_apart_is_its_own_medium_flag(tmp_path):
         assert group_matches([m for m in stored_result(ws, "E2").matches]) == []  # not a copy group
 
 
+def test_cli_lists_same_spot_pairs_on_their_own(tmp_path, capsys):
+    """``dedup`` lists two frames of a fixed camera as the same spot (JSON and text), in no group of copies,
+    next to a real copy group."""
+    from pipeline.cli import main
+
+    bg = background(101)
+    _, objs = scene(101, objects=6)
+    d = tmp_path / "photos"
+    d.mkdir()
+    (d / "frame1.jpg").write_bytes(jpeg(draw(bg, objs + [("rectangle", (400, 420, 520, 490), (200, 30, 30))])))
+    (d / "frame2.jpg").write_bytes(jpeg(draw(bg, objs + [("rectangle", (560, 420, 680, 490), (200, 30, 30))])))
+    other, _ = scene(104)
+    (d / "x.jpg").write_bytes(jpeg(other))
+    (d / "x_mirror.jpg").write_bytes(jpeg(other.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 75))
+    assert main(["dedup", str(d), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["groups"]) == 1
+    assert sorted(Path(p).name for m in out["groups"][0]["members"] for p in m["paths"]) == ["x.jpg", "x_mirror.jpg"]
+    assert [m["kind"] for m in out["same_spot"]] == ["same_spot"]
+    pair = sorted(Path(p).name for m in out["same_spot"] for p in m["photo_paths"] + m["other_paths"])
+    assert pair == ["frame1.jpg", "frame2.jpg"]
+    assert main(["dedup", str(d)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("4 files checked, 1 group of copies, 1 same-spot pair")
+    tail = text.split("the same spot at another moment")[1]
+    assert "frame1.jpg" in tail and "frame2.jpg" in tail and "x.jpg" not in tail
+
+
 def test_before_after_with_litter_removed_is_never_a_copy(tmp_path):
     """One clean-up: the same framing, the litter (five objects, one of them long and flat) removed. With
     every reuse candidate and the confirmation on, it is the same spot, never a copy nor UNCHANGED_AFTER,

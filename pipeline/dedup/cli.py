@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersA
                     "bytes, the same image re-encoded or resized, mirrored or rotated, or cropped. With "
                     "--workspace, also check them against every photo the workspace has seen (read only: the "
                     "files are not added). Prints the groups of copies with the kind and distance of each "
-                    "match. Exit status 0 when the check ran, whatever it found.")
+                    "match, then the pairs that show the same spot at another moment (frames of one camera "
+                    "seconds apart, a before and its after): not copies, but worth a look. Exit status 0 when "
+                    "the check ran, whatever it found.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="photo files or folders")
     p.add_argument("--workspace", "-w", metavar="WS", help="also match against this workspace's index")
     p.add_argument("--config", metavar="FILE", help="TOML file overriding settings ([load], [dedup])")
@@ -119,9 +121,15 @@ def _names(sha: str, scanned: Scanned, ws_uses: dict[str, list[str]]) -> list[st
 
 
 def report(scanned: Scanned, matches: list[DuplicateMatch], ws_uses: dict[str, list[str]]) -> dict[str, Any]:
-    from .match import group_matches
+    """The groups of copies, and the ``same_spot`` pairs (the same place at another moment: no copy, so in
+    no group) on their own, each pair once."""
+    from .match import COPY_KINDS, group_matches
 
     groups = group_matches(matches)
+    spots: dict[frozenset, DuplicateMatch] = {}
+    for m in matches:
+        if m.kind not in COPY_KINDS:
+            spots.setdefault(frozenset((m.photo_sha256, m.other_sha256)), m)
     return {
         "photos": len(scanned.hashes),
         "files": sum(len(v) for v in scanned.paths.values()),
@@ -132,6 +140,8 @@ def report(scanned: Scanned, matches: list[DuplicateMatch], ws_uses: dict[str, l
             "matches": [{**m.to_dict(), "photo_paths": _names(m.photo_sha256, scanned, ws_uses),
                          "other_paths": _names(m.other_sha256, scanned, ws_uses)} for m in g.matches],
         } for g in groups],
+        "same_spot": [{**m.to_dict(), "photo_paths": _names(m.photo_sha256, scanned, ws_uses),
+                       "other_paths": _names(m.other_sha256, scanned, ws_uses)} for m in spots.values()],
     }
 
 
@@ -164,7 +174,8 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     for p in rep["problems"]:
         print(f"{p['path']}: {p['code']}: {p['message']}", file=sys.stderr)
     distinct = "" if rep["files"] == rep["photos"] else f" ({_n(rep['photos'], 'distinct photo')})"
-    print(f"{_n(rep['files'], 'file')} checked{distinct}, {_n(len(rep['groups']), 'group')} of copies")
+    print(f"{_n(rep['files'], 'file')} checked{distinct}, {_n(len(rep['groups']), 'group')} of copies, "
+          f"{_n(len(rep['same_spot']), 'same-spot pair')}")
     for g in rep["groups"]:
         n_paths = sum(len(m["paths"]) for m in g["members"])
         print(f"\ngroup {g['group_id']} ({_n(n_paths, 'copy')} of {_n(len(g['members']), 'distinct photo')}):")
@@ -177,4 +188,9 @@ def cmd_dedup(args: argparse.Namespace) -> int:
             if line not in seen:
                 seen.add(line)
                 print(line)
+    if rep["same_spot"]:
+        print("\nthe same spot at another moment (not copies; worth a look):")
+        for m in rep["same_spot"]:
+            print(f"  {m['photo_paths'][0]} ~ {m['other_paths'][-1]}: same_spot ({m['hash_name']} distance "
+                  f"{m['distance']})")
     return 0
