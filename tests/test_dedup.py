@@ -171,6 +171,23 @@ def test_mih_equals_brute_force(n, w, radius, chunk_bits):
         assert np.array_equal(i, iu[0][m]) and np.array_equal(j, iu[1][m]) and np.array_equal(d, full[iu][m])
 
 
+@pytest.mark.parametrize("n,w,chunk_bits", [(3000, 1, None), (3000, 1, 12), (1500, 4, None)])
+def test_query_many_equals_one_query_per_code_at_its_own_radius(n, w, chunk_bits):
+    rng = np.random.default_rng(7 * n + w)
+    radius = 10 if w == 1 else 31
+    codes = _random_codes(rng, n, w, radius, planted=n // 10)
+    codes[n // 2:n // 2 + 30] = codes[:30] ^ np.uint64(0b101)  # 2 bits from the first 30
+    idx = MultiIndex(codes, chunk_bits)
+    qs = np.concatenate([codes[:30], codes[rng.integers(n, size=30)], _random_codes(rng, 10, w, radius, 0)])
+    radii = rng.integers(radius // 2, radius + 1, size=len(qs))
+    q, ids, d = idx.query_many(qs, radii)
+    assert len(q) >= 60 + 30  # each stored code finds itself, the first 30 their near copies too
+    for k, (c, r) in enumerate(zip(qs, radii)):
+        want = brute_force(codes, c, int(r))
+        assert np.array_equal(ids[q == k], want[0]) and np.array_equal(d[q == k], want[1])
+    assert [len(a) for a in idx.query_many(qs[:0], radius)] == [0, 0, 0]
+
+
 def test_pairs_within_reports_each_pair_once_across_chunks():
     # identical codes agree in every chunk: the join must still report each pair exactly once
     codes = np.array([[7], [7], [7], [2**63 + 7], [123456789]], np.uint64)

@@ -98,7 +98,8 @@ def _matched_levels(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.nd
     sq = np.searchsorted(cs / max(cs[-1], 1.0), qs).clip(0, 255).astype(np.float64)
     rq = np.searchsorted(cr / max(cr[-1], 1.0), qs).clip(0, 255).astype(np.float64)
     sq = np.maximum.accumulate(sq + np.arange(101) * 1e-4)  # strictly increasing for interp
-    return np.interp(src.astype(np.float32), sq, rq).astype(np.float32)
+    lut = np.interp(np.arange(256, dtype=np.float32), sq, rq).astype(np.float32)  # src is uint8: a table
+    return lut[src]
 
 
 def _band(ga: np.ndarray, wb: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -66,35 +66,68 @@ class VerifiedMatch:
 
 def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candidate]:
     """Hash hits of ``h`` on the index (itself excluded), at most ``cfg.max_candidates`` photos, nearest
-    first."""
+    first. Every code that searches one radius-search index (pHash: the variants, the crop windows, the
+    inner photo, the rotations; crops; alt: pHash, inner photo, parts) goes in one vectorised query."""
     out: list[Candidate] = []
     variants = h.phash_variants if (cfg.match_variants and h.phash_variants) else (h.phash,)
-    ph = index.mih("phash")
-    for v, code in enumerate(variants):
-        ids, d = ph.query(np.array([code], np.uint64), cfg.phash_threshold)
+    crops = h.crop_phashes if cfg.match_crops else ()
+    reuse = cfg.match_reuse
+    inner = h.inner_phashes[:1] if reuse else ()
+    rots = h.rot_phashes if reuse else ()
+    thr = cfg.reuse_threshold
+    # pHash index: [variants | crop windows | inner photo | rotations]
+    ph_codes = [*variants, *crops, *inner, *rots]
+    ph_radii = [cfg.phash_threshold] * len(variants) + [cfg.crop_threshold] * len(crops) + \
+        [thr] * (len(inner) + len(rots))
+    ph_hits = _hits(index.mih("phash"), ph_codes, ph_radii)
+    o_crops, o_inner = len(variants), len(variants) + len(crops)
+    o_rots = o_inner + len(inner)
+    for v in range(len(variants)):
+        ids, d = ph_hits(v)
         out.extend(Candidate(int(i), "same_image" if v == 0 else "mirrored_rotated", "phash", int(di), v)
                    for i, di in zip(ids, d))
     if cfg.use_pdq and h.pdq is not None and (h.pdq_quality or 0) >= cfg.pdq_min_quality:
         pdqs = h.pdq_variants if (cfg.match_variants and h.pdq_variants) else (h.pdq,)
-        pq = index.mih("pdq")
-        for v, code in enumerate(pdqs):
-            ids, d = pq.query(np.frombuffer(code, ">u8").astype(np.uint64), cfg.pdq_threshold)
+        pq = _hits(index.mih("pdq"), [np.frombuffer(c, ">u8").astype(np.uint64) for c in pdqs],
+                   [cfg.pdq_threshold] * len(pdqs))
+        for v in range(len(pdqs)):
+            ids, d = pq(v)
             ok = index.pdq_quality[ids] >= cfg.pdq_min_quality
             out.extend(Candidate(int(i), "same_image" if v == 0 else "mirrored_rotated", "pdq", int(di), v)
                        for i, di in zip(ids[ok], d[ok]))
     if cfg.match_crops:
-        cr = index.mih("crops")
-        for v, code in enumerate(variants):
-            ids, d = cr.query(np.array([code], np.uint64), cfg.crop_threshold)
+        cr = _hits(index.mih("crops"), list(variants), [cfg.crop_threshold] * len(variants))
+        for v in range(len(variants)):
+            ids, d = cr(v)
             owners, wins = ids // N_WINDOWS, ids % N_WINDOWS
             ok = index.has_crops[owners]
             out.extend(Candidate(int(o), "cropped", "phash_crop", int(di), v, int(w), False)
                        for o, w, di in zip(owners[ok], wins[ok], d[ok]))
-        for w, code in enumerate(h.crop_phashes):
-            ids, d = ph.query(np.array([code], np.uint64), cfg.crop_threshold)
+        for w in range(len(crops)):
+            ids, d = ph_hits(o_crops + w)
             out.extend(Candidate(int(i), "cropped", "phash_crop", int(di), 0, w, True) for i, di in zip(ids, d))
-    if cfg.match_reuse:
-        out.extend(reuse_candidates(index, h, cfg))
+    if reuse:
+        # alt index: [pHash | inner photo | parts]
+        parts = h.part_phashes[:len(ALT_PART)]
+        alt = _hits(index.mih("alt"), [h.phash, *inner, *parts], [thr] * (1 + len(inner) + len(parts)))
+
+        def on_alt(row: int, slots: tuple[int, ...]) -> list[tuple[int, int]]:
+            ids, d = alt(row)
+            ok = np.isin(index.alt_slot[ids], slots)
+            return [(int(index.alt_owner[i]), int(di)) for i, di in zip(ids[ok], d[ok])]
+
+        out.extend(Candidate(o, "screenshot", "phash_inner", d, o_inner=True) for o, d in on_alt(0, (ALT_INNER,)))
+        out.extend(Candidate(o, "straightened", "phash_rotated", d) for o, d in on_alt(0, ALT_ROT))
+        if inner:
+            ids, d = ph_hits(o_inner)
+            out.extend(Candidate(int(i), "screenshot", "phash_inner", int(di), q_inner=True) for i, di in zip(ids, d))
+            out.extend(Candidate(o, "screenshot", "phash_inner", d, q_inner=True, o_inner=True)
+                       for o, d in on_alt(1, (ALT_INNER,)))
+        for r in range(len(rots)):
+            ids, d = ph_hits(o_rots + r)
+            out.extend(Candidate(int(i), "straightened", "phash_rotated", int(di)) for i, di in zip(ids, d))
+        for k, slot in enumerate(ALT_PART[:len(parts)]):
+            out.extend(Candidate(o, "captioned", "phash_part", d) for o, d in on_alt(1 + len(inner) + k, (slot,)))
     me = index.position(h.sha256)
     out = [c for c in out if c.other != me]
     if not out:
@@ -107,35 +140,14 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candi
     return [c for c in sorted(out, key=lambda c: (c.distance, KIND_RANK[c.kind])) if c.other in allowed]
 
 
-def reuse_candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candidate]:
-    """Hash hits for screenshots, small rotations and captions (issue 13), all within ``reuse_threshold``:
-    the query's pHash against the others' inner photos and rotations; the query's inner photo against the
-    others' pHash and inner photos; the query's rotations against the others' pHash; each caption-free
-    part against the same part of the others."""
-    out: list[Candidate] = []
-    thr = cfg.reuse_threshold
-    ph, alt = index.mih("phash"), index.mih("alt")
-
-    def on_alt(code: int, slots: tuple[int, ...]) -> list[tuple[int, int, int]]:
-        ids, d = alt.query(np.array([code], np.uint64), thr)
-        ok = np.isin(index.alt_slot[ids], slots)
-        return [(int(index.alt_owner[i]), int(index.alt_slot[i]), int(di)) for i, di in zip(ids[ok], d[ok])]
-
-    for o, _, d in on_alt(h.phash, (ALT_INNER,)):
-        out.append(Candidate(o, "screenshot", "phash_inner", d, o_inner=True))
-    for o, _, d in on_alt(h.phash, ALT_ROT):
-        out.append(Candidate(o, "straightened", "phash_rotated", d))
-    for code in h.inner_phashes[:1]:
-        ids, d = ph.query(np.array([code], np.uint64), thr)
-        out.extend(Candidate(int(i), "screenshot", "phash_inner", int(di), q_inner=True) for i, di in zip(ids, d))
-        out.extend(Candidate(o, "screenshot", "phash_inner", d, q_inner=True, o_inner=True)
-                   for o, _, d in on_alt(code, (ALT_INNER,)))
-    for code in h.rot_phashes:
-        ids, d = ph.query(np.array([code], np.uint64), thr)
-        out.extend(Candidate(int(i), "straightened", "phash_rotated", int(di)) for i, di in zip(ids, d))
-    for slot, code in zip(ALT_PART, h.part_phashes):
-        out.extend(Candidate(o, "captioned", "phash_part", d) for o, _, d in on_alt(code, (slot,)))
-    return out
+def _hits(mi, codes: list, radii: list[int]):
+    """One :meth:`MultiIndex.query_many` of ``codes``; returns a function row -> (ids, distances) of that
+    code's hits (ids ascending, as :meth:`MultiIndex.query` gives them)."""
+    if not codes:
+        return lambda row: (np.zeros(0, np.int64), np.zeros(0, np.int32))
+    q, ids, d = mi.query_many(np.array(codes, np.uint64).reshape(len(codes), -1), np.array(radii, np.int64))
+    bounds = np.searchsorted(q, np.arange(len(codes) + 1))
+    return lambda row: (ids[bounds[row]:bounds[row + 1]], d[bounds[row]:bounds[row + 1]])
 
 
 def verify_candidate(index: HashIndex, h: DedupHashes, c: Candidate, cfg: DedupConfig) -> float:
@@ -163,17 +175,23 @@ OLD_KINDS = ("same_image", "mirrored_rotated", "cropped")
 def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[VerifiedMatch]:
     """The verified matches of one photo against the index, one per other photo (the best kind).
 
-    Hash hits of the original kinds are checked on the grey signatures first (``verify_candidate``). With
-    ``cfg.match_reuse`` every other photo with a hit (at most ``cfg.max_confirm``, nearest first) is then
-    confirmed on local features (:func:`pipeline.dedup.confirm.confirm`): a signature match that turns out
-    to be the same spot with something changed becomes ``same_spot``; a hit the signatures rejected (a
-    caption, a rotation, a screenshot) becomes a copy of the kind :func:`copy_kind` names when the
-    features confirm it. When the features cannot align the pair, the signature verdict stands."""
+    With ``cfg.match_reuse`` every other photo with a hash hit (at most ``cfg.max_confirm``, nearest first)
+    is confirmed on local features (:func:`pipeline.dedup.confirm.confirm`) first. Hash hits of the
+    original kinds are checked on the grey signatures (``verify_candidate``), except for the photos the
+    features found to be the same spot with something changed: those are ``same_spot`` whatever the
+    signatures say, so their checks (mostly crop searches, the dearest part of matching) are skipped. A hit
+    the signatures rejected (a caption, a rotation, a screenshot) becomes a copy of the kind
+    :func:`copy_kind` names when the features confirm it; a signature match the features confirm keeps
+    its kind. When the features cannot align the pair, the signature verdict stands."""
     cands = candidates(index, h, cfg)
+    confirmed = confirm_others(index, h, cands, cfg) if cfg.match_reuse and h.view else {}
     found: dict[int, VerifiedMatch] = {}
     for c in cands:
         if c.kind not in OLD_KINDS:
             continue
+        conf = confirmed.get(c.other)
+        if conf is not None and conf[1].verdict == SAME_SPOT:
+            continue  # the same spot, whatever the signatures say
         prev = found.get(c.other)
         if prev is not None and (prev.kind != "cropped" or c.kind == "cropped"):
             continue  # already matched as well or better
@@ -181,8 +199,13 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
         diff = verify_candidate(index, h, c, cfg)
         if diff <= limit:
             found[c.other] = VerifiedMatch(index.shas[c.other], c.kind, c.hash_name, c.distance, diff, c.variant)
-    if cfg.match_reuse and h.view:
-        found = confirm_all(index, h, cands, found, cfg)
+    for o, (c, conf) in confirmed.items():
+        sha = index.shas[o]
+        if conf.verdict == COPY:
+            if o not in found:  # a signature match keeps its kind
+                found[o] = VerifiedMatch(sha, copy_kind(c, conf), c.hash_name, c.distance, conf.changed, c.variant)
+        elif conf.verdict == SAME_SPOT:
+            found[o] = VerifiedMatch(sha, "same_spot", c.hash_name, c.distance, conf.changed, c.variant)
     return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))
 
 
@@ -199,14 +222,15 @@ def copy_kind(c: Candidate, conf: Confirmation) -> str:
     return c.kind if c.kind != "straightened" else "same_image"
 
 
-def confirm_all(index: HashIndex, h: DedupHashes, cands: list[Candidate], found: dict[int, VerifiedMatch],
-                cfg: DedupConfig) -> dict[int, VerifiedMatch]:
-    """Confirm the best candidate of each other photo on local features (see :func:`match_one`)."""
+def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
+                   cfg: DedupConfig) -> dict[int, tuple[Candidate, Confirmation]]:
+    """The best confirmation on local features (and the candidate it was made for) of each of the first
+    ``cfg.max_confirm`` other photos of ``cands`` (nearest first) that have a view (see :func:`match_one`)."""
     ccfg = ConfirmConfig(copy_max_changed=cfg.copy_max_changed, same_spot_min_inliers=cfg.same_spot_min_inliers)
     per_other: dict[int, list[Candidate]] = {}
     for c in cands:  # nearest first
         per_other.setdefault(c.other, []).append(c)
-    out = dict(found)
+    out: dict[int, tuple[Candidate, Confirmation]] = {}
     for o in list(per_other)[:cfg.max_confirm]:
         other = index.hashes(index.shas[o])
         if other is None or not other.view:
@@ -227,15 +251,8 @@ def confirm_all(index: HashIndex, h: DedupHashes, cands: list[Candidate], found:
                 best = (c, conf)
             if conf.verdict == COPY:
                 break
-        if best is None:
-            continue
-        c, conf = best
-        sha = index.shas[o]
-        if conf.verdict == COPY:
-            if o not in out:  # a signature match keeps its kind
-                out[o] = VerifiedMatch(sha, copy_kind(c, conf), c.hash_name, c.distance, conf.changed, c.variant)
-        elif conf.verdict == SAME_SPOT:
-            out[o] = VerifiedMatch(sha, "same_spot", c.hash_name, c.distance, conf.changed, c.variant)
+        if best is not None:
+            out[o] = best
     return out
 
 

@@ -113,6 +113,33 @@ class MultiIndex:
         keep = d <= radius
         return cand[keep], d[keep]
 
+    def query_many(self, codes: np.ndarray, radii: np.ndarray | int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`query` of many codes (k, w) at once, each within its own radius (``radii``: (k,) or one
+        int): arrays query row, id and distance of every hit, sorted by (query row, id). The probes of all
+        queries go through each chunk's bucket table in one vectorised pass (at the chunk radius of the
+        largest radius; the full distance then filters each query at its own)."""
+        codes = np.asarray(codes, dtype=np.uint64).reshape(-1, self.words)
+        k = len(codes)
+        radii = np.broadcast_to(np.asarray(radii, np.int64), (k,))
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32))
+        if len(self.codes) == 0 or k == 0 or radii.max() < 0:
+            return empty
+        rc = self._chunk_radius(int(radii.max()))
+        qs, ids = [], []
+        for ci, ch in enumerate(self.chunks):
+            keys = ((codes[:, ch.word] >> np.uint64(ch.shift)) & np.uint64((1 << ch.bits) - 1))
+            probes = (keys[:, None] ^ self._masks_for(ch.bits, rc)[None, :]).astype(np.int64)  # (k, P)
+            lo, hi = self._starts[ci][probes], self._starts[ci][probes + 1]
+            lens = (hi - lo).reshape(-1)
+            ids.append(self._order[ci][_ranges(lo.reshape(-1), lens)])
+            qs.append(np.repeat(np.repeat(np.arange(k, dtype=np.int64), probes.shape[1]), lens))
+        n = len(self.codes)
+        pair = np.unique(np.concatenate(qs) * n + np.concatenate(ids))
+        q, i = pair // n, pair % n
+        d = hamming_rows(self.codes[i], codes[q])
+        keep = d <= radii[q]
+        return q[keep], i[keep], d[keep]
+
     def pairs_within(self, radius: int, chunks_per_word: int | None = None,
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pair (i < j) of stored codes within ``radius`` bits: arrays i, j (int64), distance (int32),
