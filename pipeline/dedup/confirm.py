@@ -45,6 +45,11 @@ class ConfirmConfig:
     changed_levels: int = 28  # grey levels (after blur and level matching) that count as a change
     copy_max_changed: float = 0.004  # of the overlap, after forgiving captions and text
     same_spot_min_inliers: int = 30
+    #: keypoints spread over a grid x grid of cells (at most features / grid**2 per cell, the rest by
+    #: strength) out of ``features * spread_pool`` detected: large lettering on a copy has the strongest
+    #: corners of the picture and would otherwise take every keypoint, leaving none to match the original
+    grid: int = 4
+    spread_pool: int = 4
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,10 @@ def view_features(grey: np.ndarray, cfg: ConfirmConfig = ConfirmConfig()) -> Vie
     """Local features of a grey view (H x W uint8), CLAHE-equalised as the verify stage does."""
     g = np.ascontiguousarray(np.asarray(grey, np.uint8))
     eq = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4)).apply(g)
-    det = _make_detector(VerifyConfig(detector=cfg.detector, features=cfg.features))
+    det = _make_detector(VerifyConfig(detector=cfg.detector, features=cfg.features * max(1, cfg.spread_pool)))
     try:
-        kps, desc = det.detectAndCompute(eq, None)
+        kps = _spread(det.detect(eq, None), g.shape, cfg.features, cfg.grid)
+        kps, desc = det.compute(eq, kps) if kps else ((), None)
     except cv2.error:
         kps, desc = (), None
     pts = np.array([k.pt for k in kps], np.float32).reshape(-1, 2)
@@ -86,6 +92,24 @@ def view_features(grey: np.ndarray, cfg: ConfirmConfig = ConfirmConfig()) -> Vie
         desc = np.zeros((0, 32), np.uint8) if cfg.detector != "sift" else np.zeros((0, 128), np.float32)
     size = (g.shape[1], g.shape[0])
     return ViewFeatures(g, PhotoFeatures("", pts, desc, 1.0, size, size, cfg.detector, g))
+
+
+def _spread(kps, shape: tuple[int, int], n: int, grid: int) -> list:
+    """At most ``n`` of ``kps``: the strongest ``n // grid**2`` of each cell of a ``grid`` x ``grid`` split
+    of an image of ``shape``, then the strongest of the rest up to ``n``."""
+    kps = list(kps)
+    if len(kps) <= n or grid < 1:
+        return kps
+    h, w = shape
+    xy = np.array([k.pt for k in kps], np.float64)
+    resp = np.array([k.response for k in kps], np.float64)
+    cell = (np.minimum(xy[:, 1] * grid // h, grid - 1) * grid + np.minimum(xy[:, 0] * grid // w, grid - 1))
+    order = np.lexsort((-resp, cell))  # by cell, strongest first
+    first = np.searchsorted(cell[order], cell[order], side="left")
+    take = order[np.arange(len(order)) - first < n // (grid * grid)]
+    rest = np.setdiff1d(np.arange(len(kps)), take)
+    take = np.concatenate([take, rest[np.argsort(-resp[rest], kind="stable")][:n - len(take)]])
+    return [kps[i] for i in np.sort(take)]
 
 
 def _matched_levels(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -146,11 +170,19 @@ def _band(ga: np.ndarray, wb: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def _text_like(changed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Changed pixels that belong to a line of text drawn on one photo: connected blobs (the letters of a
     line merge into one after a wide closing) at least 2.5x wider than tall, no taller than 22 % of the
-    view, made of at least 4 separate thin pieces (words, letters: mean stroke depth under 35 % of the line
-    height), where one photo (``a``, ``b``: the unblurred views) has at least 1.5x the other's edge energy
-    (strokes drawn over the picture) or is near-white or near-black (lettering and its outline) on at
-    least half of the changed pixels, 30 points more than the other (10 points for a long line: 8 pieces or
-    more, 5x wider than tall)."""
+    view, made of thin pieces (words, letters: mean stroke depth under 35 % of the line height, plus half a
+    pixel), where one photo (``a``, ``b``: the unblurred views) shows lettering:
+
+    * at least 4 pieces, and one photo has at least 1.5x the other's edge energy (strokes drawn over the
+      picture), or is near-white or near-black on at least half of the changed pixels, 30 points more than
+      the other (10 points for a long line: 8 pieces or more, 5x wider than tall); or
+    * at least 3 pieces (large letters with an outline touch), and the changed pixels of one photo have
+      the lettering's fill or outline for median (at least 190 or at most 50 grey levels), 70 levels from
+      the other photo's median, or that photo has 2.5x the other's edge energy.
+
+    Then what is left of the line: changed blobs on the rows of a line found (their height at least 60 %
+    within the line's rows), at most two line heights from it along the row, whose edge energy is higher
+    in the same photo as the line's (the letters running off the edge, a word split from the rest)."""
     h = changed.shape[0]
     k = max(3, h // 40)
     merged = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, 3 * k), np.uint8))
@@ -158,26 +190,47 @@ def _text_like(changed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.zeros_like(changed)
     ea = np.abs(cv2.Laplacian(a.astype(np.float32), cv2.CV_32F))
     eb = np.abs(cv2.Laplacian(b.astype(np.float32), cv2.CV_32F))
+    lines: list[tuple[int, int, int, int, bool]] = []  # x0, x1, y0, y1, lettering drawn on b
+    rest: list[tuple[int, float, float]] = []  # component, edge energy of a, of b
     for i in range(1, n):
         x, y, w, hh, area = stats[i]
-        if w < 2.5 * hh or hh > 0.22 * h:
-            continue
         region = lab[y:y + hh, x:x + w] == i
+        sa, sb = float(ea[y:y + hh, x:x + w][region].mean()), float(eb[y:y + hh, x:x + w][region].mean())
+        if w < 2.5 * hh or hh > 0.22 * h:
+            rest.append((i, sa, sb))
+            continue
         strokes = (region & changed[y:y + hh, x:x + w]).astype(np.uint8)
         pieces = cv2.connectedComponents(strokes)[0] - 1
-        if pieces < 4:  # one or two solid things (a removed bottle, a moved car) are no line of text
+        if pieces < 3:  # one or two solid things (a removed bottle, a moved car) are no line of text
+            rest.append((i, sa, sb))
             continue
         depth = cv2.distanceTransform(np.pad(strokes, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
-        if 2.0 * float(depth[strokes > 0].mean()) > 0.35 * hh:  # solid, not strokes
+        if 2.0 * float(depth[strokes > 0].mean()) > 0.35 * hh + 0.5:  # solid, not strokes
             continue
-        sa, sb = float(ea[y:y + hh, x:x + w][region].mean()), float(eb[y:y + hh, x:x + w][region].mean())
         on = strokes > 0
-        xa = float(((a[y:y + hh, x:x + w] >= 200) | (a[y:y + hh, x:x + w] <= 50))[on].mean())
-        xb = float(((b[y:y + hh, x:x + w] >= 200) | (b[y:y + hh, x:x + w] <= 50))[on].mean())
+        pa, pb = a[y:y + hh, x:x + w][on], b[y:y + hh, x:x + w][on]
+        xa, xb = float(((pa >= 200) | (pa <= 50)).mean()), float(((pb >= 200) | (pb <= 50)).mean())
         line = pieces >= 8 and w >= 5 * hh  # a long line of letters: small lettering blurs out of the extremes
-        if max(sa, sb) >= 1.5 * min(sa, sb) + 1.0 or (max(xa, xb) >= 0.5 and abs(xa - xb) >= 0.3) \
-                or (line and abs(xa - xb) >= 0.1):
+        ma, mb = float(np.median(pa)), float(np.median(pb))
+        fill = abs(ma - mb) >= 70 and (max(ma, mb) >= 190 or min(ma, mb) <= 50)  # a fill or an outline
+        if pieces >= 4 and (max(sa, sb) >= 1.5 * min(sa, sb) + 1.0 or (max(xa, xb) >= 0.5 and abs(xa - xb) >= 0.3)
+                            or (line and abs(xa - xb) >= 0.1)) \
+                or fill or max(sa, sb) >= 2.5 * min(sa, sb) + 1.0:
             out[y:y + hh, x:x + w] |= region & changed[y:y + hh, x:x + w]
+            on_b = sb > sa if abs(sb - sa) > 1.0 else (mb >= 190 or mb <= 50)
+            lines.append((x, x + w, y, y + hh, on_b))
+        else:
+            rest.append((i, sa, sb))
+    for i, sa, sb in rest:  # what is left of a line found
+        x, y, w, hh, _ = stats[i]
+        for x0, x1, y0, y1, on_b in lines:
+            lh = y1 - y0
+            rows = min(y + hh, y1) - max(y, y0)
+            gap = max(x0 - (x + w), x - x1, 0)
+            if rows >= 0.6 * hh and gap <= 2 * lh and hh <= 1.5 * lh and (sb > sa) == on_b:
+                region = lab[y:y + hh, x:x + w] == i
+                out[y:y + hh, x:x + w] |= region & changed[y:y + hh, x:x + w]
+                break
     return out
 
 
