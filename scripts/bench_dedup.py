@@ -306,47 +306,87 @@ def stage_batch(n: int, reused: float, seed: int = 0) -> list[bytes]:
     return batch
 
 
-def bench_stage(batch: list[bytes], rounds: int = 2) -> tuple[float, float]:
-    """The whole dedup stage per photo, today's (``match_reuse = false``: no reuse hashes or views, no
-    confirmation) against issue 13's (reuse hashes and views, reuse candidates, every candidate confirmed
-    on local features), in one run: hashing interleaved photo by photo, then one matching pass per
-    configuration over an index of the batch (each photo queried once, as pipeline.dedup.store does),
-    alternating which goes first. Returns (today, new) ms per photo."""
+#: the code issue 12's "first-time dedup matching <= 20 ms per photo" is measured against: issue 13 as landed
+BASELINE_REV = "cb4bd016f3e9441a44856f25da1790750fd64467"
+
+
+def load_baseline(rev: str):
+    """The ``pipeline`` package at git revision ``rev``, importable as ``pipeline_base`` (extracted with
+    ``git archive`` into a temporary folder), so that its dedup stage runs next to today's in one process.
+    Returns its ``(hashing, index, match, config)`` modules."""
+    import importlib
+    import subprocess
+    import tarfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="dedup-baseline-"))
+    data = subprocess.run(["git", "-C", str(REPO), "archive", rev, "pipeline"], check=True,
+                          capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(tmp, filter="data")
+    (tmp / "pipeline").rename(tmp / "pipeline_base")
+    sys.path.insert(0, str(tmp))
+    return tuple(importlib.import_module(f"pipeline_base.{m}") for m in ("dedup.hashing", "dedup.index",
+                                                                          "dedup.match", "config"))
+
+
+def bench_stage(batch: list[bytes], rounds: int = 2, baseline_rev: str = BASELINE_REV) -> dict[str, float]:
+    """The whole dedup stage per photo in one run, three arms: ``today`` (``match_reuse = false``: no reuse
+    hashes or views, no confirmation; the stage before issue 13), ``baseline`` (the code at
+    ``baseline_rev``, issue 13 as landed, loaded with :func:`load_baseline`) and ``new`` (this code, the
+    defaults). Hashing is interleaved photo by photo; then one matching pass per arm over an index of the
+    batch (each photo queried once, as pipeline.dedup.store does), the arms' order rotating every round.
+    Returns ms per photo by part and arm."""
     from pipeline.config import DedupConfig
     from pipeline.dedup.match import match_one
 
     cfg = Config()
-    today, new = DedupConfig(match_reuse=False), DedupConfig()
-    print(f"\n== whole dedup stage per photo: {len(batch)} photos (real files of ../shared/data and reused copies)")
-    spent = {"hash_today": 0.0, "hash_new": 0.0, "match_today": 0.0, "match_new": 0.0}
-    found = {}
-    warm = [compute_hashes(load_photo(d, cfg.load, sha256=str(i)).image, str(i)) for i, d in enumerate(batch[:4])]
-    for dcfg in (today, new):  # compile the radius search and load OpenCV before anything is timed
-        index = HashIndex.from_hashes(warm)
-        for h in warm:
-            match_one(index, h, dcfg)
+    b_hashing, b_index, b_match, b_config = load_baseline(baseline_rev)
+    arms = {
+        "today": (lambda im, sha: compute_hashes(im, sha, with_views=False), HashIndex.from_hashes, match_one,
+                  DedupConfig(match_reuse=False)),
+        "baseline": (b_hashing.compute_hashes, b_index.HashIndex.from_hashes, b_match.match_one,
+                     b_config.DedupConfig()),
+        "new": (compute_hashes, HashIndex.from_hashes, match_one, DedupConfig()),
+    }
+    names = list(arms)
+    print(f"\n== whole dedup stage per photo: {len(batch)} photos (real files of ../shared/data and reused copies); "
+          f"baseline = {baseline_rev[:12]}")
+    spent = {f"{part}_{n}": 0.0 for part in ("hash", "match") for n in names}
+    found: dict[str, int] = {}
+    warm = [load_photo(d, cfg.load, sha256=str(i)).image for i, d in enumerate(batch[:4])]
+    for hasher, build, match, dcfg in arms.values():  # compile the radius search and load OpenCV first
+        hs = [hasher(im, str(i)) for i, im in enumerate(warm)]
+        index = build(hs)
+        for h in hs:
+            match(index, h, dcfg)
     for r in range(rounds):
-        hashes = {"today": [], "new": []}
+        order = names[r % 3:] + names[:r % 3]
+        hashes: dict[str, list] = {n: [] for n in names}
         for data in batch:
-            for name, views in ((("today", False), ("new", True)) if r % 2 == 0 else (("new", True), ("today", False))):
+            for name in order:
                 t0 = time.perf_counter()
                 sha = hashlib.sha256(data).hexdigest()
-                h = compute_hashes(load_photo(data, cfg.load, sha256=sha).image, sha, with_views=views)
+                h = arms[name][0](load_photo(data, cfg.load, sha256=sha).image, sha)
                 spent[f"hash_{name}"] += time.perf_counter() - t0
                 hashes[name].append(h)
-        for name, dcfg in ((("today", today), ("new", new)) if r % 2 == 0 else (("new", new), ("today", today))):
-            index = HashIndex.from_hashes(hashes[name])
+        for name in order:
+            _, build, match, dcfg = arms[name]
+            index = build(hashes[name])
             t0 = time.perf_counter()
-            found[name] = sum(len(match_one(index, h, dcfg)) for h in hashes[name])
+            found[name] = sum(len(match(index, h, dcfg)) for h in hashes[name])
             spent[f"match_{name}"] += time.perf_counter() - t0
     per = {k: 1e3 * v / (rounds * len(batch)) for k, v in spent.items()}
-    t_today, t_new = per["hash_today"] + per["match_today"], per["hash_new"] + per["match_new"]
-    print(f"today  : hashing {per['hash_today']:6.1f} ms + matching {per['match_today']:6.1f} ms = {t_today:6.1f} ms/photo "
-          f"({found['today']} matches)")
-    print(f"issue 13: hashing {per['hash_new']:6.1f} ms + matching {per['match_new']:6.1f} ms = {t_new:6.1f} ms/photo "
-          f"({found['new']} matches, same_spot included)")
-    print(f"added: {t_new - t_today:+.1f} ms per photo (target <= +15 ms); ratio {t_new / t_today:.2f}x")
-    return t_today, t_new
+    labels = {"today": "today (match_reuse = false)", "baseline": f"issue 13 as landed ({baseline_rev[:7]})",
+              "new": "this code (defaults)"}
+    for name in names:
+        per[f"stage_{name}"] = per[f"hash_{name}"] + per[f"match_{name}"]
+        print(f"{labels[name]:34s}: hashing {per[f'hash_{name}']:6.1f} ms + matching {per[f'match_{name}']:6.1f} ms "
+              f"= {per[f'stage_{name}']:6.1f} ms/photo ({found[name]} matches, same_spot included)")
+    print(f"matching, this code against issue 13 as landed: {per['match_new']:.1f} against {per['match_baseline']:.1f} "
+          f"ms/photo, {per['match_baseline'] / per['match_new']:.2f}x faster (target <= 20 ms/photo)")
+    print(f"whole stage added by issue 13, this code against today's: {per['stage_new'] - per['stage_today']:+.1f} ms "
+          f"per photo (target <= +15 ms), {per['stage_new'] / per['stage_today']:.2f}x")
+    return per
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,9 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stage", type=int, default=120, help="real photos in the whole-stage batch (0: skip)")
     ap.add_argument("--reused", type=float, default=0.1, help="fraction of them also reused in the batch")
     ap.add_argument("--stage-only", action="store_true", help="only the whole-stage comparison")
+    ap.add_argument("--baseline", default=BASELINE_REV, help="git revision whose dedup stage is the baseline")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of the whole-stage comparison")
     args = ap.parse_args(argv)
     if args.stage and (REPO.parent / "shared" / "data").is_dir():
-        bench_stage(stage_batch(args.stage, args.reused))
+        bench_stage(stage_batch(args.stage, args.reused), args.rounds, args.baseline)
     if args.stage_only:
         return 0
     speedups = {"generated phone-like 12 MP": bench_hashing([make_phone_jpeg(i) for i in range(args.photos)],

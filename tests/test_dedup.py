@@ -557,16 +557,29 @@ def text_overlay(im: Image.Image, size_fraction: float) -> Image.Image:
     return out
 
 
-@pytest.mark.parametrize("kind", ["screenshot", "screenshot_dark_card", "straightened", "captioned", "text"])
+def large_text(im: Image.Image) -> Image.Image:
+    """Lettering a seventh of the height tall, white with a black outline, running off the right edge: its
+    corners are the strongest of the picture and its letters touch."""
+    out = im.copy()
+    size = round(im.height / 7)
+    ImageDraw.Draw(out).text((round(im.width * 0.05), round(im.height * 0.45)), "Nhom tinh nguyen Q.3 - 12 bao rac",
+                             fill=(255, 255, 255), font=_font(size), stroke_width=max(1, size // 12),
+                             stroke_fill=(0, 0, 0))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["screenshot", "screenshot_dark_card", "straightened", "captioned", "text",
+                                  "text_large", "text_large_plain_ground"])
 def test_reused_copies_are_found_and_flagged(tmp_path, kind):
     """Each way a cheater reuses another entry's photo is found, named, and flagged as DUPLICATE_PHOTO."""
-    im, _ = scene(91)
+    im = background(91) if kind == "text_large_plain_ground" else scene(91)[0]
     copy = {"screenshot": lambda: phone_screenshot(im),
             "screenshot_dark_card": lambda: phone_screenshot(im, dark=True, margin=40),
             "straightened": lambda: straightened(im, -3.2),
             "captioned": lambda: caption_band(im, 0.2),
-            "text": lambda: text_overlay(im, 1 / 11)}[kind]()
-    expected = "screenshot" if kind.startswith("screenshot") else "captioned" if kind == "text" else kind
+            "text": lambda: text_overlay(im, 1 / 11),
+            "text_large": lambda: large_text(im), "text_large_plain_ground": lambda: large_text(im)}[kind]()
+    expected = "screenshot" if kind.startswith("screenshot") else "captioned" if kind.startswith("text") else kind
     orig, reused = jpeg(im, 92), jpeg(copy, 85)
     with Workspace(tmp_path / "ws") as ws:
         put_entry(ws, "E1", "r1", [("before/1.jpg", "before", orig), ("after/1.jpg", "after", jpeg(scene(92)[0]))])

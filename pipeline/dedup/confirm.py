@@ -12,7 +12,10 @@ A hash hit only says two photos look alike at 8x8 frequencies. :func:`confirm` t
 3. forgives what an editor adds on top of a photo: a caption band (a run of rows at the top or bottom
    where nearly every pixel changed, darker or flatter in one photo) and text (changed blobs that are
    short and wide, drawn in near-white or near-black in one photo);
-4. calls the pair a ``copy`` when what is left changed covers at most ``copy_max_changed`` of the overlap,
+4. calls the pair a ``copy`` when what is left changed covers at most ``copy_max_changed`` of the overlap
+   (``parallax_max_changed`` when, in the same framing, the keypoints disagree with the similarity by
+   ``parallax_px`` or more: the parallax of a moving camera, whose frames seconds apart may differ by only
+   0.1-0.4 % at 320 px),
    ``same_spot`` when the geometry is certain but something in the picture changed (a moved car, removed
    litter: frames of a fixed camera, or a before and after), and ``different`` otherwise.
 
@@ -44,6 +47,14 @@ class ConfirmConfig:
     min_overlap: float = 0.5  # of the smaller view, covered by the other
     changed_levels: int = 28  # grey levels (after blur and level matching) that count as a change
     copy_max_changed: float = 0.004  # of the overlap, after forgiving captions and text
+    #: a pair in the same framing (zoom within ``parallax_zoom`` of 1, under ``parallax_angle`` degrees)
+    #: whose keypoints disagree with the fitted similarity by ``parallax_px`` or more (median, view pixels:
+    #: the parallax of a moving camera; an editor's copy is one exact transform) is a copy only when at most
+    #: ``parallax_max_changed`` changed (a resized copy's keypoints may disagree too, but nothing changes)
+    parallax_px: float = 0.3
+    parallax_max_changed: float = 0.0012
+    parallax_zoom: float = 0.005
+    parallax_angle: float = 0.5
     same_spot_min_inliers: int = 30
     #: keypoints spread over a grid x grid of cells (at most features / grid**2 per cell, the rest by
     #: strength) out of ``features * spread_pool`` detected: large lettering on a copy has the strongest
@@ -295,7 +306,9 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
     left = keep & ~text
     frac = float((changed & ~text).sum()) / max(1, int(left.sum()))
     forgiven = 1.0 - float(left.sum()) / max(1, int(valid.sum()))
-    if frac <= cfg.copy_max_changed and forgiven <= 0.4:
+    parallax = residual >= cfg.parallax_px and abs(zoom - 1.0) <= cfg.parallax_zoom and abs(angle) <= cfg.parallax_angle
+    limit = cfg.parallax_max_changed if parallax else cfg.copy_max_changed
+    if frac <= min(limit, cfg.copy_max_changed) and forgiven <= 0.4:
         verdict = COPY
     elif inl >= cfg.same_spot_min_inliers:
         verdict = SAME_SPOT

@@ -50,12 +50,16 @@ CREATE TABLE IF NOT EXISTS dedup_queried (
 """
 register_schema(SCHEMA)
 
+#: the matcher's own version, part of the match key: a change of what the confirmation calls a copy re-queries
+#: (2: keypoints spread over a grid, more lettering forgiven, the parallax of a moving camera is no copy)
+MATCH_VERSION = "2"
 COMMIT_EVERY = 100  # photos per transaction: a killed run loses at most this many queries
 
 
 def match_key(cfg: DedupConfig) -> str:
-    """Key of the stored matches: the hash version and every matching setting (16 hex digits)."""
-    blob = json.dumps({"hash": STAGE_VERSION, "cfg": cfg.__dict__}, sort_keys=True)
+    """Key of the stored matches: the hash version, the matcher's version and every matching setting (16 hex
+    digits)."""
+    blob = json.dumps({"hash": STAGE_VERSION, "match": MATCH_VERSION, "cfg": cfg.__dict__}, sort_keys=True)
     return short_hash(blob)
 
 
