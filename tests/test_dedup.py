@@ -639,6 +639,35 @@ def test_cli_lists_same_spot_pairs_on_their_own(tmp_path, capsys):
     assert "frame1.jpg" in tail and "frame2.jpg" in tail and "x.jpg" not in tail
 
 
+def test_a_moving_cameras_frames_with_little_changed_are_the_same_spot_not_copies():
+    """Two frames of a slowly moving camera: one car moved by a few pixels (~0.15 % of the view changed) and
+    a slight change of perspective (the keypoints disagree with any similarity by ~0.5 px). The same car
+    move without the parallax is a copy with a tiny edit; with it, the same spot. The parallax rule is what
+    tells them apart (off, both are copies)."""
+    import cv2
+
+    from pipeline.dedup.confirm import COPY, SAME_SPOT, ConfirmConfig, confirm, view_features
+    from pipeline.dedup.hashing import decode_view
+
+    def features(im):
+        return view_features(decode_view(hashes_of(jpeg(im)).view))
+
+    bg = background(121)
+    _, objs = scene(121, objects=10)
+    first = draw(bg, objs + [("rectangle", (420, 430, 470, 460), (200, 30, 30))])
+    moved = draw(bg, objs + [("rectangle", (440, 430, 490, 460), (200, 30, 30))])
+    w, h = moved.size
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    keystone = cv2.getPerspectiveTransform(corners, corners + np.float32([[4, 0], [-4, 0], [0, 0], [0, 0]]))
+    second = Image.fromarray(cv2.warpPerspective(np.asarray(moved), keystone, (w, h), borderMode=cv2.BORDER_REFLECT))
+    a, edited, frame = features(first), features(moved), features(second)
+    c = confirm(a, frame)
+    assert c.verdict == SAME_SPOT and c.residual >= 0.3 and 0.0012 < c.changed <= 0.004, c
+    assert confirm(a, edited).verdict == COPY
+    off = ConfirmConfig(parallax_px=99.0)
+    assert confirm(a, frame, off).verdict == COPY
+
+
 def test_before_after_with_litter_removed_is_never_a_copy(tmp_path):
     """One clean-up: the same framing, the litter (five objects, one of them long and flat) removed. With
     every reuse candidate and the confirmation on, it is the same spot, never a copy nor UNCHANGED_AFTER,
