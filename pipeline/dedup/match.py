@@ -182,7 +182,9 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
     signatures say, so their checks (mostly crop searches, the dearest part of matching) are skipped. A hit
     the signatures rejected (a caption, a rotation, a screenshot) becomes a copy of the kind
     :func:`copy_kind` names when the features confirm it; a signature match the features confirm keeps
-    its kind. When the features cannot align the pair, the signature verdict stands."""
+    its kind. Signature matches of photos beyond the ``max_confirm`` first are confirmed too (at most
+    ``max_confirm`` more), so that no copy is reported that the features would call the same spot. When
+    the features cannot align the pair, the signature verdict stands."""
     cands = candidates(index, h, cfg)
     confirmed = confirm_others(index, h, cands, cfg) if cfg.match_reuse and h.view else {}
     found: dict[int, VerifiedMatch] = {}
@@ -199,6 +201,10 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
         diff = verify_candidate(index, h, c, cfg)
         if diff <= limit:
             found[c.other] = VerifiedMatch(index.shas[c.other], c.kind, c.hash_name, c.distance, diff, c.variant)
+    if cfg.match_reuse and h.view:  # no copy without the features' look: the signature copies beyond the cap too
+        beyond = {o for o in found if o not in confirmed}
+        if beyond:
+            confirmed.update(confirm_others(index, h, [c for c in cands if c.other in beyond], cfg))
     for o, (c, conf) in confirmed.items():
         sha = index.shas[o]
         if conf.verdict == COPY:
