@@ -668,6 +668,33 @@ def test_a_moving_cameras_frames_with_little_changed_are_the_same_spot_not_copie
     assert confirm(a, frame, off).verdict == COPY
 
 
+def test_signature_copies_beyond_the_confirmation_cap_are_confirmed_too(monkeypatch):
+    """``max_confirm`` caps the confirmations of the nearest candidates; a photo beyond the cap that the
+    signatures would call a copy is still looked at with the features, which call it the same spot. (The
+    signature check is made to accept every hit here: on real frames of one street its crop search does.)"""
+    import cv2
+
+    from pipeline.dedup import match as dmatch
+
+    bg = background(121)
+    _, objs = scene(121, objects=10)
+    first = draw(bg, objs + [("rectangle", (420, 430, 470, 460), (200, 30, 30))])
+    moved = draw(bg, objs + [("rectangle", (440, 430, 490, 460), (200, 30, 30))])
+    w, h = moved.size
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    keystone = cv2.getPerspectiveTransform(corners, corners + np.float32([[4, 0], [-4, 0], [0, 0], [0, 0]]))
+    frame = Image.fromarray(cv2.warpPerspective(np.asarray(moved), keystone, (w, h), borderMode=cv2.BORDER_REFLECT))
+    hs = [hashes_of(jpeg(first)), hashes_of(jpeg(first, 60)), hashes_of(jpeg(frame))]  # the copy is nearer
+    index = dindex.HashIndex.from_hashes(hs)
+    monkeypatch.setattr(dmatch, "verify_candidate", lambda *a: 0.0)
+    cfg = DedupConfig(max_confirm=1)
+    assert [c.other for c in dmatch.candidates(index, hs[0], cfg)][0] == 1
+    kinds = {m.other_sha256: m.kind for m in dmatch.match_one(index, hs[0], cfg)}
+    assert kinds == {hs[1].sha256: "same_image", hs[2].sha256: "same_spot"}
+    assert {m.kind for m in dmatch.match_one(index, hs[0], DedupConfig(max_confirm=1, match_reuse=False))} == \
+        {"same_image"}  # without the features, both are signature copies
+
+
 def test_before_after_with_litter_removed_is_never_a_copy(tmp_path):
     """One clean-up: the same framing, the litter (five objects, one of them long and flat) removed. With
     every reuse candidate and the confirmation on, it is the same spot, never a copy nor UNCHANGED_AFTER,
