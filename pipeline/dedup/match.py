@@ -182,7 +182,8 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
     signatures say, so their checks (mostly crop searches, the dearest part of matching) are skipped. A hit
     the signatures rejected (a caption, a rotation, a screenshot) becomes a copy of the kind
     :func:`copy_kind` names when the features confirm it; a signature match the features confirm keeps
-    its kind. Signature matches of photos beyond the ``max_confirm`` first are confirmed too (at most
+    its kind; a signature match the features call the same spot on a poor fit (under half the matches
+    inliers: a wrong alignment) stays a copy. Signature matches of photos beyond the ``max_confirm`` first are confirmed too (at most
     ``max_confirm`` more), so that no copy is reported that the features would call the same spot. When
     the features cannot align the pair, the signature verdict stands."""
     cands = candidates(index, h, cfg)
@@ -192,7 +193,7 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
         if c.kind not in OLD_KINDS:
             continue
         conf = confirmed.get(c.other)
-        if conf is not None and conf[1].verdict == SAME_SPOT:
+        if conf is not None and conf[1].verdict == SAME_SPOT and _solid(conf[1]):
             continue  # the same spot, whatever the signatures say
         prev = found.get(c.other)
         if prev is not None and (prev.kind != "cropped" or c.kind == "cropped"):
@@ -210,9 +211,18 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
         if conf.verdict == COPY:
             if o not in found:  # a signature match keeps its kind
                 found[o] = VerifiedMatch(sha, copy_kind(c, conf), c.hash_name, c.distance, conf.changed, c.variant)
-        elif conf.verdict == SAME_SPOT:
+        elif conf.verdict == SAME_SPOT and (_solid(conf) or o not in found):
             found[o] = VerifiedMatch(sha, "same_spot", c.hash_name, c.distance, conf.changed, c.variant)
     return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))
+
+
+#: a same-spot fit that overrides a signature copy: at least this share of the ratio-test matches are RANSAC
+#: inliers (frames of one camera: 0.85 and more; a wrong fit on a repetitive texture: ~0.25)
+SOLID_INLIER_RATIO = 0.5
+
+
+def _solid(conf: Confirmation) -> bool:
+    return conf.inliers >= SOLID_INLIER_RATIO * max(1, conf.matches)
 
 
 def copy_kind(c: Candidate, conf: Confirmation) -> str:
