@@ -695,6 +695,22 @@ def test_signature_copies_beyond_the_confirmation_cap_are_confirmed_too(monkeypa
         {"same_image"}  # without the features, both are signature copies
 
 
+def test_a_poor_same_spot_fit_does_not_overrule_a_signature_copy(monkeypatch):
+    """The features overrule a signature copy with ``same_spot`` only on a solid fit (half the matches or
+    more are inliers); a wrong alignment (a quarter, as on a repetitive texture) leaves the copy a copy."""
+    from pipeline.dedup import match as dmatch
+    from pipeline.dedup.confirm import SAME_SPOT, Confirmation
+
+    im, _ = scene(131)
+    hs = [hashes_of(jpeg(im)), hashes_of(jpeg(im.resize((480, 360)), 70))]
+    index = dindex.HashIndex.from_hashes(hs)
+    cands = dmatch.candidates(index, hs[0], DedupConfig())
+    for inliers, kind in ((40, "same_image"), (120, "same_spot")):
+        conf = Confirmation(SAME_SPOT, inliers, 160, changed=0.3)
+        monkeypatch.setattr(dmatch, "confirm_others", lambda *a, conf=conf: {1: (cands[0], conf)})
+        assert [m.kind for m in dmatch.match_one(index, hs[0], DedupConfig())] == [kind]
+
+
 def test_before_after_with_litter_removed_is_never_a_copy(tmp_path):
     """One clean-up: the same framing, the litter (five objects, one of them long and flat) removed. With
     every reuse candidate and the confirmation on, it is the same spot, never a copy nor UNCHANGED_AFTER,
