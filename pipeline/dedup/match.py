@@ -183,9 +183,9 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
     the signatures rejected (a caption, a rotation, a screenshot) becomes a copy of the kind
     :func:`copy_kind` names when the features confirm it; a signature match the features confirm keeps
     its kind; a signature match the features call the same spot on a poor fit (under half the matches
-    inliers: a wrong alignment) stays a copy. Signature matches of photos beyond the ``max_confirm`` first are confirmed too (at most
-    ``max_confirm`` more), so that no copy is reported that the features would call the same spot. When
-    the features cannot align the pair, the signature verdict stands."""
+    inliers: a wrong alignment) stays a copy. Signature matches of photos beyond the ``max_confirm`` first
+    are confirmed too (at most ``max_confirm`` more), so that no copy is reported that the features would
+    call the same spot. When the features cannot align the pair, the signature verdict stands."""
     cands = candidates(index, h, cfg)
     confirmed = confirm_others(index, h, cands, cfg) if cfg.match_reuse and h.view else {}
     found: dict[int, VerifiedMatch] = {}
