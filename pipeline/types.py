@@ -501,10 +501,6 @@ class EntryPhoto:
     sha256: str | None
     error: Problem | None = None
 
-    def __getitem__(self, name: str) -> Any:
-        # kept for pipeline/dedup/flags.py, which still reads rows as p["sha256"] (another owner's module)
-        return getattr(self, name)
-
 
 @dataclass(frozen=True)
 class RankingFacts:

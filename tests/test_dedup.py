@@ -436,9 +436,9 @@ def _store_batches():
 
 def _kinds(ws, entry_id, cfg=DedupConfig()):
     from pipeline.dedup.store import stored_matches
-    shas = [p["sha256"] for p in ws.entry_photos(entry_id)]
+    shas = [p.sha256 for p in ws.entry_photos(entry_id)]
     ms, _ = stored_matches(ws, shas, cfg)
-    names = {p["sha256"]: f'{e}/{p["rel_path"]}' for e in ws.entry_ids() for p in ws.entry_photos(e)}
+    names = {p.sha256: f'{e}/{p.rel_path}' for e in ws.entry_ids() for p in ws.entry_photos(e)}
     return sorted((names[m.photo_sha256], names[m.other_sha256], m.kind, m.first_seen) for m in ms)
 
 
@@ -450,16 +450,16 @@ def test_each_photo_is_queried_once_and_later_photos_find_earlier_ones(tmp_path)
         (b1, round1), (b2, round2) = _store_batches()
         for e, photos in round1.items():
             put_entry(ws, e, b1, photos)
-        shas = [p["sha256"] for e in round1 for p in ws.entry_photos(e)]
+        shas = [p.sha256 for e in round1 for p in ws.entry_photos(e)]
         assert query_new(ws, shas, cfg) == 3 and query_new(ws, shas, cfg) == 0 and unqueried(ws, shas, cfg) == []
         assert _kinds(ws, "E1") == [("E2/mirror.jpg", "E1/orig.jpg", "mirrored_rotated", "other")]
         # the same answer as matching the entry's photo live
-        live, _ = match_index(dindex.load_index(ws), [p["sha256"] for p in ws.entry_photos("E2")], cfg)
+        live, _ = match_index(dindex.load_index(ws), [p.sha256 for p in ws.entry_photos("E2")], cfg)
         assert [(m.kind, m.first_seen) for m in live] == [("mirrored_rotated", "other")]
         # a later round: only its new photo is queried, and the earlier entry sees the new match too
         for e, photos in round2.items():
             put_entry(ws, e, b2, photos)
-        new = [p["sha256"] for p in ws.entry_photos("E4")]
+        new = [p.sha256 for p in ws.entry_photos("E4")]
         assert unqueried(ws, shas + new, cfg) == new
         assert query_new(ws, shas + new, cfg) == 1
         assert ("E4/crop.jpg", "E1/orig.jpg", "cropped", "other") in _kinds(ws, "E1")
@@ -476,7 +476,7 @@ def test_stored_matches_do_not_depend_on_query_order(tmp_path):
             for batch, entries in _store_batches():
                 for e, photos in entries.items():
                     put_entry(ws, e, batch, photos)
-            shas = [p["sha256"] for e in ws.entry_ids() for p in ws.entry_photos(e)]
+            shas = [p.sha256 for e in ws.entry_ids() for p in ws.entry_photos(e)]
             for s in (shas[::-1] if reverse else shas):  # one photo at a time, in opposite orders
                 query_new(ws, [s], DedupConfig())
             results.append({e: _kinds(ws, e) for e in ws.entry_ids()})

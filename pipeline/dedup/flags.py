@@ -122,7 +122,7 @@ class DedupFacts:
 def entry_matches(ws: Workspace, entry_id: str, cfg: DedupConfig) -> tuple[list[DuplicateMatch], dict]:
     """Matches of the entry's photos against the whole workspace index (stored by
     :mod:`pipeline.dedup.store`; photos not yet queried are queried now), and the signature differences."""
-    shas = [p["sha256"] for p in ws.entry_photos(entry_id) if p["sha256"]]
+    shas = [p.sha256 for p in ws.entry_photos(entry_id) if p.sha256]
     uses = {s: len(ws.entries_with_photo(s)) for s in dict.fromkeys(shas)}
     return stored_matches(ws, shas, cfg, uses)
 
@@ -132,8 +132,8 @@ def gather(ws: Workspace, entry_id: str, cfg: DedupConfig) -> DedupFacts:
     matches, diffs = entry_matches(ws, entry_id, cfg)
     mine: dict[str, list[PhotoUse]] = {}
     for u in ws.entry_photos(entry_id):
-        if u["sha256"]:
-            mine.setdefault(u["sha256"], []).append(PhotoUse(entry_id, u["rel_path"], u["role"]))
+        if u.sha256:
+            mine.setdefault(u.sha256, []).append(PhotoUse(entry_id, u.rel_path, u.role))
     involved = set(mine) | {s for m in matches for s in (m.photo_sha256, m.other_sha256)}
     uses = {s: tuple(PhotoUse(*u) for u in ws.entries_with_photo(s)) for s in involved}
     return DedupFacts(entry_id, {s: tuple(v) for s, v in mine.items()}, tuple(matches), dict(diffs), uses,
