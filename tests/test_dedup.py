@@ -639,18 +639,10 @@ def test_cli_lists_same_spot_pairs_on_their_own(tmp_path, capsys):
     assert "frame1.jpg" in tail and "frame2.jpg" in tail and "x.jpg" not in tail
 
 
-def test_a_moving_cameras_frames_with_little_changed_are_the_same_spot_not_copies():
-    """Two frames of a slowly moving camera: one car moved by a few pixels (~0.15 % of the view changed) and
-    a slight change of perspective (the keypoints disagree with any similarity by ~0.5 px). The same car
-    move without the parallax is a copy with a tiny edit; with it, the same spot. The parallax rule is what
-    tells them apart (off, both are copies)."""
+def _moving_camera_frames() -> tuple[Image.Image, Image.Image, Image.Image]:
+    """A street scene, the same scene with one red car moved 20 px (a tiny edit), and that edit seen by a
+    camera that moved a little (a slight keystone: the parallax of a moving camera)."""
     import cv2
-
-    from pipeline.dedup.confirm import COPY, SAME_SPOT, ConfirmConfig, confirm, view_features
-    from pipeline.dedup.hashing import decode_view
-
-    def features(im):
-        return view_features(decode_view(hashes_of(jpeg(im)).view))
 
     bg = background(121)
     _, objs = scene(121, objects=10)
@@ -659,7 +651,22 @@ def test_a_moving_cameras_frames_with_little_changed_are_the_same_spot_not_copie
     w, h = moved.size
     corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     keystone = cv2.getPerspectiveTransform(corners, corners + np.float32([[4, 0], [-4, 0], [0, 0], [0, 0]]))
-    second = Image.fromarray(cv2.warpPerspective(np.asarray(moved), keystone, (w, h), borderMode=cv2.BORDER_REFLECT))
+    frame = Image.fromarray(cv2.warpPerspective(np.asarray(moved), keystone, (w, h), borderMode=cv2.BORDER_REFLECT))
+    return first, moved, frame
+
+
+def test_a_moving_cameras_frames_with_little_changed_are_the_same_spot_not_copies():
+    """Two frames of a slowly moving camera: one car moved by a few pixels (~0.15 % of the view changed) and
+    a slight change of perspective (the keypoints disagree with any similarity by ~0.5 px). The same car
+    move without the parallax is a copy with a tiny edit; with it, the same spot. The parallax rule is what
+    tells them apart (off, both are copies)."""
+    from pipeline.dedup.confirm import COPY, SAME_SPOT, ConfirmConfig, confirm, view_features
+    from pipeline.dedup.hashing import decode_view
+
+    def features(im):
+        return view_features(decode_view(hashes_of(jpeg(im)).view))
+
+    first, moved, second = _moving_camera_frames()
     a, edited, frame = features(first), features(moved), features(second)
     c = confirm(a, frame)
     assert c.verdict == SAME_SPOT and c.residual >= 0.3 and 0.0012 < c.changed <= 0.004, c
@@ -672,18 +679,9 @@ def test_signature_copies_beyond_the_confirmation_cap_are_confirmed_too(monkeypa
     """``max_confirm`` caps the confirmations of the nearest candidates; a photo beyond the cap that the
     signatures would call a copy is still looked at with the features, which call it the same spot. (The
     signature check is made to accept every hit here: on real frames of one street its crop search does.)"""
-    import cv2
-
     from pipeline.dedup import match as dmatch
 
-    bg = background(121)
-    _, objs = scene(121, objects=10)
-    first = draw(bg, objs + [("rectangle", (420, 430, 470, 460), (200, 30, 30))])
-    moved = draw(bg, objs + [("rectangle", (440, 430, 490, 460), (200, 30, 30))])
-    w, h = moved.size
-    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    keystone = cv2.getPerspectiveTransform(corners, corners + np.float32([[4, 0], [-4, 0], [0, 0], [0, 0]]))
-    frame = Image.fromarray(cv2.warpPerspective(np.asarray(moved), keystone, (w, h), borderMode=cv2.BORDER_REFLECT))
+    first, _, frame = _moving_camera_frames()
     hs = [hashes_of(jpeg(first)), hashes_of(jpeg(first, 60)), hashes_of(jpeg(frame))]  # the copy is nearer
     index = dindex.HashIndex.from_hashes(hs)
     monkeypatch.setattr(dmatch, "verify_candidate", lambda *a: 0.0)
