@@ -11,9 +11,12 @@ handles: one detector per worker.
 from __future__ import annotations
 
 import hashlib
+import os
 import traceback
 from dataclasses import dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from .config import Config, DetectConfig
 from .dedup.hashing import DedupHashes, compute_hashes
@@ -69,11 +72,12 @@ class EntryOutcome:
 
 
 _detectors: dict[Any, Any] = {}
-_threads: int = 0  # torch threads of this process's detector (0: one per core); set by a pool's initializer
+_threads: int = 0  # threads this process may use (0: one per core); set by a pool's initializer
 
 
 def set_process_threads(threads: int) -> None:
-    """Threads this process may use for torch and OpenCV (a pool worker gets cores / workers)."""
+    """Threads this process may use for OpenCV, and for torch when ``DetectConfig.torch_threads`` is 0 (a
+    pool worker gets cores / workers)."""
     global _threads
     _threads = threads
     if threads > 0:
@@ -89,8 +93,17 @@ def process_detector(cfg: DetectConfig) -> Any:
 
     key = cfg
     if key not in _detectors:
-        _detectors[key] = load_detector(replace(cfg, torch_threads=_threads or cfg.torch_threads))
+        _detectors[key] = load_detector(replace(cfg, torch_threads=cfg.torch_threads or _threads))
     return _detectors[key]
+
+
+def warm_detector(cfg: DetectConfig, _item: Any = None) -> int:
+    """Load this process's detector and run it once on a blank photo (imports, weights, the first forward
+    pass's set-up); returns the process id. ``fn(shared, item)`` of the executors: a benchmark starts every
+    worker with it before its clock, as it loads the plain detector before timing that
+    (scripts/bench_pipeline.py)."""
+    process_detector(cfg).detect_arrays([np.zeros((cfg.imgsz, cfg.imgsz, 3), np.uint8)])
+    return os.getpid()
 
 
 def execute_entry(task: EntryTask, cfg: Config) -> EntryOutcome:

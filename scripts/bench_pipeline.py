@@ -8,11 +8,17 @@ val photos (416 px to 3264x2448) and street video frames.
 Measured, each in a fresh process (so that peak RSS and start-up are its own), on the same files:
 
 * ``detector``: plain ultralytics ``predict`` with the pipeline's model, size and threshold on each file
-  path (ultralytics decodes the full-size file itself), model loaded before the clock starts;
-* ``serial``, ``local`` (process pool) and ``ray`` (a local Ray with as many CPUs, started before the
-  clock and not counted; its start-up is reported apart): ``run_batch`` into a fresh workspace, detector
-  loading included (a worker loads its own);
+  path (ultralytics decodes the full-size file itself), torch on every core (its fastest here), model
+  loaded and run once before the clock starts;
+* ``serial``, ``local`` (process pool) and ``ray`` (a local Ray with as many CPUs): ``run_batch`` into a
+  fresh workspace. Likewise the executor is started and each of its workers has loaded and run its
+  detector (:func:`pipeline.work.warm_detector`) before the clock; that start-up (Ray's own start
+  included) is timed and reported apart (``executor_startup_s``), and each ratio to the detector is
+  given without it (``x_detector``) and with it (``x_detector_with_startup``). Every executor's detector
+  runs torch on one thread (``[detect] torch_threads``: results do not depend on the executor);
 * ``rerun``: the serial run again on the finished workspace (must decode nothing).
+
+The batch has ``--entries`` entries; past the 72 sources, the sources again, mirrored and cropped.
 
 Reported: seconds, seconds per photo, the ratio of each run to the detector, local/serial and ray/local,
 peak RSS of the driver and of the largest worker, the 1-minute load average before and after each run.
@@ -78,7 +84,9 @@ def _write_entry(dest: Path, i: int, before, after) -> None:
 
 
 def build_batch(dest: Path, entries: int, seed: int = 0) -> int:
-    """Entries of before/after pairs from real photos; returns the number of photos written."""
+    """Entries of before/after pairs from real photos; returns the number of photos written. Past the last
+    source (72 of them), the sources again, mirrored and cropped by 2-8 % (new photos to every stage; dedup
+    may find them), so that a batch can be long enough to measure a steady rate."""
     import cv2
     import numpy as np
 
@@ -91,8 +99,14 @@ def build_batch(dest: Path, entries: int, seed: int = 0) -> int:
     rng.shuffle(sources)
     sources.sort(key=lambda s: not s[1])  # the 12 MP ones always in
     n = 0
-    for i, (src, upscale) in enumerate(sources[:entries]):
+    for i in range(entries):
+        lap, k = divmod(i, len(sources))
+        src, upscale = sources[k]
         img = cv2.imread(str(src))
+        if lap:
+            h, w = img.shape[:2]
+            c = rng.uniform(0.02, 0.08)
+            img = np.ascontiguousarray(cv2.flip(img, 1)[int(c * h): h - int(c * h), int(c * w): w - int(c * w)])
         if upscale:
             img = cv2.resize(img, (4000, 3000), interpolation=cv2.INTER_CUBIC)
         _write_entry(dest, i, img, _moved(img, rng))
@@ -149,7 +163,7 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
         from pipeline.detect.registry import resolve_model
         from pipeline.detect.runtime import ultralytics_threads
 
-        ul = ultralytics_threads(cfg.detect.torch_threads)
+        ul = ultralytics_threads(0)  # the detector alone at its fastest here: torch on every core
         model = ul.YOLO(str(resolve_model(cfg.detect.model).path), task="detect")
         model.predict(str(photos[0]), imgsz=cfg.detect.imgsz, conf=cfg.detect.confidence, verbose=False)  # warm
         t = time.perf_counter()
@@ -162,6 +176,8 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
 
     t0 = time.perf_counter()
     ex = make_executor("ray" if kind == "ray" else ("serial" if kind == "rerun" else kind), workers=workers)
+    if kind != "rerun":
+        _warm(ex, cfg)
     startup = time.perf_counter() - t0
     with Workspace(ws) as w:
         cpu0 = _tree_cpu()
@@ -177,6 +193,24 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
     return {"seconds": took, "executor_startup_s": round(startup, 2), "photos": s.photos,
             "decoded": s.photos_decoded, "matched": s.photos_matched,
             "cpu_s": round(sum(cpu.values()), 1), "cpu_s_driver": round(cpu.get(os.getpid(), 0.0), 1), **peak}
+
+
+def _warm(ex, cfg) -> None:
+    """Start the executor's workers and load each one's detector (imports, weights, a first forward pass):
+    the start-up, timed apart, as the plain detector is loaded before its clock. A local pool's workers are
+    known: warm until each has answered. Ray's are not: as many warm tasks as CPUs, twice."""
+    from pipeline.work import warm_detector
+
+    pool = getattr(ex, "pool", None)
+    if pool is None:
+        for _ in ex.imap(warm_detector, range(2 * ex.workers), cfg.detect):
+            pass
+        return
+    seen: set[int] = set()
+    for _ in range(20):
+        seen.update(ex.imap(warm_detector, range(ex.workers), cfg.detect))
+        if len(seen) >= ex.workers and seen >= set(pool._processes):
+            return
 
 
 def _tree_cpu() -> dict[int, float]:
@@ -428,8 +462,14 @@ def sequence(batch: Path, tmp: Path, n: int, args: argparse.Namespace) -> dict:
         if k in res:
             res[k]["x_detector"] = round(res[k]["seconds"] / det, 2)
             res[k]["s_per_photo"] = round(res[k]["seconds"] / n, 3)
+            if k != "rerun":
+                with_start = res[k]["seconds"] + res[k]["executor_startup_s"]
+                res[k]["x_detector_with_startup"] = round(with_start / det, 2)
     res["detector"]["s_per_photo"] = round(det / n, 3)
     res["local_speedup_vs_serial"] = round(res["serial"]["seconds"] / res["local"]["seconds"], 2)
+    res["local_speedup_vs_serial_with_startup"] = round(
+        (res["serial"]["seconds"] + res["serial"]["executor_startup_s"])
+        / (res["local"]["seconds"] + res["local"]["executor_startup_s"]), 2)
     if "ray" in res:
         res["ray_vs_local"] = round(res["ray"]["seconds"] / res["local"]["seconds"], 2)
     return res

@@ -130,6 +130,31 @@ def test_entry_work_runs_without_a_workspace_and_pickles(sample):
     assert out2.photos[0].sha256 is None and out2.verification.pairs == ()
 
 
+def test_detections_are_the_same_bits_here_and_in_a_pool_worker(sample):
+    """Boxes and scores depend on torch's thread count in their last bits (1 against 2 threads: most photos
+    differ by ~1e-6), which can reorder a ranking. Every executor's detector runs on ``[detect]
+    torch_threads`` whatever cores its process may use, so this process (every core) and a pool worker (one
+    core of the pool's) find the same bits."""
+    import numpy as np
+
+    from pipeline.runner import _execute
+    from pipeline.work import set_process_threads
+
+    refs = [p for p in _submission(sample, "01-full-cleanup").photos]
+    task = EntryTask("01-full-cleanup", str(sample.root), tuple(
+        PhotoTask(r, hashlib.sha256(r.path.read_bytes()).hexdigest(), frozenset({"detect"})) for r in refs),
+        verify=False)
+    set_process_threads(0)  # this process may use every core
+    here = execute_entry(task, Config())
+    with LocalExecutor(workers=2) as pool:
+        there = list(pool.imap(_execute, [task, task], Config()))
+    assert sum(len(p.detections.confidence) for p in here.photos) > 0
+    for out in there:
+        for a, b in zip(here.photos, out.photos, strict=True):
+            assert np.array_equal(a.detections.xyxy, b.detections.xyxy)
+            assert np.array_equal(a.detections.confidence, b.detections.confidence)
+
+
 def _submission(sample, entry_id):
     from pipeline.ingest import ingest
 
@@ -154,7 +179,7 @@ def test_hash_index_is_plain_arrays_that_pickle(sample, tmp_path):
         assert here == there
         found_any |= bool(here)
     assert found_any  # the sample reuses photos: some match exists
-    assert match_chunk(copy, (cfg.dedup, index.shas)) == match_chunk(index, (cfg.dedup, index.shas))
+    assert match_chunk(copy, (cfg.dedup, index.shas, None)) == match_chunk(index, (cfg.dedup, index.shas, None))
 
 
 def _report_shows_the_scored_detections(ws):

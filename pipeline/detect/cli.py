@@ -139,7 +139,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.data.is_file():
         raise _usage(f"no data.yaml at {args.data}")
     res = evaluate(info, args.data, confidence=conf, imgsz=args.imgsz or cfg.detect.imgsz,
-                   iou=cfg.detect.iou, negatives=args.negatives, threads=cfg.detect.torch_threads, progress=True)
+                   iou=cfg.detect.iou, negatives=args.negatives, threads=0, progress=True)  # all cores: nothing stored
     print(res.summary())
     if args.out:
         from ..workspace import atomic_write_text
