@@ -8,15 +8,19 @@ that every executor commits the same things in the same order and exports the sa
 * ``ray``: Ray tasks on a cluster or a local Ray started for the run (:mod:`pipeline.ray_executor`,
   optional extra ``pip install .[ray]``).
 
-``imap(fn, items, shared)`` calls ``fn(shared, item)``; ``shared`` (a config, the hash index) is sent once
-per call where the executor can (Ray's object store) and with each item otherwise. At most
-``window`` items are in flight, so a long batch never queues all its work (or its memory) at once.
+``imap(fn, items, shared)`` calls ``fn(shared, item)``; ``shared`` (a config, the hash index) reaches each
+worker once per call: Ray's object store; for the local pool a large one is pickled once into a file that
+each worker loads on its first item and keeps for the call's other items (a small one goes with each item).
+At most ``window`` items are in flight, so a long batch never queues all its work (or its memory) at once.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections import deque
@@ -86,6 +90,24 @@ def _call(fn: Callable[[Any, Any], Any], shared: Any, item: Any) -> Any:
     return fn(shared, item)
 
 
+#: a pool worker's copy of the current call's large ``shared`` value: (its file, the value)
+_published: tuple[str, Any] | None = None
+
+
+def _call_published(fn: Callable[[Any, Any], Any], path: str, item: Any) -> Any:
+    """``fn(shared, item)`` in a pool worker, ``shared`` loaded from ``path`` once per call of ``imap``."""
+    global _published
+    if _published is None or _published[0] != path:
+        _published = None  # let the previous call's value go before loading the next
+        with open(path, "rb") as f:
+            _published = (path, pickle.load(f))
+    return fn(_published[1], item)
+
+
+#: ``shared`` values pickled larger than this go to the workers through a file, once (bytes)
+PUBLISH_BYTES = 1 << 20
+
+
 def default_workers() -> int:
     """One worker per core this process may use."""
     try:
@@ -104,22 +126,36 @@ class LocalExecutor:
         self.workers = workers or default_workers()
         threads = max(1, default_workers() // self.workers)
         self.window = window or 2 * self.workers
+        self._calls = 0
         self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_worker, initargs=(threads, os.getpid()))
 
     def imap(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any = None) -> Iterator[Any]:
         pending: deque[Future] = deque()
-        it = iter(items)
+        blob = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
+        folder = None
+        if len(blob) > PUBLISH_BYTES:  # once to a file, not once per item
+            folder = tempfile.mkdtemp(prefix="cleanup-verify-shared-")
+            self._calls += 1  # a new name per call: a worker never takes a file for the one it holds
+            path = os.path.join(folder, f"shared-{os.getpid()}-{self._calls}.pickle")
+            with open(path, "wb") as f:
+                f.write(blob)
+            call, arg = _call_published, path
+        else:
+            call, arg = _call, shared
+        del blob
         try:
-            for item in it:
-                pending.append(self.pool.submit(_call, fn, shared, item))
+            for item in items:
+                pending.append(self.pool.submit(call, fn, arg, item))
                 if len(pending) >= self.window:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
         finally:
-            for f in pending:
-                f.cancel()
+            for fut in pending:
+                fut.cancel()
+            if folder is not None:  # workers that still hold the value keep it until the next call
+                shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -209,6 +209,43 @@ def test_executors_keep_input_order(tmp_path):
         make_executor("threads")
 
 
+class _Counted:
+    """A large value that logs each unpickling (the process id) to ``log``."""
+
+    def __init__(self, log: str, size: int):
+        self.log, self.data = log, bytes(size)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        with open(self.log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+
+
+def _length(shared: _Counted, i: int) -> int:
+    time.sleep(0.02)
+    return len(shared.data) + i
+
+
+def test_a_large_shared_value_reaches_each_pool_worker_once_per_call(tmp_path):
+    """The hash index a matching pass shares is loaded once per worker, not once per chunk (each copy in
+    flight used to cost a worker its size again), and the file that carried it is gone after the call."""
+    from pipeline.executors import PUBLISH_BYTES
+
+    log = tmp_path / "unpickled.log"
+    big = _Counted(str(log), PUBLISH_BYTES + 1)
+    with LocalExecutor(workers=2, window=4) as pool:
+        for _ in range(2):  # a second call loads the value again, once per worker
+            before = log.read_text().split() if log.exists() else []
+            assert list(pool.imap(_length, range(12), big)) == [len(big.data) + i for i in range(12)]
+            loads = log.read_text().split()[len(before):]
+            assert 1 <= len(loads) <= 2 and len(set(loads)) == len(loads)
+        small = _Counted(str(log), 10)  # small values go with each item
+        before = len(log.read_text().split())
+        assert list(pool.imap(_length, range(6), small)) == [10 + i for i in range(6)]
+        assert len(log.read_text().split()) - before == 6
+    assert not list(Path(__import__("tempfile").gettempdir()).glob(f"cleanup-verify-shared-*/shared-{os.getpid()}-*"))
+
+
 def _slow_square(shared: int, i: int) -> int:
     time.sleep(0.05 * (7 - i))  # later items finish first
     return shared + i * i
