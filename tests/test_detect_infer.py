@@ -93,3 +93,43 @@ def test_detect_batch_maps_boxes_to_full_size(detector):
 
 def test_detect_empty_list(detector):
     assert detector.detect([]) == []
+
+
+_NMS_CHECK = r"""
+import pickle, sys
+import numpy as np
+from pathlib import Path
+from pipeline.config import Config, DetectConfig
+from pipeline.detect.infer import load_detector, to_bgr
+from pipeline.load import PhotoError, load_photo
+
+cfg = Config()
+det = load_detector(DetectConfig(confidence=0.1, torch_threads=1))
+images = []
+for p in sorted(Path(sys.argv[1]).rglob("*.jpg")):
+    try:
+        images.append(to_bgr(load_photo(p.read_bytes(), cfg.load).image))
+    except PhotoError:  # the sample's broken photos
+        pass
+without = det.detect_arrays(images)
+imported = "torchvision" in sys.modules
+import torchvision  # now ultralytics' NMS is torchvision's kernel
+with_tv = det.detect_arrays(images)
+same = all(np.array_equal(a, b) for x, y in zip(without, with_tv) for a, b in zip(x, y))
+print(imported, same, sum(len(x[1]) for x in without))
+"""
+
+
+def test_detection_needs_no_torchvision_and_finds_the_same_bits_with_it(sample):
+    """The detector's process never imports torchvision (ultralytics' CPU warm-up would, 1.5 s of every
+    pool worker's start), and ultralytics' own NMS that runs instead gives the same boxes bit for bit as
+    torchvision's, on the sample's photos with the default model."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", _NMS_CHECK, str(sample.root)], cwd=repo, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    imported, same, boxes = r.stdout.split()
+    assert imported == "False" and same == "True" and int(boxes) > 0

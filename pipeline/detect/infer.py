@@ -23,7 +23,7 @@ from ..config import DetectConfig, section_digest
 from ..keys import digest
 from ..types import Detections, LoadedPhoto
 from .registry import ModelInfo, resolve_model
-from .runtime import ultralytics_threads
+from .runtime import skip_cpu_warmup, ultralytics_threads
 
 STAGE_VERSION = "detect-2"  # 2: candidates down to candidate_confidence, operating threshold recorded
 
@@ -131,5 +131,6 @@ def load_detector(cfg: DetectConfig) -> Detector:
     ``cfg.torch_threads`` threads (0: all cores). Raises FileNotFoundError for an unknown model."""
     info = resolve_model(cfg.model)
     ul = ultralytics_threads(cfg.torch_threads)
+    skip_cpu_warmup()
     model = ul.YOLO(str(info.path), task="detect")
     return Detector(info=info, cfg=cfg, model=model)

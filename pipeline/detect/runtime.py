@@ -26,3 +26,24 @@ def ultralytics_threads(threads: int = 0) -> ModuleType:
 
     torch_utils.NUM_THREADS = n
     return ul
+
+
+def skip_cpu_warmup() -> None:
+    """Skip ultralytics' warm-up of a PyTorch model on the CPU, which runs no forward pass there and only
+    imports torchvision (about 1.5 s, once per process: a pool worker's start-up) so that its NMS uses
+    torchvision's kernel. Without it ultralytics' own NMS runs, which gives the same boxes: all 144 photos
+    of scripts/bench_pipeline.py's batch bit for bit (279 boxes), and tests/test_detect_infer.py checks the
+    sample. Other devices and formats warm up as before. Idempotent."""
+    from ultralytics.nn.autobackend import AutoBackend
+
+    original = AutoBackend.warmup
+    if getattr(original, "skips_cpu", False):
+        return
+
+    def warmup(self, *args, **kwargs):
+        if self.device.type == "cpu" and getattr(self, "format", "") not in ("torchscript", "triton"):
+            return None
+        return original(self, *args, **kwargs)
+
+    warmup.skips_cpu = True
+    AutoBackend.warmup = warmup
