@@ -485,34 +485,6 @@ def test_stored_matches_do_not_depend_on_query_order(tmp_path):
 
 
 
-def test_a_pair_new_in_one_pass_is_checked_once_from_its_later_photo(tmp_path, monkeypatch):
-    """Both photos of a copy new in one pass: the pair is checked from the later photo's side only (one
-    feature confirmation, not two), and the stored rows are the ones two passes (the later photo arriving
-    in a later round) store."""
-    from pipeline.dedup import match as dmatch
-    from pipeline.dedup.store import query_new
-
-    im, _ = scene(33)
-    photos = {"E1": [("orig.jpg", "before", jpeg(im))], "E2": [("copy.jpg", "after", jpeg(im, 70))],
-              "E3": [("other.jpg", "before", jpeg(scene(34)[0]))]}
-    confirmed: list[tuple[str, str]] = []  # (queried photo, other photo) of each confirmation asked for
-    real = dmatch.confirm_others
-    monkeypatch.setattr(dmatch, "confirm_others", lambda index, h, cands, cfg: (
-        confirmed.extend((h.sha256, index.shas[c.other]) for c in cands), real(index, h, cands, cfg))[1])
-    rows = []
-    for passes in ((["E1", "E2", "E3"],), (["E1", "E3"], ["E2"])):
-        with Workspace(tmp_path / f"ws{len(passes)}") as ws:
-            confirmed.clear()
-            for group in passes:  # a round: its entries are indexed, then its photos queried
-                for e in group:
-                    put_entry(ws, e, f"b{len(passes)}-{group[0]}", photos[e])
-                query_new(ws, [p.sha256 for e in group for p in ws.entry_photos(e)], DedupConfig())
-            first, later = ws.entry_photos("E1")[0].sha256, ws.entry_photos("E2")[0].sha256
-            assert (later, first) in confirmed and (first, later) not in confirmed
-            rows.append(sorted(ws.conn.execute("SELECT photo, other, kind FROM dedup_matches")))
-            assert _kinds(ws, "E1") == [("E2/copy.jpg", "E1/orig.jpg", "same_image", "other")]
-    assert rows[0] == rows[1] and len(rows[0]) == 1
-
 # ------------------------------------------------------------------ reused the way cheaters reuse (issue 13)
 def phone_screenshot(im: Image.Image, dark: bool = False, margin: int = 0) -> Image.Image:
     """``im`` as a post in an app on a 1080x2340 phone screen: status bar, app bar, the photo (full width or

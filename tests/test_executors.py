@@ -179,7 +179,7 @@ def test_hash_index_is_plain_arrays_that_pickle(sample, tmp_path):
         assert here == there
         found_any |= bool(here)
     assert found_any  # the sample reuses photos: some match exists
-    assert match_chunk(copy, (cfg.dedup, index.shas, None)) == match_chunk(index, (cfg.dedup, index.shas, None))
+    assert match_chunk(copy, (cfg.dedup, index.shas)) == match_chunk(index, (cfg.dedup, index.shas))
 
 
 def _report_shows_the_scored_detections(ws):

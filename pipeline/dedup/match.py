@@ -64,11 +64,9 @@ class VerifiedMatch:
     variant: int = 0
 
 
-def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig,
-               in_pass: np.ndarray | None = None) -> list[Candidate]:
+def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candidate]:
     """Hash hits of ``h`` on the index (itself excluded), at most ``cfg.max_candidates`` photos, nearest
-    first. ``in_pass``: a boolean mask over the index's positions of the photos queried in the same pass as
-    ``h``; those that arrived after ``h`` are left out (:func:`later_in_pass`). Every code that searches one radius-search index (pHash: the variants, the crop windows, the
+    first. Every code that searches one radius-search index (pHash: the variants, the crop windows, the
     inner photo, the rotations; crops; alt: pHash, inner photo, parts) goes in one vectorised query."""
     out: list[Candidate] = []
     variants = h.phash_variants if (cfg.match_variants and h.phash_variants) else (h.phash,)
@@ -132,8 +130,6 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig,
             out.extend(Candidate(o, "captioned", "phash_part", d) for o, d in on_alt(1 + len(inner) + k, (slot,)))
     me = index.position(h.sha256)
     out = [c for c in out if c.other != me]
-    if in_pass is not None and me is not None and out:
-        out = [c for c in out if not later_in_pass(index, me, c.other, in_pass)]
     if not out:
         return out
     best = {}
@@ -142,22 +138,6 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig,
     keep = sorted(best, key=lambda o: best[o].distance)[:cfg.max_candidates]
     allowed = set(keep)
     return [c for c in sorted(out, key=lambda c: (c.distance, KIND_RANK[c.kind])) if c.other in allowed]
-
-
-def later_in_pass(index: HashIndex, me: int, other: int, in_pass: np.ndarray) -> bool:
-    """Whether position ``other`` is queried in the same pass as position ``me`` (``in_pass``: a boolean mask
-    over the index) and arrived after it (arrival order, then position). A pair of photos queried in one pass is matched from the later
-    arrival's side only, as it is when the two arrive in different passes: the same pair gives the same
-    match whether its photos came in one batch or two, and each pair is checked once, not twice."""
-    return bool(in_pass[other]) and (int(index.order[other]), other) > (int(index.order[me]), me)
-
-
-def pass_mask(index: HashIndex, sha256s: list[str]) -> np.ndarray:
-    """The boolean mask over ``index``'s positions of the photos ``sha256s`` (those indexed)."""
-    mask = np.zeros(len(index.shas), bool)
-    pos = [p for p in (index.position(s) for s in sha256s) if p is not None]
-    mask[pos] = True
-    return mask
 
 
 def _hits(mi, codes: list, radii: list[int]):
@@ -192,10 +172,8 @@ def verify_candidate(index: HashIndex, h: DedupHashes, c: Candidate, cfg: DedupC
 OLD_KINDS = ("same_image", "mirrored_rotated", "cropped")
 
 
-def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig,
-              in_pass: np.ndarray | None = None) -> list[VerifiedMatch]:
-    """The verified matches of one photo against the index, one per other photo (the best kind); with
-    ``in_pass`` (see :func:`candidates`), not against the later photos of its pass.
+def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[VerifiedMatch]:
+    """The verified matches of one photo against the index, one per other photo (the best kind).
 
     With ``cfg.match_reuse`` every other photo with a hash hit (at most ``cfg.max_confirm``, nearest first)
     is confirmed on local features (:func:`pipeline.dedup.confirm.confirm`) first. Hash hits of the
@@ -208,7 +186,7 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig,
     inliers: a wrong alignment) stays a copy. Signature matches of photos beyond the ``max_confirm`` first
     are confirmed too (at most ``max_confirm`` more), so that no copy is reported that the features would
     call the same spot. When the features cannot align the pair, the signature verdict stands."""
-    cands = candidates(index, h, cfg, in_pass)
+    cands = candidates(index, h, cfg)
     confirmed = confirm_others(index, h, cands, cfg) if cfg.match_reuse and h.view else {}
     found: dict[int, VerifiedMatch] = {}
     for c in cands:
@@ -304,14 +282,12 @@ def match_index(index: HashIndex, sha256s: list[str], cfg: DedupConfig,
     """Matches of the photos ``sha256s`` (all in ``index``) against every indexed photo, one
     :class:`DuplicateMatch` per unordered pair; ``photo_sha256`` is a queried photo (the later arrival when
     both are). ``same_bytes``: sha256 -> number of uses, an ``exact`` match (photo == other) for each > 1.
-    Also returns the signature difference per (photo, other). The photos are one pass: a pair of them is
-    checked from its later arrival's side only (:func:`later_in_pass`)."""
+    Also returns the signature difference per (photo, other)."""
     found = []
-    in_pass = pass_mask(index, sha256s)
     for sha in dict.fromkeys(sha256s):
         h = index.hashes(sha) if index.position(sha) is not None else None
         if h is not None:
-            found.extend((sha, m) for m in match_one(index, h, cfg, in_pass))
+            found.extend((sha, m) for m in match_one(index, h, cfg))
     return reduce_matches(index, found, same_bytes)
 
 

@@ -9,9 +9,7 @@ runner therefore queries each photo ONCE, right after its batch was hashed, and 
 
 A photo that arrives later is queried against everything already indexed, so a pair of photos is found
 from the later one's side even when the earlier one was queried long before (matching is symmetric: the
-8 variants, the crop windows in both directions and the pixel check see the same pair either way). Within
-one pass a photo is likewise not matched against the pass's later photos (they find it): every pair is
-checked once, from its later photo's side, whether its two photos came in one batch or in two. A rerun
+8 variants, the crop windows in both directions and the pixel check see the same pair either way). A rerun
 of a batch queries nothing again; a new round queries only its new photos. The matching key covers the
 hash version and every ``[dedup]`` setting, so a change of threshold re-queries everything under the new key.
 
@@ -24,15 +22,13 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-import numpy as np
-
 from ..config import DedupConfig
 from ..keys import short_hash
 from ..types import DuplicateMatch
 from ..workspace import Workspace, register_schema
 from .hashing import STAGE_VERSION
 from .index import HashIndex, load_index
-from .match import KIND_RANK, VerifiedMatch, match_one, pass_mask, reduce_matches
+from .match import KIND_RANK, VerifiedMatch, match_one, reduce_matches
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dedup_matches (
@@ -55,9 +51,8 @@ CREATE TABLE IF NOT EXISTS dedup_queried (
 register_schema(SCHEMA)
 
 #: the matcher's own version, part of the match key: a change of what the confirmation calls a copy re-queries
-#: (2: keypoints spread over a grid, more lettering forgiven, the parallax of a moving camera is no copy;
-#: 3: a pair of photos of one pass is matched from its later photo's side only)
-MATCH_VERSION = "3"
+#: (2: keypoints spread over a grid, more lettering forgiven, the parallax of a moving camera is no copy)
+MATCH_VERSION = "2"
 COMMIT_EVERY = 100  # photos per transaction: a killed run loses at most this many queries
 
 
@@ -77,17 +72,15 @@ def unqueried(ws: Workspace, sha256s: list[str], cfg: DedupConfig) -> list[str]:
     return [s for s in dict.fromkeys(sha256s) if s not in done and index.position(s) is not None]
 
 
-def match_chunk(index: HashIndex, item: tuple[DedupConfig, list[str], np.ndarray | None],
-                ) -> list[tuple[str, VerifiedMatch]]:
-    """The verified matches of the photos of ``item`` (a config, indexed sha256s and the mask of the whole
-    pass's photos over the index, :func:`pipeline.dedup.match.pass_mask`, or None) against ``index``: pure,
-    so that any executor can run it (``fn(shared, item)`` of :mod:`pipeline.executors`)."""
-    cfg, shas, in_pass = item
+def match_chunk(index: HashIndex, item: tuple[DedupConfig, list[str]]) -> list[tuple[str, VerifiedMatch]]:
+    """The verified matches of the photos of ``item`` (a config and indexed sha256s) against ``index``:
+    pure, so that any executor can run it (``fn(shared, item)`` of :mod:`pipeline.executors`)."""
+    cfg, shas = item
     found = []
     for sha in shas:
         h = index.hashes(sha)
         if h is not None:
-            found.extend((sha, m) for m in match_one(index, h, cfg, in_pass))
+            found.extend((sha, m) for m in match_one(index, h, cfg))
     return found
 
 
@@ -109,9 +102,8 @@ def query_new(ws: Workspace, sha256s: list[str], cfg: DedupConfig,
     key = match_key(cfg)
     index = load_index(ws)
     chunks = _chunks(todo, getattr(executor, "workers", 1))
-    in_pass = pass_mask(index, todo)  # a pair of new photos is matched from its later photo's side only
-    results = (executor.imap(match_chunk, [(cfg, c, in_pass) for c in chunks], index) if executor is not None
-               else (match_chunk(index, (cfg, c, in_pass)) for c in chunks))
+    results = (executor.imap(match_chunk, [(cfg, c) for c in chunks], index) if executor is not None
+               else (match_chunk(index, (cfg, c)) for c in chunks))
     for chunk, found in zip(chunks, results):
         rows = [(key, sha, m.other_sha256, m.kind, m.distance, m.hash_name, float(m.difference))
                 for sha, m in found]
