@@ -3,7 +3,8 @@
 Batch: real photos from ../shared/data, one entry per photo: the photo as the before photo and a
 camera-moved, re-lit copy as the after photo (a homography of a few percent, JPEG at quality 90, full
 size). Sources: perf/phone_photos (3264x2448), a quarter of them upscaled to 4000x3000 (12 MP), aquatrash
-val photos (416 px to 3264x2448) and street video frames.
+val photos (416 px to 3264x2448) and street video frames; past those 72, other distinct real photos
+(:func:`build_batch`).
 
 Measured, each in a fresh process (so that peak RSS and start-up are its own), on the same files:
 
@@ -18,7 +19,7 @@ Measured, each in a fresh process (so that peak RSS and start-up are its own), o
   runs torch on one thread (``[detect] torch_threads``: results do not depend on the executor);
 * ``rerun``: the serial run again on the finished workspace (must decode nothing).
 
-The batch has ``--entries`` entries; past the 72 sources, the sources again, mirrored and cropped.
+The batch has ``--entries`` entries (:func:`build_batch`: past the first 72 sources, other distinct real photos).
 
 Reported: seconds, seconds per photo, the ratio of each run to the detector, local/serial and ray/local,
 peak RSS of the driver and of the largest worker, the 1-minute load average before and after each run.
@@ -84,9 +85,12 @@ def _write_entry(dest: Path, i: int, before, after) -> None:
 
 
 def build_batch(dest: Path, entries: int, seed: int = 0) -> int:
-    """Entries of before/after pairs from real photos; returns the number of photos written. Past the last
-    source (72 of them), the sources again, mirrored and cropped by 2-8 % (new photos to every stage; dedup
-    may find them), so that a batch can be long enough to measure a steady rate."""
+    """Entries of before/after pairs from real photos; returns the number of photos written. The first 72
+    sources: perf/phone_photos (a quarter of them upscaled to 12 MP), aquatrash val, every 4th street video
+    frame; past those, other distinct real photos (aquatrash train, trash_collection valid and test, the
+    street scenes: 355 more), so that a long batch is not made of copies of itself (a contest's photos are
+    mostly distinct; copies would make it a dedup benchmark); past those, the sources again, mirrored and
+    cropped by 2-8 %."""
     import cv2
     import numpy as np
 
@@ -98,11 +102,17 @@ def build_batch(dest: Path, entries: int, seed: int = 0) -> int:
     sources += [(p, False) for p in val] + [(p, False) for p in frames]
     rng.shuffle(sources)
     sources.sort(key=lambda s: not s[1])  # the 12 MP ones always in
+    extra = sorted(p for sub in ("litter/aquatrash/train", "litter/trash_collection/valid",
+                                 "litter/trash_collection/test", "scenes/street_pov_litter", "scenes/clean_streets")
+                   for p in (DATA / sub).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    sources += [(extra[i], False) for i in rng.permutation(len(extra))]
     n = 0
     for i in range(entries):
         lap, k = divmod(i, len(sources))
         src, upscale = sources[k]
         img = cv2.imread(str(src))
+        if img is None:  # the odd unreadable source: the last one instead
+            img = cv2.imread(str(sources[-1][0]))
         if lap:
             h, w = img.shape[:2]
             c = rng.uniform(0.02, 0.08)
