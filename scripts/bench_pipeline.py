@@ -24,7 +24,10 @@ The batch has ``--entries`` entries (:func:`build_batch`: past the first 72 sour
 Reported: seconds, seconds per photo, the ratio of each run to the detector, local/serial and ray/local,
 peak RSS of the driver and of the largest worker, the 1-minute load average before and after each run.
 
-    python scripts/bench_pipeline.py [--entries 20] [--workers 2] [--skip-ray] [--json out.json]
+    python scripts/bench_pipeline.py [--entries 20] [--rounds 1] [--workers 2] [--skip-ray] [--copies] [--json out.json]
+
+``--rounds N`` measures detector, serial, local and ray N times in turn and reports the medians (and each
+round's ratios): the detector alone moves by 10-15 % between runs here, the ratio with it.
 
 Two other modes:
 
@@ -60,6 +63,41 @@ sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("CLEANUP_VERIFY_DATA", REPO.parent / "shared" / "data"))
 
 
+def _labelled_boxes(src: Path) -> list[tuple[float, float, float, float]]:
+    """The source's litter boxes (YOLO labels next to ``images/``: class cx cy w h, fractions); none when
+    it has no labels."""
+    label = src.parent.parent / "labels" / (src.stem + ".txt")
+    boxes = []
+    if src.parent.name == "images" and label.is_file():
+        for line in label.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 5:
+                boxes.append(tuple(map(float, parts[1:])))
+    return boxes
+
+
+def _cleaned(img, boxes):
+    """``img`` with its litter boxes painted over from their surroundings (OpenCV inpainting): the place
+    after a clean-up, as far as a benchmark needs one."""
+    import cv2
+    import numpy as np
+
+    if not boxes:
+        return img
+    h, w = img.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    for cx, cy, bw, bh in boxes:
+        mask[max(0, int((cy - bh / 2) * h)):int((cy + bh / 2) * h) + 1,
+             max(0, int((cx - bw / 2) * w)):int((cx + bw / 2) * w) + 1] = 255
+    s = min(1.0, 640 / max(h, w))  # inpaint at <= 640 px, pasted back at full size: fast enough to build
+    small = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    filled = cv2.resize(cv2.inpaint(small, small_mask, 5, cv2.INPAINT_TELEA), (w, h), interpolation=cv2.INTER_LINEAR)
+    out = img.copy()
+    out[mask > 0] = filled[mask > 0]
+    return out
+
+
 def _moved(img, rng):
     """A camera-moved (homography of a few percent), re-lit copy of ``img``."""
     import cv2
@@ -84,13 +122,15 @@ def _write_entry(dest: Path, i: int, before, after) -> None:
     cv2.imwrite(str(entry / "after" / "a.jpg"), after, [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
-def build_batch(dest: Path, entries: int, seed: int = 0) -> int:
+def build_batch(dest: Path, entries: int, seed: int = 0, cleaned: bool = True) -> int:
     """Entries of before/after pairs from real photos; returns the number of photos written. The first 72
     sources: perf/phone_photos (a quarter of them upscaled to 12 MP), aquatrash val, every 4th street video
     frame; past those, other distinct real photos (aquatrash train, trash_collection valid and test, the
     street scenes: 355 more), so that a long batch is not made of copies of itself (a contest's photos are
     mostly distinct; copies would make it a dedup benchmark); past those, the sources again, mirrored and
-    cropped by 2-8 %."""
+    cropped by 2-8 %. With ``cleaned``, the after photo of a source with litter labels (the aquatrash and
+    trash_collection photos) has its labelled litter painted over before the camera move: a clean-up, not a
+    re-posted before photo; sources without labels give a moved copy, as every entry did before."""
     import cv2
     import numpy as np
 
@@ -119,7 +159,8 @@ def build_batch(dest: Path, entries: int, seed: int = 0) -> int:
             img = np.ascontiguousarray(cv2.flip(img, 1)[int(c * h): h - int(c * h), int(c * w): w - int(c * w)])
         if upscale:
             img = cv2.resize(img, (4000, 3000), interpolation=cv2.INTER_CUBIC)
-        _write_entry(dest, i, img, _moved(img, rng))
+        after = _cleaned(img, _labelled_boxes(src)) if cleaned and not lap else img
+        _write_entry(dest, i, img, _moved(after, rng))
         n += 2
     return n
 
@@ -418,6 +459,10 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=20)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure detector, serial, local and ray this many times in turn (medians)")
+    ap.add_argument("--copies", action="store_true",
+                    help="every after photo a moved copy of its before photo (no litter painted over)")
     ap.add_argument("--interleave", type=int, metavar="ROUNDS",
                     help="only the local pool and Ray, alternately, ROUNDS times each (medians and spread)")
     ap.add_argument("--memory", type=int, metavar="ENTRIES",
@@ -439,10 +484,11 @@ def main() -> None:
         batch = tmp / "batch"
         entries = args.memory or args.entries
         t = time.perf_counter()
-        n = (build_large_batch if args.memory else build_batch)(batch, entries)
+        n = build_large_batch(batch, entries) if args.memory else build_batch(batch, entries, cleaned=not args.copies)
         print(f"batch: {entries} entries, {n} photos ({tmp}), built in {time.perf_counter() - t:.0f} s",
               file=sys.stderr)
         res = {"entries": entries, "photos": n, "workers": args.workers, "cpus": os.cpu_count(),
+               "after_photos": "moved copies" if args.copies or args.memory else "litter painted over where labelled",
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         if args.memory:
             env = {"MALLOC_ARENA_MAX": args.malloc_arena_max} if args.malloc_arena_max else None
@@ -459,29 +505,46 @@ def main() -> None:
 
 
 def sequence(batch: Path, tmp: Path, n: int, args: argparse.Namespace) -> dict:
-    """detector, serial, rerun, local, ray: one run each."""
-    res: dict = {}
-    res["detector"] = _fresh("detector", batch, tmp / "ws-none", args.workers)
-    res["serial"] = _fresh("serial", batch, tmp / "ws-serial", args.workers)
-    res["rerun"] = _fresh("rerun", batch, tmp / "ws-serial", args.workers)
-    res["local"] = _fresh("local", batch, tmp / "ws-local", args.workers)
-    if not args.skip_ray:
-        res["ray"] = _fresh("ray", batch, tmp / "ws-ray", args.workers)
+    """detector, serial, local, ray, ``args.rounds`` times in that order (each run in a fresh process and a
+    fresh workspace), then the rerun once. Each kind's entry is its median run (by seconds) with
+    ``rounds_s`` (every round's seconds); the ratios are of the medians, and ``*_per_round`` gives each
+    round's own ratios (measured minutes apart, so the machine's drift falls on both sides alike)."""
+    import statistics
+
+    kinds = ["detector", "serial", "local"] + ([] if args.skip_ray else ["ray"])
+    runs: dict[str, list[dict]] = {k: [] for k in kinds}
+    for r in range(args.rounds):
+        for k in kinds:
+            runs[k].append(_fresh(k, batch, tmp / f"ws-{k}-{r}", args.workers))
+    res: dict = {"rounds": args.rounds}
+    for k in kinds:
+        ordered = sorted(runs[k], key=lambda x: x["seconds"])
+        res[k] = dict(ordered[(len(ordered) - 1) // 2])  # the median run (the lower one of an even count)
+        res[k]["seconds"] = statistics.median(x["seconds"] for x in runs[k])
+        res[k]["rounds_s"] = [round(x["seconds"], 2) for x in runs[k]]
+    res["rerun"] = _fresh("rerun", batch, tmp / "ws-serial-0", args.workers)
     det = res["detector"]["seconds"]
     for k in ("serial", "local", "ray", "rerun"):
         if k in res:
             res[k]["x_detector"] = round(res[k]["seconds"] / det, 2)
             res[k]["s_per_photo"] = round(res[k]["seconds"] / n, 3)
             if k != "rerun":
-                with_start = res[k]["seconds"] + res[k]["executor_startup_s"]
-                res[k]["x_detector_with_startup"] = round(with_start / det, 2)
+                start = statistics.median(x["executor_startup_s"] for x in runs[k])
+                res[k]["executor_startup_s"] = round(start, 2)
+                res[k]["x_detector_with_startup"] = round((res[k]["seconds"] + start) / det, 2)
+                res[k]["x_detector_per_round"] = [round(x["seconds"] / d["seconds"], 2)
+                                                  for x, d in zip(runs[k], runs["detector"])]
     res["detector"]["s_per_photo"] = round(det / n, 3)
     res["local_speedup_vs_serial"] = round(res["serial"]["seconds"] / res["local"]["seconds"], 2)
+    res["local_speedup_vs_serial_per_round"] = [round(s["seconds"] / lo["seconds"], 2)
+                                                for s, lo in zip(runs["serial"], runs["local"])]
     res["local_speedup_vs_serial_with_startup"] = round(
         (res["serial"]["seconds"] + res["serial"]["executor_startup_s"])
         / (res["local"]["seconds"] + res["local"]["executor_startup_s"]), 2)
     if "ray" in res:
         res["ray_vs_local"] = round(res["ray"]["seconds"] / res["local"]["seconds"], 2)
+        res["ray_vs_local_per_round"] = [round(ry["seconds"] / lo["seconds"], 2)
+                                         for ry, lo in zip(runs["ray"], runs["local"])]
     return res
 
 
