@@ -246,6 +246,17 @@ def test_a_large_shared_value_reaches_each_pool_worker_once_per_call(tmp_path):
     assert not list(Path(__import__("tempfile").gettempdir()).glob(f"cleanup-verify-shared-*/shared-{os.getpid()}-*"))
 
 
+def test_pool_workers_size_their_thread_pools_before_numpy_is_imported():
+    """Each worker's OpenMP/OpenBLAS/MKL pools get its share of the cores (1 of 2 here), set before numpy is
+    imported in it; otherwise numpy starts a thread per core in every worker (as Ray's workers do not)."""
+    from pipeline.executors import THREAD_VARS, default_workers, worker_thread_limits
+
+    share = str(max(1, default_workers() // 2))
+    with LocalExecutor(workers=2) as pool:
+        for env, before_numpy in pool.imap(worker_thread_limits, range(4)):
+            assert env == {v: share for v in THREAD_VARS} and before_numpy is True
+
+
 def _slow_square(shared: int, i: int) -> int:
     time.sleep(0.05 * (7 - i))  # later items finish first
     return shared + i * i
