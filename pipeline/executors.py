@@ -20,6 +20,7 @@ import os
 import pickle
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -68,11 +69,9 @@ _limited_before_numpy: bool | None = None  # whether they were set before this w
 def _init_worker(threads: int, parent: int) -> None:
     """A pool worker's start: its thread pools sized to its share of the cores before numpy, torch and
     OpenCV are imported (numpy's OpenBLAS would otherwise start a thread per core in every worker, whose
-    spinning cost the pool ~8 % of its CPU time: 74-79 against 69-72 CPU seconds for 300 photos, measured
-    with these variables set in the driver's environment), then exit-with-parent and OpenCV's threads."""
+    spinning cost the pool ~8 % of its CPU time: 74-79 against 67-73 CPU seconds for 300 photos;
+    docs/scale.md), then exit-with-parent and OpenCV's threads."""
     global _limited_before_numpy
-    import sys
-
     _limited_before_numpy = "numpy" not in sys.modules
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
