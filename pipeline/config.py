@@ -79,6 +79,9 @@ class DetectConfig:
     """Litter detection. ``model`` is a registry name under ``models/`` or a path to weights."""
 
     model: str = "default"
+    # the runtime (pipeline/detect/backends.py): torch (weights.pt through ultralytics), onnx (ONNX Runtime) or
+    # openvino; the model must carry that backend's file (its card's `files:`, `cleanup-verify models export`)
+    backend: str = "torch"
     # operating threshold in [0, 1]: max F1 on the held-out split of the training folders for the
     # default model (models/litter-v8s-416b/card.yaml); change it together with the model
     confidence: float = 0.35
@@ -96,6 +99,10 @@ class DetectConfig:
     # is one fixed number, whatever the executor, to give every executor the same results byte for byte;
     # the executors parallelise across photos instead (a pool worker per core)
     torch_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("torch", "onnx", "openvino"):
+            raise ValueError(f"config: 'detect.backend' must be torch, onnx or openvino, got {self.backend!r}")
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,14 @@ Measured in one run, same model, same threads, same imgsz/conf/iou:
 * stage + load: the loader's ``read_photo`` + ``load_photo`` (draft decode to the analysis size) followed by
   ``Detector.detect``.
 
+Then detect-stage set-ups side by side (``--arm MODEL:BACKEND:IMGSZ``, repeatable; default: today's
+shipped configuration against ``litter-v8s-416b:torch:416``, issue 18's baseline): each arm's detect stage
+on the same decoded photos, the arms interleaved round by round (``--rounds``), median ms per photo and
+the ratio to the first arm, measured in the same run.
+
 Photos: ../shared/data/perf/phone_photos when present (3264x2448 phone JPEGs), else generated ones.
 Usage: python scripts/bench_detect.py [--model NAME|PATH] [--photos DIR] [--repeat 2] [--threads 0]
+           [--arm litter-v8s-416b:torch:416 --arm litter-v8s-640-v2:openvino:640 ...] [--rounds 3]
 """
 from __future__ import annotations
 
@@ -63,6 +69,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--arm", action="append", default=[], metavar="MODEL:BACKEND:IMGSZ",
+                    help="a detect-stage set-up to time (repeatable; the first is the baseline of the ratios)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the arms (median reported)")
     args = ap.parse_args()
 
     base = Config()
@@ -102,8 +111,33 @@ def main() -> int:
     print(f"  baseline ultralytics predict(paths): {n / t_base:6.2f} photos/s")
     print(f"  detect stage (decoded photos):       {n / t_stage:6.2f} photos/s  ({t_base / t_stage:.2f}x baseline)")
     print(f"  load + detect stage:                 {n / t_full:6.2f} photos/s  ({t_base / t_full:.2f}x baseline)")
+    del det, model
+    arms = args.arm or ["litter-v8s-416b:torch:416", f"{base.detect.model}:{base.detect.backend}:{base.detect.imgsz}"]
+    compare_arms(arms, loaded, cfg, args.rounds)
     tmp.cleanup()
     return 0
+
+
+def compare_arms(arms: list[str], loaded, cfg, rounds: int) -> None:
+    """Median detect-stage ms per photo of each arm, arms interleaved in every round; ratios to arm 0."""
+    dets = []
+    for a in arms:
+        model, backend, imgsz = a.rsplit(":", 2)
+        d = load_detector(dataclasses.replace(cfg, model=model, backend=backend, imgsz=int(imgsz)))
+        d.detect(loaded[:1])  # warm: first-call allocations and compilation
+        dets.append(d)
+    times = np.zeros((rounds, len(arms)))
+    for r in range(rounds):
+        for k, d in enumerate(dets):
+            t = time.perf_counter()
+            d.detect(loaded)
+            times[r, k] = (time.perf_counter() - t) / len(loaded) * 1000
+    med = np.median(times, 0)
+    print(f"detect stage per photo, {len(loaded)} decoded photos, median of {rounds} interleaved rounds "
+          f"(threads {cfg.torch_threads or 'all'}):")
+    for k, (a, d) in enumerate(zip(arms, dets)):
+        per_round = ", ".join(f"{x / times[r, 0]:.2f}" for r, x in enumerate(times[:, k]))
+        print(f"  {a:40s} {d.model_id:44s} {med[k]:7.1f} ms  {med[k] / med[0]:.2f}x arm 1 (rounds: {per_round})")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 photo, for several detect set-ups, side by side in one run.
 
 A set-up is ``MODEL@IMGSZ`` or ``MODEL@IMGSZxT`` (T > 1: sliced inference, the whole photo plus a T x T
-grid of overlapping tiles, pipeline/detect/tiles.py). The first set-up is the baseline of the cost ratios.
+grid of overlapping tiles, pipeline/detect/tiles.py), optionally followed by ``+BACKEND`` (torch, onnx,
+openvino: the model's file for that runtime) and ``=CONF`` (that set-up's operating threshold, e.g. a
+model's own card value), e.g. ``litter-v8s-640-v2@640+openvino=0.3``. The first set-up is the baseline of the cost ratios.
 Each photo is decoded once and reduced to the analysis size the pipeline detects on
 (``LoadConfig.analysis_max_side``); times are the detector's own (``Detector.detect_arrays``), best of
 ``--repeat`` passes over all photos after a warm-up.
@@ -46,15 +48,20 @@ def _read(path: Path, max_side: int) -> tuple[np.ndarray, float]:
     return im, s
 
 
-def parse_setup(text: str) -> tuple[str, int, int]:
+def parse_setup(text: str) -> tuple[str, int, int, str | None, float | None]:
+    """``MODEL@IMGSZ[xT][+BACKEND][=CONF]`` -> (model, imgsz, tiles, backend or None, confidence or None)."""
+    text, _, conf = text.partition("=")
+    text, _, backend = text.partition("+")
     model, _, rest = text.rpartition("@")
     size, _, tiles = rest.partition("x")
-    return model, int(size), int(tiles or 0)
+    return model, int(size), int(tiles or 0), backend or None, float(conf) if conf else None
 
 
 def run_setup(setup: str, images, gts, negatives, cfg: Config, confidence: float, repeat: int) -> dict:
-    model, imgsz, tiles = parse_setup(setup)
-    dcfg = dataclasses.replace(cfg.detect, model=model, imgsz=imgsz, tiles=tiles, confidence=confidence)
+    model, imgsz, tiles, backend, own_conf = parse_setup(setup)
+    confidence = own_conf if own_conf is not None else confidence
+    dcfg = dataclasses.replace(cfg.detect, model=model, imgsz=imgsz, tiles=tiles, confidence=confidence,
+                               backend=backend or cfg.detect.backend)
     det = load_detector(dcfg)
     det.detect_arrays(images[:2])  # warm-up
     best = float("inf")

@@ -64,6 +64,7 @@ class Outcome:
     items_found: int
     seconds: float
     removed_component: float = 0.0
+    remaining_found: int = 0  # items the pipeline calls remaining (left in place, or seen after only)
 
 
 def run_entry(sub, truth, cfg: Config, detector=None, with_truth: bool = False) -> dict[str, Outcome]:
@@ -107,7 +108,8 @@ def run_entry(sub, truth, cfg: Config, detector=None, with_truth: bool = False) 
         out[name] = Outcome(truth, card, [(p.before, p.after) for p in same],
                             sum(p.change.removed for p in same if p.change),
                             sum(p.change.before_count for p in same if p.change),
-                            shared_s + time.perf_counter() - t1, float(card.components.get("removed", 0.0)))
+                            shared_s + time.perf_counter() - t1, float(card.components.get("removed", 0.0)),
+                            sum(p.change.remaining for p in same if p.change))
     return out
 
 
@@ -150,6 +152,10 @@ def metrics(outs: list[Outcome]) -> dict:
         "pairing_exact": sum(sorted(o.pairs) == sorted(map(tuple, o.truth.true_pairs)) for o in multi) / len(multi)
         if multi else float("nan"), "n_multi": len(multi),
         "seconds_per_entry": float(np.mean([o.seconds for o in outs])) if outs else float("nan"),
+        # full clean-ups (every item removed): what the pipeline still calls remaining there is wrong, mostly
+        # street objects taken for litter in both photos (issue 18)
+        "remaining_in_full": sum(o.remaining_found for o in genuine_all if o.truth.true_fraction_removed >= 1.0),
+        "n_full": sum(o.truth.true_fraction_removed >= 1.0 for o in genuine_all),
         "flags": flags,
     }
 
@@ -165,15 +171,17 @@ KIND_NAMES = {"closeup": "close-up litter photos", "wide": "wide street scenes"}
 def _kind_table(results: dict, part: str) -> list[str]:
     """Rows: per kind and detector, Spearman, removed error and NO_LITTER_BEFORE on entries with litter."""
     lines = ["| entries | detections | n | Spearman(score, true share removed) | Spearman, genuine only | "
-             "mean abs. error of `removed` (genuine, n) | NO_LITTER_BEFORE on entries with litter |",
-             "|---|---|---|---|---|---|---|"]
+             "mean abs. error of `removed` (genuine, n) | NO_LITTER_BEFORE on entries with litter | "
+             "items called remaining in full clean-ups (entries) |",
+             "|---|---|---|---|---|---|---|---|"]
     for kind in KINDS:
         for det, label in (("model", "**shipped detector**"), ("truth", "ground truth (upper bound)")):
             m = results.get(det, {}).get(part, {}).get(kind)
             if m:
                 lines.append(f"| {KIND_NAMES[kind]} | {label} | {m['entries']} | {_f(m['spearman'])} | "
                              f"{_f(m['spearman_genuine'])} | {_f(m['removed_mae'])} ({m['n_genuine']}) | "
-                             f"{m['no_litter_before_false']} |")
+                             f"{m['no_litter_before_false']} | {m.get('remaining_in_full', 'n/a')} "
+                             f"({m.get('n_full', 'n/a')}) |")
     return lines
 
 

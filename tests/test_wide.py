@@ -112,3 +112,52 @@ def test_scene_of_groups_video_frames():
 
     assert scene_of(Path("ny_t012s.jpg")) == scene_of(Path("ny_t000s.jpg")) == "ny"
     assert scene_of(Path("IMG_7.jpg")) == "IMG_7"
+
+
+def test_train_only_overrides_leave_the_val_split_unchanged(tmp_path):
+    """litter3 widens the train composites (heaps, crops, mirrors, more items) through
+    ``overrides.train``; the val composites must stay those of a build without it, file for file, so that
+    detectors trained on either are measured on the same wide photos."""
+    root, labelled = _fake_root(tmp_path)
+    plain = {"backgrounds": {"train": ["frames/ny_*.jpg"], "val": ["frames/bike_*.jpg", "photos/pov.jpg"]},
+             "item_sources": ["src"], "per_background": {"train": 2, "val": 2}, "empty": 0.0}
+    wider = {**plain, "overrides": {"train": {"width_fraction": [0.01, 0.12], "items_per_image": [4, 6],
+                                              "pile": 0.9, "bg_crop": [0.55, 0.8], "bg_flip": True}}}
+    a = compose_split(CompositeDef.from_dict(plain), root, labelled, tmp_path / "a")
+    b = compose_split(CompositeDef.from_dict(wider), root, labelled, tmp_path / "b")
+    va, vb = [c for c in a if c.split == "val"], [c for c in b if c.split == "val"]
+    assert [c.labels for c in va] == [c.labels for c in vb]
+    assert all(Image.open(x.path).tobytes() == Image.open(y.path).tobytes() for x, y in zip(va, vb))
+    ta, tb = [c for c in a if c.split == "train"], [c for c in b if c.split == "train"]
+    assert [Image.open(c.path).size for c in ta] != [Image.open(c.path).size for c in tb]  # cropped backgrounds
+    assert sum(len(c.labels) for c in tb) > sum(len(c.labels) for c in ta)
+    with pytest.raises(ValueError, match="unknown composite setting"):
+        CompositeDef.from_dict({**plain, "piles": 0.5})
+    with pytest.raises(ValueError, match="not per-split"):
+        CompositeDef.from_dict({**plain, "overrides": {"train": {"seed": 3}}})
+
+
+def test_heaps_lay_items_touching_each_other():
+    """With ``pile`` the items after the first lie against an earlier one (a heap), overlapping at most a
+    little; without it no two items overlap by more than a sliver."""
+    from pipeline.boxes import box_iou
+
+    aspects = [1.0] * 6
+    heap = CompositeDef(backgrounds={}, item_sources=(), pile=1.0, width_fraction=(0.04, 0.06))
+    apart = CompositeDef(backgrounds={}, item_sources=(), pile=0.0, width_fraction=(0.04, 0.06))
+    touching = 0
+    for seed in range(10):
+        for cdef in (heap, apart):
+            pl = sample_placements(np.random.default_rng(seed), (1280, 720), aspects, cdef)
+            b = np.array([[p.cx - p.width / 2, p.cy - p.width / 2, p.cx + p.width / 2, p.cy + p.width / 2] for p in pl])
+            iou = box_iou(b, b)
+            np.fill_diagonal(iou, 0)
+            assert iou.max() <= (0.3 if cdef is heap else 0.05) + 1e-9
+            if cdef is heap:  # every item after the first touches or overlaps another, within 15 % of its width
+                for i in range(1, len(b)):
+                    others = np.delete(b, i, 0)
+                    gap = np.maximum(0, np.maximum(others[:, 0] - b[i, 2], b[i, 0] - others[:, 2])) + \
+                        np.maximum(0, np.maximum(others[:, 1] - b[i, 3], b[i, 1] - others[:, 3]))
+                    assert gap.min() < 0.15 * (b[i, 2] - b[i, 0]) + 1e-6
+                    touching += 1
+    assert touching >= 30

@@ -41,6 +41,8 @@ def register(sub, dataset_sub) -> None:
     p.add_argument("--data", type=Path, required=True, help="data.yaml (its 'val' split is evaluated)")
     p.add_argument("--confidence", type=float, help="operating threshold (default: the config's detect.confidence)")
     p.add_argument("--imgsz", type=int, help="image size (default: the config's detect.imgsz)")
+    p.add_argument("--backend", choices=("torch", "onnx", "openvino"),
+                   help="runtime (default: the config's detect.backend); the model must have its file")
     p.add_argument("--negatives", type=Path, help="folder of clean photos for false detections per image "
                                                     "(default: the data.yaml's 'negatives' list)")
     p.add_argument("--config", type=Path, help="TOML configuration")
@@ -66,6 +68,19 @@ def register(sub, dataset_sub) -> None:
     pr.add_argument("--set-default", action="store_true", help="point models/default at it")
     pr.add_argument("--threads", type=int, default=0)
     pr.set_defaults(func=cmd_models_register)
+    pe = msub.add_parser("export", help="add an ONNX or OpenVINO (FP32 or INT8) file to a registered model")
+    pe.add_argument("name", help="registry name (folder under models/)")
+    pe.add_argument("--backend", required=True, choices=("onnx", "openvino"))
+    pe.add_argument("--imgsz", type=int, required=True, help="input side in pixels (the detect stage must "
+                                                              "then run at this detect.imgsz)")
+    pe.add_argument("--int8", action="store_true", help="OpenVINO INT8: quantise, calibrated on --calib-data")
+    pe.add_argument("--calib-data", type=Path, metavar="DATA_YAML",
+                    help="data.yaml whose TRAIN images calibrate INT8 (never its val, never an evaluation set)")
+    pe.add_argument("--calib-images", type=int, default=300, help="calibration images (default: 300)")
+    pe.add_argument("--eval", type=Path, action="append", default=[], metavar="DATA_YAML",
+                    help="measure the exported file on this data.yaml for the card (repeatable)")
+    pe.add_argument("--threads", type=int, default=0, help="threads (0: all cores)")
+    pe.set_defaults(func=cmd_models_export)
 
 
 def _bool(s: str) -> bool:
@@ -133,7 +148,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     cfg = Config.from_toml(args.config) if args.config else Config()
     conf = cfg.detect.confidence if args.confidence is None else args.confidence
     try:
-        info = resolve_model(args.model)
+        info = resolve_model(args.model, args.backend or cfg.detect.backend)
     except (FileNotFoundError, ValueError) as e:
         raise _usage(str(e))
     if not args.data.is_file():
@@ -154,20 +169,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from .registry import default_model_name, list_models, models_dir
+    from .registry import broken_models, default_model_name, list_models, models_dir
 
     default = default_model_name()
     models = list_models()
     if args.json:
         print(json.dumps([{"name": m.name, "model_id": m.model_id, "path": str(m.path),
+                           "backends": {k: str(v) for k, v in sorted(m.files.items())},
                            "default": m.name == default, "card": m.card} for m in models]))
         return 0
     for m in models:
         mark = "*" if m.name == default else " "
         metrics = (m.card or {}).get("metrics", {}) or {}
         summary = ", ".join(f"{k} {v}" for k, v in metrics.items() if isinstance(v, (int, float)))
-        print(f"{mark} {m.model_id:40s} {summary}")
+        print(f"{mark} {m.model_id:40s} backends: {', '.join(sorted(m.files))}; {summary}")
+    for name, why in broken_models():
+        print(f"! {name:40s} unusable: {why}")
     print(f"(* = default, named in {models_dir() / 'default'})")
+    return 0
+
+
+def cmd_models_export(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .convert import export_model
+
+    command = shlex.join(["cleanup-verify", "models", "export", args.name, "--backend", args.backend, "--imgsz",
+                          str(args.imgsz), *(["--int8", "--calib-data", str(args.calib_data), "--calib-images",
+                                              str(args.calib_images)] if args.int8 else []),
+                          *[x for d in args.eval for x in ("--eval", str(d))]])
+    try:
+        target, entry = export_model(args.name, args.backend, imgsz=args.imgsz, int8=args.int8,
+                                     calib_data=args.calib_data, calib_images=args.calib_images,
+                                     threads=args.threads, command=command, eval_data=args.eval)
+    except (FileNotFoundError, ValueError) as e:
+        raise _usage(str(e))
+    print(f"exported {args.name} for {args.backend} ({entry['precision']}, {entry['imgsz']} px): {target}")
+    for m in entry.get("metrics", []):
+        print(f"  {m['data']}: mAP50 {m['map50']:.4f} mAP50-95 {m['map50_95']:.4f} P {m['precision']:.4f} "
+              f"R {m['recall']:.4f} FP/clean image {m['fp_per_clean_image']}")
+    print(f"Card: {target.parent / 'card.yaml'} (files.{args.backend}); use it with detect.backend = "
+          f"\"{args.backend}\" and detect.imgsz = {entry['imgsz']}")
     return 0
 
 

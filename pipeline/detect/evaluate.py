@@ -4,8 +4,9 @@
   ``single_cls=True`` for a one-class model, so every class in the data counts as litter. They are the
   numbers on the model cards.
 * Precision and recall are at the pipeline's operating point: predictions made as the detect stage
-  makes them (``conf >= confidence``, NMS at ``iou``, ``imgsz``, images decoded by OpenCV and passed as
-  arrays) and matched greedily, highest confidence first, to unmatched ground-truth boxes at IoU >= 0.5.
+  makes them, by the same runtime (:mod:`pipeline.detect.backends`, the model's ``backend``;
+  ``conf >= confidence``, NMS at ``iou``, ``imgsz``, images decoded by OpenCV and passed as arrays) and
+  matched greedily, highest confidence first, to unmatched ground-truth boxes at IoU >= 0.5.
   For reference the summary also shows ultralytics' P and R curves read at the same confidence.
 * False detections per image: boxes at the operating threshold on clean photos (the data.yaml's
   ``negatives`` list, or a folder), which must not have been trained on.
@@ -20,6 +21,7 @@ import numpy as np
 import yaml
 
 from ..boxes import box_iou
+from .backends import open_runtime
 from .registry import ModelInfo
 from .runtime import ultralytics_threads
 
@@ -124,7 +126,7 @@ def _gt(img: Path, w: int, h: int, single: bool) -> tuple[np.ndarray, np.ndarray
     return xyxy.reshape(-1, 4), cls
 
 
-def _predict(model, paths: list[Path], conf: float, iou: float, imgsz: int, batch: int = 8,
+def _predict(runtime, paths: list[Path], conf: float, iou: float, imgsz: int, batch: int = 8,
              desc: str | None = None):
     """Yield (path, image HxW, boxes xyxy, conf, cls) for readable images, arrays decoded by OpenCV.
     ``desc``: show a progress bar (images done, rate, time left) on standard error under that name."""
@@ -137,23 +139,20 @@ def _predict(model, paths: list[Path], conf: float, iou: float, imgsz: int, batc
         from tqdm import tqdm
         bar = tqdm(total=len(paths), unit="image", desc=desc, file=sys.stderr, mininterval=1.0)
     try:
-        yield from _predict_chunks(model, paths, conf, iou, imgsz, batch, cv2, bar)
+        yield from _predict_chunks(runtime, paths, conf, iou, imgsz, batch, cv2, bar)
     finally:
         if bar is not None:
             bar.close()
 
 
-def _predict_chunks(model, paths, conf, iou, imgsz, batch, cv2, bar):
+def _predict_chunks(runtime, paths, conf, iou, imgsz, batch, cv2, bar):
     for i in range(0, len(paths), batch):
         chunk = [(p, cv2.imread(str(p))) for p in paths[i:i + batch]]
         chunk = [(p, im) for p, im in chunk if im is not None]
         if chunk:
-            res = model.predict([im for _, im in chunk], conf=conf, iou=iou, imgsz=imgsz, verbose=False,
-                                batch=len(chunk))
-            for (p, im), r in zip(chunk, res):
-                b = r.boxes
-                yield (p, im.shape[:2], b.xyxy.cpu().numpy(), b.conf.cpu().numpy(),
-                       b.cls.cpu().numpy().astype(int))
+            res = runtime.predict([im for _, im in chunk], conf=conf, iou=iou, imgsz=imgsz, batch=len(chunk))
+            for (p, im), (xyxy, cf, cls) in zip(chunk, res):
+                yield p, im.shape[:2], xyxy, cf, cls.astype(int)
         if bar is not None:
             bar.update(len(paths[i:i + batch]))
 
@@ -176,8 +175,8 @@ def threshold_sweep(info: ModelInfo, data_yaml: str | Path, thresholds: list[flo
     """P/R/F1 on the ``val`` split of ``data_yaml`` at each threshold, from one prediction pass at the
     lowest threshold (NMS suppresses only by higher-confidence boxes, so filtering afterwards is exact).
     Use it on a held-out split of the training folders to choose the operating threshold."""
-    model, data, base, single = _open(info, data_yaml, threads)
-    counts = _counts(model, _image_list(data["val"], base), thresholds, iou, imgsz, batch, single)
+    runtime, data, base, single = _open(info, data_yaml, threads)
+    counts = _counts(runtime, _image_list(data["val"], base), thresholds, iou, imgsz, batch, single)
     out = []
     for t, (tp, fp, fn) in zip(thresholds, counts):
         pr = tp / (tp + fp) if tp + fp else 0.0
@@ -189,21 +188,20 @@ def threshold_sweep(info: ModelInfo, data_yaml: str | Path, thresholds: list[flo
 
 
 def _open(info: ModelInfo, data_yaml: str | Path, threads: int):
-    """(model, data.yaml dict, its base folder, whether the model has one class)."""
-    ul = ultralytics_threads(threads)
+    """(runtime of ``info.backend``, data.yaml dict, its base folder, whether the model has one class)."""
     data_yaml = Path(data_yaml).resolve()
     data = yaml.safe_load(data_yaml.read_text())
     base = Path(data.get("path") or data_yaml.parent)
     base = base if base.is_absolute() else data_yaml.parent / base
-    model = ul.YOLO(str(info.path), task="detect")
-    return model, data, base, len(model.names) == 1
+    runtime = open_runtime(info.backend, info.path, threads=threads)
+    return runtime, data, base, len(runtime.class_names) == 1
 
 
-def _counts(model, images: list[Path], thresholds: list[float], iou: float, imgsz: int, batch: int,
+def _counts(runtime, images: list[Path], thresholds: list[float], iou: float, imgsz: int, batch: int,
             single: bool, desc: str | None = None) -> np.ndarray:
     """(TP, FP, FN) summed over ``images`` at each threshold: int array (len(thresholds), 3)."""
     counts = np.zeros((len(thresholds), 3), dtype=int)
-    for p, (h, w), xyxy, conf, cls in _predict(model, images, min(thresholds), iou, imgsz, batch, desc):
+    for p, (h, w), xyxy, conf, cls in _predict(runtime, images, min(thresholds), iou, imgsz, batch, desc):
         g_xyxy, g_cls = _gt(p, w, h, single)
         cls = np.zeros_like(cls) if single else cls
         for k, t in enumerate(thresholds):
@@ -223,9 +221,11 @@ def evaluate(info: ModelInfo, data_yaml: str | Path, *, confidence: float, imgsz
         if progress:
             print(msg, file=sys.stderr, flush=True)
 
-    model, data, base, single = _open(info, data_yaml, threads)
+    runtime, data, base, single = _open(info, data_yaml, threads)
     step(f"evaluate 1/3: mAP50 and mAP50-95 (ultralytics val) of {info.model_id} on {data_yaml}")
 
+    # ultralytics' val runs every backend's file itself (its AutoBackend), so mAP stays its number
+    model = ultralytics_threads(threads).YOLO(str(info.path), task="detect")
     with tempfile.TemporaryDirectory(prefix="cv-eval-") as tmp:
         m = model.val(data=str(data_yaml), split="val", imgsz=imgsz, batch=batch, single_cls=single,
                       plots=False, save_json=False, project=tmp, name="val", verbose=False, device="cpu")
@@ -237,7 +237,7 @@ def evaluate(info: ModelInfo, data_yaml: str | Path, *, confidence: float, imgsz
 
     images = _image_list(data["val"], base)
     step(f"evaluate 2/3: precision and recall at confidence {confidence:g} on {len(images)} images")
-    tp, fp, fn = (int(x) for x in _counts(model, images, [confidence], iou, imgsz, batch, single,
+    tp, fp, fn = (int(x) for x in _counts(runtime, images, [confidence], iou, imgsz, batch, single,
                                           "val images" if progress else None)[0])
     n_boxes = tp + fn
 
@@ -248,7 +248,7 @@ def evaluate(info: ModelInfo, data_yaml: str | Path, *, confidence: float, imgsz
         neg_paths = _image_list(data["negatives"], base)
     n_neg = false_dets = 0
     step(f"evaluate 3/3: false detections on {len(neg_paths)} clean photos")
-    for _, _, xyxy, _, _ in _predict(model, neg_paths, confidence, iou, imgsz, batch,
+    for _, _, xyxy, _, _ in _predict(runtime, neg_paths, confidence, iou, imgsz, batch,
                                      "clean photos" if progress else None):
         n_neg += 1
         false_dets += len(xyxy)

@@ -6,11 +6,12 @@ Usage (the runner)::
     dets = detector.detect([photo1, photo2, ...])  # LoadedPhoto -> Detections, same order
     ws.put_result(sha, "detect", STAGE_VERSION, ..., dets[i].to_dict(), model_id=detector.model_id)
 
-Photos are passed to ultralytics as in-memory arrays (the analysis image, EXIF orientation already
-applied by the loader; ultralytics' own path loading has orientation bugs, docs/research.md). ultralytics
-takes arrays as **BGR** (OpenCV order) and flips them to RGB itself, so the RGB analysis image is flipped
-here first. Boxes come back in analysis-image pixels and are divided by ``photo.scale`` into pixels of
-the oriented full-size photo, clipped to it.
+Photos are passed to the runtime (``detect.backend``: PyTorch through ultralytics, ONNX Runtime or
+OpenVINO, :mod:`pipeline.detect.backends`) as in-memory arrays (the analysis image, EXIF orientation
+already applied by the loader; ultralytics' own path loading has orientation bugs, docs/research.md).
+The runtimes take arrays as **BGR** (OpenCV order), as ultralytics does, so the RGB analysis image is
+flipped here first. Boxes come back in analysis-image pixels and are divided by ``photo.scale`` into
+pixels of the oriented full-size photo, clipped to it.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ import numpy as np
 from ..config import DetectConfig, section_digest
 from ..keys import digest
 from ..types import Detections, LoadedPhoto
+from .backends import Runtime, open_runtime
 from .registry import ModelInfo, resolve_model
-from .runtime import skip_cpu_warmup, ultralytics_threads
 
 STAGE_VERSION = "detect-2"  # 2: candidates down to candidate_confidence, operating threshold recorded
 
@@ -66,11 +67,12 @@ def boxes_to_full_size(xyxy: np.ndarray, scale: float, image_size: tuple[int, in
 
 @dataclass
 class Detector:
-    """A loaded detector. ``model_id`` is recorded with every result; ``class_names`` come from the model."""
+    """A loaded detector. ``model_id`` is recorded with every result; ``class_names`` come from the model;
+    ``runtime`` is the backend that runs it."""
 
     info: ModelInfo
     cfg: DetectConfig
-    model: Any
+    runtime: Runtime
 
     @property
     def model_id(self) -> str:
@@ -78,8 +80,12 @@ class Detector:
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        names = self.model.names
-        return tuple(names[i] for i in sorted(names)) if isinstance(names, dict) else tuple(names)
+        return self.runtime.class_names
+
+    @property
+    def model(self) -> Any:
+        """The ultralytics model of the torch backend (benchmarks compare against its own predict)."""
+        return getattr(self.runtime, "model", None)
 
     def detect(self, photos: list[LoadedPhoto]) -> list[Detections]:
         """Detections for each photo, in order, in full-size pixels: every box down to
@@ -106,14 +112,8 @@ class Detector:
             layouts.append(wins)
             jobs += [(i, im if k == 0 else np.ascontiguousarray(im[y1:y2, x1:x2]))
                      for k, (x1, y1, x2, y2) in enumerate(wins)]
-        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        bs = max(1, self.cfg.batch_size)
-        for i in range(0, len(jobs), bs):
-            chunk = [c for _, c in jobs[i:i + bs]]
-            for r in self.model.predict(chunk, conf=conf, iou=self.cfg.iou, imgsz=self.cfg.imgsz,
-                                        device=self.cfg.device, verbose=False, batch=len(chunk)):
-                b = r.boxes
-                found.append((b.xyxy.cpu().numpy(), b.conf.cpu().numpy(), b.cls.cpu().numpy().astype(np.int32)))
+        found = self.runtime.predict([c for _, c in jobs], conf=conf, iou=self.cfg.iou, imgsz=self.cfg.imgsz,
+                                     batch=max(1, self.cfg.batch_size))
         out, k = [], 0
         for wins in layouts:
             parts = found[k:k + len(wins)]
@@ -127,10 +127,9 @@ class Detector:
 
 
 def load_detector(cfg: DetectConfig) -> Detector:
-    """Load ``cfg.model`` (registry name, ``default``, or a path to weights) with torch on
-    ``cfg.torch_threads`` threads (0: all cores). Raises FileNotFoundError for an unknown model."""
-    info = resolve_model(cfg.model)
-    ul = ultralytics_threads(cfg.torch_threads)
-    skip_cpu_warmup()
-    model = ul.YOLO(str(info.path), task="detect")
-    return Detector(info=info, cfg=cfg, model=model)
+    """Load ``cfg.model`` (registry name, ``default``, or a path to weights) on ``cfg.backend`` with
+    ``cfg.torch_threads`` threads (0: all cores; the name is historical, every backend uses it). Raises
+    FileNotFoundError for an unknown model or one without a file of that backend."""
+    info = resolve_model(cfg.model, cfg.backend)
+    return Detector(info=info, cfg=cfg, runtime=open_runtime(info.backend, info.path, threads=cfg.torch_threads,
+                                                             device=cfg.device))

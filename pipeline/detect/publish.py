@@ -79,6 +79,7 @@ def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, 
                                                 "fp_per_clean_image")} if eval_data else {},
         "metrics_data": card_path(eval_data[-1]) if eval_data else "",
         "all_metrics": metrics,
+        "training": training_summary(curve, args),
         "learning_curve": [{"epoch": r.epoch, "minutes": round(r.seconds / 60, 1), "map50": round(r.map50, 4),
                             "map50_95": round(r.map50_95, 4), "box_loss": round(r.box_loss, 4),
                             "cls_loss": round(r.cls_loss, 4)} for r in curve],
@@ -87,6 +88,30 @@ def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, 
     }
     save_card(folder, card)
     return resolve_model(name), card
+
+
+def training_summary(curve, args: dict[str, Any]) -> dict[str, Any]:
+    """Epochs done, wall time (minutes, in all and per epoch as ``results.csv`` times them, validation
+    included) and the machine: what a card must say so the next person can plan a run."""
+    import platform
+    import statistics
+
+    per_epoch = [round(s / 60, 1) for s in ([curve[0].seconds] if curve else [])
+                 + [b.seconds - a.seconds for a, b in zip(curve, curve[1:])]]
+    cpu = ""
+    try:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                    if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"epochs_done": len(curve), "minutes": round(curve[-1].seconds / 60, 1) if curve else 0.0,
+            "minutes_per_epoch": per_epoch,
+            "median_minutes_per_epoch": statistics.median(per_epoch) if per_epoch else None,
+            "device": str(args.get("device", "")),
+            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores"
+                       f"{', ' + cpu if cpu else ''}; torch threads as the train command set them "
+                       "(cleanup-verify train --threads, default 2)",
+            "note": "wall times from results.csv of the run (ultralytics resets them on --resume)"}
 
 
 def scrub_paths(text: str) -> str:

@@ -4,6 +4,13 @@ A model is identified everywhere by ``model_id = "<name>@<sha256(weights.pt)[:12
 computed with different weights under the same name never mix. A path to a ``.pt`` file outside the
 registry is also accepted; its name is then the file's stem (or its folder's name for ``weights.pt``).
 
+Backends (:mod:`pipeline.detect.backends`): a model may also carry files exported from ``weights.pt``
+for ONNX Runtime (``weights.onnx``) and OpenVINO (an IR folder, e.g. ``weights_int8_openvino_model/``).
+The card's ``files:`` section lists every file the model has, by backend, with its sha256
+(``cleanup-verify models export`` writes it); a model whose card lists a file that is missing or
+changed is refused. Results of another backend than PyTorch are identified as
+``"<name>+<backend>@<sha256 of that file>[:12]"``: an INT8 model's boxes never mix with FP32 ones.
+
 The registry folder is the repo's ``models/`` (located relative to this package), or
 ``$CLEANUP_VERIFY_MODELS`` when set.
 """
@@ -23,13 +30,16 @@ DEFAULT_FILE = "default"
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A resolved model: ``path`` to its weights, ``card`` (the parsed card.yaml, {} when absent)."""
+    """A resolved model: ``path`` to the file of ``backend`` (``weights.pt`` for torch), ``card`` (the
+    parsed card.yaml, {} when absent), ``files``: every backend the model has and its file or folder."""
 
     name: str
     model_id: str
     path: Path
     card: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
+    backend: str = "torch"
+    files: dict[str, Path] = field(default_factory=dict)
 
 
 def models_dir() -> Path:
@@ -56,9 +66,47 @@ def weights_sha256(path: Path) -> str:
     return file_sha256(path)
 
 
-def resolve_model(name_or_path: str) -> ModelInfo:
+def path_sha256(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative names and contents, in name order)."""
+    import hashlib
+
+    path = Path(path)
+    if path.is_file():
+        return weights_sha256(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f.relative_to(path).as_posix().encode() + b"\0" + weights_sha256(f).encode() + b"\n")
+    return h.hexdigest()
+
+
+def card_files(folder: Path, card: dict[str, Any], verify: str = "") -> dict[str, Path]:
+    """``{backend: path}`` of the files a model's card lists (``files:``), torch always ``weights.pt``.
+    Raises FileNotFoundError when a listed file is missing, ValueError when the file of backend
+    ``verify`` differs from the sha256 the card records (only that one is hashed: they are large)."""
+    out = {"torch": folder / WEIGHTS}
+    for backend, entry in (card.get("files") or {}).items():
+        if backend == "torch":
+            continue
+        rel = entry.get("path") if isinstance(entry, dict) else None
+        if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise ValueError(f"model {folder.name}: card.yaml files.{backend} needs a relative 'path'")
+        p = folder / rel
+        if not p.exists():
+            raise FileNotFoundError(f"model {folder.name} is incomplete: its card lists {rel} for {backend}, "
+                                    f"which is missing (export it again: cleanup-verify models export "
+                                    f"{folder.name} --backend {backend})")
+        want = entry.get("sha256")
+        if backend == verify and want and path_sha256(p) != want:
+            raise ValueError(f"model {folder.name}: {rel} ({backend}) is not the file its card lists "
+                             f"(sha256 differs); export it again")
+        out[backend] = p
+    return out
+
+
+def resolve_model(name_or_path: str, backend: str = "torch") -> ModelInfo:
     """A registry name (``default`` follows ``models/default``) or a path to a ``.pt`` file or to a
-    model folder -> :class:`ModelInfo`. Raises FileNotFoundError naming the known models."""
+    model folder -> :class:`ModelInfo` of its ``backend`` file. Raises FileNotFoundError naming the known
+    models, or when the model lacks a file of ``backend`` or a file its card lists."""
     spec = str(name_or_path)
     if spec == "default":
         spec = default_model_name()
@@ -76,16 +124,45 @@ def resolve_model(name_or_path: str) -> ModelInfo:
         name = spec
     card_file = path.parent / CARD
     card = (yaml.safe_load(card_file.read_text()) or {}) if card_file.is_file() else {}
-    sha = weights_sha256(path)
-    return ModelInfo(name=name, model_id=f"{name}@{sha[:12]}", path=path.resolve(), card=card, sha256=sha)
+    files = card_files(path.parent, card, verify=backend) if path.name == WEIGHTS else {"torch": path}
+    files["torch"] = path
+    if backend not in files:
+        has = ", ".join(sorted(files))
+        raise FileNotFoundError(f"model {name} has no {backend} file (it has: {has}); make one with: "
+                                f"cleanup-verify models export {name} --backend {backend}")
+    if backend == "torch":
+        sha = weights_sha256(path)
+        model_id = f"{name}@{sha[:12]}"
+    else:
+        sha = path_sha256(files[backend])
+        model_id = f"{name}+{backend}@{sha[:12]}"
+    return ModelInfo(name=name, model_id=model_id, path=files[backend].resolve(), card=card, sha256=sha,
+                     backend=backend, files={k: v.resolve() for k, v in files.items()})
 
 
 def list_models() -> list[ModelInfo]:
-    """Every registered model (a folder of ``models/`` holding ``weights.pt``), by name."""
+    """Every usable registered model (a folder of ``models/`` holding ``weights.pt`` and every file its
+    card lists), by name; :func:`broken_models` names the others."""
+    return [m for m in _scan() if isinstance(m, ModelInfo)]
+
+
+def broken_models() -> list[tuple[str, str]]:
+    """``(name, why)`` of each registered model that cannot be used (a file its card lists is missing)."""
+    return [m for m in _scan() if not isinstance(m, ModelInfo)]
+
+
+def _scan() -> list[ModelInfo | tuple[str, str]]:
     d = models_dir()
     if not d.is_dir():
         return []
-    return [resolve_model(str(p)) for p in sorted(d.iterdir()) if (p / WEIGHTS).is_file()]
+    out: list[ModelInfo | tuple[str, str]] = []
+    for p in sorted(d.iterdir()):
+        if (p / WEIGHTS).is_file():
+            try:
+                out.append(resolve_model(str(p)))
+            except (FileNotFoundError, ValueError) as e:
+                out.append((p.name, str(e)))
+    return out
 
 
 def save_card(folder: Path, card: dict[str, Any]) -> Path:

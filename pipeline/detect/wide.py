@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import cv2
@@ -53,9 +53,20 @@ class CompositeDef:
     covered: float = 0.3  # share of items partly covered
     empty: float = 0.05  # share of train composites left without items (negatives of the same scenes)
     seed: int = 0
+    pile: float = 0.0  # share of items (after the first) laid touching an earlier one: heaps of litter
+    bg_crop: tuple[float, float] = (1.0, 1.0)  # kept share of the background's width (random crop; 1: whole)
+    bg_flip: bool = False  # mirror the background at random
+    overrides: dict[str, dict] = field(default_factory=dict)  # {split: {setting: value}} for one split only
 
     @staticmethod
     def from_dict(d: dict) -> "CompositeDef":
+        unknown = set(d) - _COMPOSITE_KEYS
+        if unknown:
+            raise ValueError(f"unknown composite setting(s): {', '.join(sorted(unknown))}")
+        for split, o in (d.get("overrides") or {}).items():
+            bad = set(o) - (_COMPOSITE_KEYS - {"backgrounds", "item_sources", "per_background", "overrides", "seed"})
+            if bad:
+                raise ValueError(f"composite overrides for {split!r}: not per-split setting(s): {', '.join(sorted(bad))}")
         return CompositeDef(
             backgrounds={k: tuple(v) for k, v in d["backgrounds"].items()},
             item_sources=tuple(d["item_sources"]),
@@ -63,7 +74,23 @@ class CompositeDef:
             items_per_image=tuple(d.get("items_per_image", (3, 6))),
             width_fraction=tuple(d.get("width_fraction", (0.015, 0.12))),
             lower_half=float(d.get("lower_half", 0.8)), covered=float(d.get("covered", 0.3)),
-            empty=float(d.get("empty", 0.05)), seed=int(d.get("seed", 0)))
+            empty=float(d.get("empty", 0.05)), seed=int(d.get("seed", 0)),
+            pile=float(d.get("pile", 0.0)), bg_crop=tuple(d.get("bg_crop", (1.0, 1.0))),
+            bg_flip=bool(d.get("bg_flip", False)),
+            overrides={k: dict(v) for k, v in (d.get("overrides") or {}).items()})
+
+    def for_split(self, split: str) -> "CompositeDef":
+        """This definition with ``overrides[split]`` applied (lists become tuples, as in :meth:`from_dict`).
+
+        Settings a split does not override keep their values, and the random draws for a split whose
+        settings are unchanged are unchanged too: widening the train split never alters the val split."""
+        o = self.overrides.get(split)
+        if not o:
+            return self
+        return replace(self, **{k: tuple(v) if isinstance(v, list) else v for k, v in o.items()})
+
+
+_COMPOSITE_KEYS = {f.name for f in fields(CompositeDef)}
 
 
 # ------------------------------------------------------------------------------------------ cut items
@@ -133,13 +160,36 @@ class Placement:
 def sample_placements(rng: np.random.Generator, size: tuple[int, int], aspects: list[float],
                       cdef: CompositeDef) -> list[Placement]:
     """One placement per item (``aspects``: item height / width), for a background of ``size`` (w, h).
-    Items do not overlap by more than 5 % IoU (an item with no free spot after 30 tries is left out)."""
+    Items do not overlap by more than 5 % IoU (an item with no free spot after 30 tries is left out), but
+    for piles: with probability ``cdef.pile`` an item is laid touching an earlier one, at a similar size,
+    overlapping it by at most 30 % IoU (the later item hides part of the earlier one, as in a heap)."""
     w, h = size
     lo, hi = cdef.width_fraction
     out: list[Placement] = []
     boxes: list[tuple[float, float, float, float]] = []
     for a in aspects:
+        heap = bool(boxes) and cdef.pile > 0 and rng.random() < cdef.pile  # no draw at all when pile is 0
         for _ in range(30):
+            if heap:  # next to an earlier item: centre within about one item of its edge
+                px0, py0, px1, py1 = boxes[int(rng.integers(len(boxes)))]
+                pw, ph = px1 - px0, py1 - py0
+                bw = float(np.clip(pw * rng.uniform(0.6, 1.4), lo * w, hi * w))
+                bh = bw * a
+                cx = (px0 + px1) / 2 + rng.uniform(-0.5, 0.5) * (pw + bw)
+                cy = (py0 + py1) / 2 + rng.uniform(-0.5, 0.5) * (ph + bh) * 0.8
+                if bh > 0.4 * h:
+                    bw, bh = bw * 0.4 * h / bh, 0.4 * h
+                cx = float(np.clip(cx, 0.03 * w + bw / 2, 0.97 * w - bw / 2)) if bw < 0.94 * w else w / 2
+                cy = float(np.clip(cy, bh / 2 + 1, h - bh / 2 - 1))
+                b = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+                iou = box_iou([b], boxes)[0]
+                if iou.max() <= 0.3 and iou.max() > 0.0 or (iou.max() == 0.0 and _gap(b, boxes) < 0.15 * bw):
+                    boxes.append(b)
+                    cover = float(rng.uniform(0.2, 0.45)) if rng.random() < cdef.covered else 0.0
+                    out.append(Placement(cx, cy, bw, cover, int(rng.integers(4)), float(rng.uniform(0.4, 0.85)),
+                                         float(rng.uniform(0.0, 0.9)), bool(rng.random() < 0.5)))
+                    break
+                continue
             cy = (rng.uniform(0.52, 0.95) if rng.random() < cdef.lower_half else rng.uniform(0.3, 0.52)) * h
             frac = math.exp(rng.uniform(math.log(lo), math.log(hi)))
             frac = float(np.clip(frac * (0.75 + 0.5 * (cy / h - 0.3) / 0.65), lo, hi))  # nearer = larger
@@ -157,6 +207,28 @@ def sample_placements(rng: np.random.Generator, size: tuple[int, int], aspects: 
                                      float(rng.uniform(0.0, 0.9)), bool(rng.random() < 0.5)))
                 break
     return out
+
+
+def _gap(b, boxes) -> float:
+    """Smallest gap in pixels between box ``b`` and any of ``boxes`` (0 when they touch or overlap)."""
+    return min(max(0.0, max(o[0] - b[2], b[0] - o[2])) + max(0.0, max(o[1] - b[3], b[1] - o[3])) for o in boxes)
+
+
+def crop_background(bg: np.ndarray, rng: np.random.Generator, keep: tuple[float, float], flip: bool) -> np.ndarray:
+    """A random window of ``bg`` keeping ``keep`` (lo, hi) of its width and its aspect ratio, lower edges
+    favoured (the ground is where litter lies), mirrored at random when ``flip``. No draw when keep is
+    (1, 1) and flip is off."""
+    out = bg
+    if keep[0] < 1.0:
+        h, w = bg.shape[:2]
+        k = float(rng.uniform(keep[0], keep[1]))
+        cw, ch = max(16, round(w * k)), max(16, round(h * k))
+        x0 = int(rng.integers(0, w - cw + 1))
+        y0 = int(round((h - ch) * rng.uniform(0.4, 1.0)))
+        out = bg[y0:y0 + ch, x0:x0 + cw]
+    if flip and rng.random() < 0.5:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)
 
 
 def paste_item(canvas: np.ndarray, item: np.ndarray, p: Placement, rng: np.random.Generator) -> np.ndarray | None:
@@ -255,6 +327,15 @@ def read_rgb(path: Path, max_side: int | None = None) -> np.ndarray:
         return np.asarray(im)
 
 
+def _fit(img: np.ndarray, max_side: int) -> np.ndarray:
+    """``img`` shrunk (INTER_AREA) so that its longer side is at most ``max_side`` pixels."""
+    s = max_side / max(img.shape[:2])
+    if s >= 1.0:
+        return img
+    return cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
+                      interpolation=cv2.INTER_AREA)
+
+
 def cut_items_of(photo_path: Path, labels: np.ndarray) -> list[CutItem]:
     """Every labelled item of one photo (``labels``: YOLO rows ``cls cx cy w h`` normalised)."""
     img = read_rgb(photo_path)
@@ -324,21 +405,28 @@ def compose_split(cdef: CompositeDef, root: Path, labelled: list[tuple[str, Path
     shutil.rmtree(out_dir / "composite", ignore_errors=True)  # a rebuild never keeps stale composites
     for split in splits:
         items = pool[split]
+        sdef = cdef.for_split(split)
         if not items:
             raise ValueError(f"no litter items to cut for the {split} composites")
         folder = out_dir / "composite" / split
         folder.mkdir(parents=True, exist_ok=True)
+        reframe = sdef.bg_crop[0] < 1.0 or sdef.bg_flip
         for b in expand_backgrounds(root, cdef.backgrounds[split]):
-            bg = read_rgb(b, OUT_MAX_SIDE)
+            full = read_rgb(b) if reframe else None
+            bg0 = read_rgb(b, OUT_MAX_SIDE)
             for k in range(cdef.per_background.get(split, 0)):
                 key = f"{cdef.seed}:{split}:{b.relative_to(root)}:{k}"
                 seed = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
                 rng = np.random.default_rng(seed)
-                n = 0 if (split == "train" and rng.random() < cdef.empty) else int(
-                    rng.integers(cdef.items_per_image[0], cdef.items_per_image[1] + 1))
+                bg = bg0
+                if reframe:  # its own random stream: the draws below are those of an uncropped build
+                    bg = _fit(crop_background(full, np.random.default_rng(seed ^ 0x5EED), sdef.bg_crop,
+                                              sdef.bg_flip), OUT_MAX_SIDE)
+                n = 0 if (split == "train" and rng.random() < sdef.empty) else int(
+                    rng.integers(sdef.items_per_image[0], sdef.items_per_image[1] + 1))
                 chosen = [items[int(i)] for i in rng.choice(len(items), size=min(n, len(items)), replace=False)]
                 pl = sample_placements(rng, (bg.shape[1], bg.shape[0]),
-                                       [c.rgba.shape[0] / c.rgba.shape[1] for c in chosen], cdef)
+                                       [c.rgba.shape[0] / c.rgba.shape[1] for c in chosen], sdef)
                 img, boxes, idx = compose_scene(bg, [c.rgba for c in chosen[:len(pl)]], pl, seed)
                 h, w = img.shape[:2]
                 name = f"{scene_of(b)}__{b.stem}__{k:02d}.jpg"
