@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from pathlib import Path
 
 # Modules that add commands, in help order. Each has register(sub, dataset_sub).
 COMMAND_MODULES = [
@@ -65,17 +67,49 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    absolute_paths(args)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume where it stopped", file=sys.stderr)
         return 130
     except UsageError as e:
-        print(f"cleanup-verify: error: {e}", file=sys.stderr)
+        print(f"cleanup-verify: error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except CommandFailed as e:
-        print(f"cleanup-verify: {e}", file=sys.stderr)
+        print(f"cleanup-verify: {one_line(str(e))}", file=sys.stderr)
         return 1
+    except OSError as e:  # the file system refused (permissions, a file where a folder is needed...)
+        print(f"cleanup-verify: error: {os_error_text(e)}", file=sys.stderr)
+        return 1
+
+
+# Arguments holding a path a user typed: made absolute against the caller's working folder once, here, so that
+# no later layer (Flask's send_file, a chdir, a worker process) resolves them against anything else.
+PATH_ARGS = ("workspace", "out", "batch", "config", "data", "data_root", "project", "init", "negatives")
+
+
+def absolute_paths(args: argparse.Namespace) -> None:
+    """Replace each path argument of ``args`` (:data:`PATH_ARGS`) by its absolute form, keeping its type
+    (``str`` or ``Path``); unset ones stay unset."""
+    for name in PATH_ARGS:
+        value = getattr(args, name, None)
+        if isinstance(value, (str, Path)) and str(value):
+            setattr(args, name, type(value)(os.path.abspath(value)))
+
+
+def one_line(text: str) -> str:
+    """A message on one line, without terminal colour codes (libraries' errors carry both)."""
+    import re
+
+    return " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text).split())
+
+
+def os_error_text(e: OSError) -> str:
+    """An operating-system error in words: what failed, on which path(s)."""
+    what = e.strerror or str(e)
+    paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
+    return one_line(f"{what}: {' -> '.join(paths)}" if paths else what)
 
 
 class UsageError(Exception):

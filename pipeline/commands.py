@@ -32,6 +32,16 @@ def open_existing_workspace(path: str):
         raise UsageError(str(e)) from None
 
 
+def check_out_file(path: str | Path) -> None:
+    """Refuse (usage error) an output file path that names a folder or lies under a file."""
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name, e.g. {out / 'results.jsonl'}")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UsageError(f"--out {out}: {parent} is a file, not a folder")
+
+
 def _add_common(p: argparse.ArgumentParser, create: bool = False) -> None:
     p.add_argument("--workspace", "-w", required=True, metavar="WS",
                    help="workspace folder: database, thumbnails, logs" +
@@ -155,7 +165,7 @@ def _guarded_run(args: argparse.Namespace, run):
     full disk turned into one message and exit status 1 (pipeline.runguard)."""
     from .cli import CommandFailed
     from .runguard import WorkspaceBusy, disk_full_message, exclusive_run, is_disk_full, quiet_log_errors
-    from .workspace import Workspace
+    from .workspace import Workspace, WorkspaceError
 
     def notify(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -166,6 +176,8 @@ def _guarded_run(args: argparse.Namespace, run):
             return run(ws)
     except WorkspaceBusy as e:
         raise CommandFailed(str(e)) from None
+    except WorkspaceError as e:
+        raise UsageError(str(e)) from None
     except Exception as e:
         if is_disk_full(e):
             raise CommandFailed(disk_full_message(e, args.workspace)) from None
@@ -176,6 +188,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from . import export
     from .workspace import atomic_write_text
 
+    if args.out:
+        check_out_file(args.out)
     with open_existing_workspace(args.workspace) as ws:
         text = export.to_jsonl(ws) if args.format == "jsonl" else export.to_csv(ws)
     if args.out:
@@ -261,6 +275,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out).absolute()
     batch_dir = out / "batch"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder for the sample, workspace and report")
     try:
         sample = make_sample(batch_dir, seed=0, form=args.form)
     except FileExistsError as e:

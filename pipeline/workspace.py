@@ -115,7 +115,9 @@ class Workspace:
     """A workspace folder and its database. Use as a context manager or call :meth:`close`."""
 
     def __init__(self, root: str | Path, create: bool = True):
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # never resolved later against another folder (Flask's send_file)
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"workspace {self.root} is a file, not a folder")
         if not self.root.exists():
             if not create:
                 raise WorkspaceError(f"workspace {self.root} does not exist")

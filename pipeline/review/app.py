@@ -130,7 +130,7 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
     the number of reverse proxies in front of the app whose ``X-Forwarded-For``/``-Proto``/``-Host`` headers
     are trusted (werkzeug's ProxyFix), so that sign-in limits and the log see the client's address; 0 (the
     default) trusts none. Events go to ``WS/logs/review.log`` (:mod:`pipeline.review.activity`)."""
-    ws_root = Path(ws_root)
+    ws_root = Path(ws_root).absolute()  # Flask resolves relative file paths against the package, not the cwd
     Workspace(ws_root, create=False).close()  # fail now, clearly, when it is not a workspace
     static_dir = str(resources.files("pipeline.report") / "static")
     app = Flask(__name__, static_folder=static_dir, static_url_path="/static")

@@ -27,11 +27,11 @@ def register(sub, dataset_sub) -> None:
                                    "see docs/review-app.md: --proxy-hops 1 --secure-cookies.")
     p.add_argument("--workspace", required=True, type=Path, help="workspace folder")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--threads", type=int, default=8, help="worker threads of the server (default 8)")
+    p.add_argument("--port", type=_port, default=8000, help="port, 1-65535 (default 8000)")
+    p.add_argument("--threads", type=_positive_int, default=8, help="worker threads of the server (default 8)")
     p.add_argument("--secure-cookies", action="store_true",
                    help="mark the session cookie Secure (set this when served behind HTTPS)")
-    p.add_argument("--proxy-hops", type=int, default=0, metavar="N",
+    p.add_argument("--proxy-hops", type=_count, default=0, metavar="N",
                    help="trust X-Forwarded-For/-Proto/-Host from N reverse proxies in front of the app (default "
                         "0: none; never set it when clients can reach the app directly)")
     p.add_argument("--dev", action="store_true",
@@ -76,6 +76,54 @@ def register(sub, dataset_sub) -> None:
     d.set_defaults(func=_export_corrections)
 
 
+def _whole_number(text: str, low: int, high: int | None = None) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = low - 1
+    if n < low or (high is not None and n > high):
+        raise argparse.ArgumentTypeError(f"expected a whole number from {low}" +
+                                         (f" to {high}" if high is not None else " up") + f", got {text!r}")
+    return n
+
+
+def _port(text: str) -> int:
+    return _whole_number(text, 1, 65535)
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _count(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail now, in one line, when the server could not listen on ``host:port`` (an unknown address, a port
+    in use or reserved), rather than with the server's traceback."""
+    import errno
+    import socket
+
+    from ..cli import CommandFailed, UsageError
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise UsageError(f"--host {host}: not an address of this machine ({e})") from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                why = f"port {port} on {host} is in use (another server?)"
+            elif e.errno == errno.EACCES:
+                why = f"not allowed to listen on port {port} (ports below 1024 need root)"
+            else:
+                why = f"cannot listen on {host}:{port}: {e.strerror or e}"
+            raise CommandFailed(f"{why}; choose another with --port") from None
+
+
 def _open_ws(path: Path):
     from ..cli import UsageError
     from ..workspace import Workspace, WorkspaceError
@@ -108,6 +156,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"workspace {args.workspace} has no review-app account yet, so nobody could sign in. "
                          f"Add one first: echo 'a long password' | cleanup-verify users add NAME --role admin "
                          f"--workspace {args.workspace}")
+    _check_listen(args.host, args.port)
     app = create_app(args.workspace, secure_cookies=args.secure_cookies, proxy_hops=args.proxy_hops)
     where = f"http://{args.host}:{args.port}/"
     log = Path(args.workspace) / "logs" / "review.log"
@@ -192,8 +241,13 @@ def _users_remove(args: argparse.Namespace) -> int:
 
 def _export_corrections(args: argparse.Namespace) -> int:
     from .corrections_export import export_corrections
+    from ..cli import UsageError
+    from ..report.site import ReportError
     with _open_ws(args.workspace) as ws:
-        summary = export_corrections(ws, args.out, images=args.images)
+        try:
+            summary = export_corrections(ws, args.out, images=args.images)
+        except ReportError as e:
+            raise UsageError(str(e)) from e
     print(f"wrote {summary.images} images, {summary.boxes} boxes ({summary.originals} from original photos) "
           f"to {args.out}")
     return 0
