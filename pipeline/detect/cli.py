@@ -11,20 +11,34 @@ from pathlib import Path
 def register(sub, dataset_sub) -> None:
     from .train import TrainRecipe
 
-    p = dataset_sub.add_parser("build", help="assemble a YOLO dataset from a definition in datasets/")
+    p = dataset_sub.add_parser("build", help="assemble a YOLO dataset from a definition in datasets/",
+                               description="Assemble a YOLO dataset (images, labels, data.yaml) from a definition "
+                                           "in datasets/: litter1, litter1s, litter2 to train on, aquatrash-val "
+                                           "(evaluation only) to measure on. Source paths are relative to the "
+                                           "shared data folder (--data-root).")
     p.add_argument("name", help="definition name (datasets/NAME.yaml) or path to a definition")
     p.add_argument("--out", type=Path, help="output folder (default: build/datasets/NAME in the project)")
-    p.add_argument("--data-root", type=Path, help="shared data folder (default: ../shared/data)")
+    p.add_argument("--data-root", type=Path,
+                   help="shared data folder the definition's paths are relative to (default: $CLEANUP_VERIFY_DATA, "
+                        "else ../shared/data next to the project)")
     p.set_defaults(func=cmd_dataset_build)
 
-    p = sub.add_parser("train", help="train a litter detector offline (ultralytics)")
-    p.add_argument("--data", type=Path, help="data.yaml written by 'dataset build'")
-    p.add_argument("--init", type=Path, help="initial weights (.pt, local path); default: from scratch")
-    p.add_argument("--project", type=Path, default=Path("runs/train"), help="folder of runs")
-    p.add_argument("--name", default="litter", help="run name (folder under --project)")
-    p.add_argument("--resume", action="store_true", help="continue PROJECT/NAME from weights/last.pt")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (0: all cores)")
-    p.add_argument("--device", default="cpu")
+    p = sub.add_parser("train", help="train a litter detector offline (ultralytics)",
+                       description="Train a litter detector offline on a data.yaml written by 'dataset build' "
+                                   "(never on the evaluation-only aquatrash-val). The run folder PROJECT/NAME "
+                                   "holds results.csv (the learning curve), args.yaml and weights/ (last.pt to "
+                                   "resume, best.pt). Progress goes to standard error. An interrupted run "
+                                   "continues with --resume; rerunning without it refuses to overwrite the "
+                                   "checkpoints.")
+    p.add_argument("--data", type=Path, help="data.yaml written by 'dataset build' (required unless --resume)")
+    p.add_argument("--init", type=Path, help="initial weights (.pt, local path) (default: none, from scratch)")
+    p.add_argument("--project", type=Path, default=Path("runs/train"),
+                   help="folder of runs (default: runs/train)")
+    p.add_argument("--name", default="litter", help="run name, a folder under --project (default: litter)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue PROJECT/NAME from weights/last.pt with its own settings (default: off)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads, 0: all cores (default: 2)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, 0 for the first GPU, ... (default: cpu)")
     d = TrainRecipe()
     for f in dataclasses.fields(TrainRecipe):
         flag = "--" + f.name.replace("_", "-")
@@ -33,7 +47,9 @@ def register(sub, dataset_sub) -> None:
             typ = float
         if f.name == "cache":
             typ = _cache
-        p.add_argument(flag, type=typ, default=getattr(d, f.name), help=f"(default: {getattr(d, f.name)})")
+        default = getattr(d, f.name)
+        shown = "none" if default is None else str(default).lower() if isinstance(default, bool) else default
+        p.add_argument(flag, type=typ, default=default, help=f"{f.metadata['help']} (default: {shown})")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="mAP50, mAP50-95, precision/recall and false detections of a model")
@@ -105,18 +121,35 @@ def _usage(msg: str):
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
-    from .datasets import build_dataset, default_out_dir, load_definition
+    from .datasets import build_dataset, default_out_dir, load_definition, shared_data_root
 
     try:
         defn = load_definition(args.name)
         report = build_dataset(defn, args.out or default_out_dir(defn.name), args.data_root)
     except ValueError as e:
-        raise _usage(str(e))
+        msg = str(e)
+        if msg.startswith("no such folder"):
+            root = args.data_root or shared_data_root()
+            msg += (f" (the data folder used was {root}; point --data-root at the shared data folder, or set "
+                    "CLEANUP_VERIFY_DATA)")
+        raise _usage(msg)
     print(report.summary())
     if not report.ok:
         print("error: train/val leakage (see above); fix the definition", file=sys.stderr)
         return 1
     return 0
+
+
+def interrupted_message(project: Path, name: str) -> str:
+    """What to do after ``train`` was interrupted: continue with --resume once a checkpoint exists."""
+    import shlex
+
+    last = Path(project).resolve() / name / "weights" / "last.pt"
+    if last.is_file():
+        return ("interrupted; continue this run with: cleanup-verify train --resume --project "
+                f"{shlex.quote(str(project))} --name {shlex.quote(name)} (without --resume the same command "
+                "refuses, to keep its checkpoints)")
+    return "interrupted before the first checkpoint was written; rerun the same command to start again"
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -130,8 +163,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = train_model(args.data, init=args.init, project=args.project, name=args.name, recipe=recipe,
                           threads=args.threads, resume=args.resume, device=args.device,
                           progress=lambda line: print(line, file=sys.stderr, flush=True))
-    except FileNotFoundError as e:
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
         raise _usage(str(e))
+    except KeyboardInterrupt:
+        print(interrupted_message(args.project, args.name), file=sys.stderr)
+        return 130
     row, ck = select_epoch(run)
     print(f"run: {run}\nselected epoch {row.epoch} by held-out mAP50 {row.map50:.4f} "
           f"(mAP50-95 {row.map50_95:.4f}): {ck}")

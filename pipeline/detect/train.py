@@ -4,8 +4,13 @@
   the architecture is built from its YAML and initial weights are loaded from a local path only
   (``YOLO("yolov8s.yaml").load(init)``).
 * Reproducible: fixed seed, ``deterministic=True``.
-* Resumable: ``last.pt`` is written every epoch (and ``epoch<N>.pt`` with ``save_period=1``, N = epoch
-  index from 0); :func:`train_model` with ``resume=True`` continues from ``<run>/weights/last.pt``.
+* Resumable: ``last.pt`` is written every epoch; :func:`train_model` with ``resume=True`` continues from
+  ``<run>/weights/last.pt``. Without ``resume`` a run folder that already holds ``last.pt`` is refused, so a
+  repeated command never overwrites a run's checkpoints.
+* Small on disk: only ``last.pt`` and ``best.pt`` by default (``save_period=N`` also keeps ``epoch<K>.pt``
+  every N epochs, K = epoch index from 0), and ``best.pt`` is written without the optimizer state.
+* Refused up front, before anything is created: a data set without training images (an evaluation-only one
+  such as ``aquatrash-val``), a data.yaml that is not one.
 * Epoch selection on the *held-out split of the training folders* (the data's ``val``), by mAP50:
   :func:`select_epoch` reads ``results.csv``; the final evaluation split is never looked at here.
 """
@@ -13,44 +18,51 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .runtime import ultralytics_threads
+
+
+def _opt(default, help_: str):
+    """A recipe field with its help text (``cleanup-verify train --help`` shows it with the default)."""
+    return field(default=default, metadata={"help": help_})
 
 
 @dataclass(frozen=True)
 class TrainRecipe:
     """Training hyper-parameters. Sizes in pixels, time in hours, learning rates per optimizer step."""
 
-    model: str = "yolov8s.yaml"  # architecture YAML (bundled with ultralytics)
-    imgsz: int = 640
-    epochs: int = 30  # upper bound; ``hours`` re-plans the epochs (and the lr schedule) after epoch 1
-    hours: float | None = None  # wall-clock budget in hours, None: run all epochs
-    batch: int = 8
-    nbs: int = 16  # nominal batch: one optimizer step per nbs images
-    optimizer: str = "AdamW"
-    lr0: float = 0.002
-    lrf: float = 0.05  # final lr = lr0 * lrf
-    cos_lr: bool = True
-    warmup_epochs: float = 1.0  # ultralytics warms up for at least 100 iterations when > 0
-    warmup_bias_lr: float = 0.0  # ultralytics' 0.1 suits SGD; with AdamW it wrecks the biases (measured)
-    weight_decay: float = 0.0005
-    freeze: int = 5  # first N layers frozen (yolov8 backbone is layers 0-9)
-    mosaic: float = 1.0
-    close_mosaic: int = 2  # last N epochs without mosaic
-    scale: float = 0.5
-    degrees: float = 0.0
-    mixup: float = 0.0
-    fliplr: float = 0.5
-    cache: str | bool = "ram"  # decoded, resized images in RAM (phone photos are 12 MP JPEGs)
-    workers: int = 2
-    patience: int = 100
-    seed: int = 0
-    save_period: int = 1  # keep every epoch's checkpoint, for selection by held-out mAP50
-    plots: bool = True
+    model: str = _opt("yolov8s.yaml", "architecture: a model YAML bundled with ultralytics")
+    imgsz: int = _opt(640, "training image size in pixels (longest side)")
+    epochs: int = _opt(30, "number of epochs; with --hours an upper bound, re-planned after epoch 1")
+    hours: float | None = _opt(None, "wall-clock budget in hours; none: run all epochs")
+    batch: int = _opt(8, "images per batch")
+    nbs: int = _opt(16, "nominal batch: one optimizer step per this many images")
+    optimizer: str = _opt("AdamW", "optimizer (ultralytics' names: AdamW, SGD, ...)")
+    lr0: float = _opt(0.002, "initial learning rate")
+    lrf: float = _opt(0.05, "final learning rate as a fraction of --lr0")
+    cos_lr: bool = _opt(True, "cosine learning-rate schedule (false: linear)")
+    warmup_epochs: float = _opt(1.0, "warm-up epochs (ultralytics warms up for at least 100 batches when > 0)")
+    warmup_bias_lr: float = _opt(0.0, "warm-up learning rate of the biases (ultralytics' 0.1 suits SGD, not AdamW)")
+    weight_decay: float = _opt(0.0005, "weight decay")
+    freeze: int = _opt(5, "freeze the first N layers (the yolov8 backbone is layers 0-9)")
+    mosaic: float = _opt(1.0, "probability of a mosaic of four images")
+    close_mosaic: int = _opt(2, "last N epochs without mosaic")
+    scale: float = _opt(0.5, "random scaling, +/- this fraction")
+    degrees: float = _opt(0.0, "random rotation, +/- degrees")
+    mixup: float = _opt(0.0, "probability of mixing two images")
+    fliplr: float = _opt(0.5, "probability of a left-right flip")
+    cache: str | bool = _opt("ram", "keep decoded, resized images in ram, on disk, or false (phone photos are 12 MP)")
+    workers: int = _opt(2, "data loader processes")
+    patience: int = _opt(100, "stop after this many epochs without a better held-out fitness")
+    seed: int = _opt(0, "random seed")
+    save_period: int = _opt(-1, "also keep every Nth epoch's checkpoint (epoch<K>.pt, about 110 MB each) for "
+                                "selection by held-out mAP50; -1: only last.pt and best.pt")
+    plots: bool = _opt(True, "write ultralytics' plots into the run folder")
 
     def ultralytics_args(self) -> dict:
         """The keyword arguments for ``YOLO.train`` (``model`` and ``hours`` excluded)."""
@@ -68,26 +80,33 @@ def train_model(data_yaml: str | Path, *, init: str | Path | None, project: str 
     """Train (or resume) and return the run folder ``project/name`` (weights in ``weights/``).
 
     ``init``: a local ``.pt`` whose matching layers initialise the model (None: from scratch).
-    ``threads``: torch threads (0: all cores). ``progress``: called with one line after each epoch (epoch
-    of epochs, held-out mAP, time so far and left). Raises FileNotFoundError for a missing data/init file.
+    ``threads``: torch threads (0: all cores). ``progress``: called with one line at each epoch's start,
+    every 30 s within it (batches done, time left in the epoch) and after it (held-out mAP, time so far and
+    left), whether or not the output is a terminal (:class:`TrainProgress`). Raises FileNotFoundError for
+    a missing data/init file or nothing to resume, ValueError for data that cannot be trained on, and
+    FileExistsError when the run already has checkpoints (and ``resume`` is not set); all before anything is
+    created.
     """
-    ul = ultralytics_threads(threads)
     run_dir = Path(project).resolve() / name
+    last = run_dir / "weights" / "last.pt"
     if resume:
-        last = run_dir / "weights" / "last.pt"
         if not last.is_file():
             raise FileNotFoundError(f"nothing to resume: {last} does not exist")
+    else:
+        check_training_data(data_yaml)
+        if init is not None and not Path(init).is_file():
+            raise FileNotFoundError(f"no initial weights at {init}")
+        if last.is_file():
+            raise FileExistsError(f"run {run_dir} already has checkpoints ({last}); continue it with --resume, "
+                                  "or choose another --name")
+    ul = ultralytics_threads(threads)
+    if resume:
         model = ul.YOLO(str(last))
         _watch(model, progress)
         model.train(resume=True, workers=recipe.workers)
         return run_dir
-    data_yaml = Path(data_yaml)
-    if not data_yaml.is_file():
-        raise FileNotFoundError(f"no data.yaml at {data_yaml} (build it with: cleanup-verify dataset build)")
     model = ul.YOLO(recipe.model)
     if init is not None:
-        if not Path(init).is_file():
-            raise FileNotFoundError(f"no initial weights at {init}")
         model = model.load(str(init))
     _watch(model, progress)
     model.train(data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True,
@@ -95,25 +114,139 @@ def train_model(data_yaml: str | Path, *, init: str | Path | None, project: str 
     return run_dir
 
 
+def check_training_data(data_yaml: str | Path) -> None:
+    """Refuse, with one line, what ultralytics would fail on after creating the run folder: a missing file,
+    one that is not a data.yaml, and a data set without training images (an evaluation-only one such as
+    ``aquatrash-val``: ``dataset build`` marks it ``cleanup_verify.eval_only``). FileNotFoundError or
+    ValueError."""
+    import yaml
+
+    path = Path(data_yaml)
+    if not path.is_file():
+        raise FileNotFoundError(f"no data.yaml at {path} (build it with: cleanup-verify dataset build NAME)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ValueError(f"{path} is not a readable data.yaml: {type(e).__name__}") from None
+    if not isinstance(data, dict) or "val" not in data:
+        raise ValueError(f"{path} is not a data.yaml (no 'train' and 'val'); build one with: "
+                         "cleanup-verify dataset build NAME")
+    meta = data.get("cleanup_verify") if isinstance(data.get("cleanup_verify"), dict) else {}
+    if meta.get("eval_only") or not data.get("train") or _empty_list(path.parent, data.get("train")):
+        which = f" ({meta['definition']})" if meta.get("definition") else ""
+        raise ValueError(f"{path}{which} is an evaluation-only data set with no training images; train on a "
+                         "training set (e.g. cleanup-verify dataset build litter1s) and measure on this one "
+                         f"with: cleanup-verify evaluate --data {path}")
+
+
+def _empty_list(base: Path, train) -> bool:
+    """True when ``train`` names an image-list file (.txt) with no line in it."""
+    if not isinstance(train, str) or not train.endswith(".txt"):
+        return False
+    f = Path(train) if Path(train).is_absolute() else base / train
+    try:
+        return f.is_file() and not f.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+class TrainProgress:
+    """Lines for a person watching a training run, written the same whether or not the output is a terminal
+    (a log file sees them too): one when an epoch starts, one every ``every_s`` seconds within it (batches
+    done, time left in the epoch), and one after it (held-out mAP, time so far and left).
+
+    Epoch counts stay true after a resume (the first epoch of this process may be epoch 4, and ultralytics'
+    ``--hours`` re-planning may leave fewer planned epochs than are done: the count is never below the epoch
+    being run), and the time left is estimated from the epochs run in this process, never negative.
+    ``clock``: seconds (a test passes its own)."""
+
+    def __init__(self, emit: Callable[[str], None], every_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.emit, self.every_s, self.clock = emit, every_s, clock
+        self.t0 = clock()
+        self.first_epoch: int | None = None  # index (from 0) of the first epoch run by this process
+        self.epoch = 0
+        self.epochs = 0
+        self.batches = 0
+        self.done_batches = 0
+        self.epoch_t0 = self.t0
+        self.last_line = self.t0
+
+    def _total(self, epoch: int, epochs: int) -> int:
+        return max(int(epochs), epoch + 1)
+
+    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
+        """Epoch ``epoch`` (from 0) of ``epochs`` begins, with ``batches`` batches."""
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+        self.epoch, self.epochs, self.batches, self.done_batches = epoch, epochs, batches, 0
+        self.epoch_t0 = self.last_line = self.clock()
+        self.emit(f"epoch {epoch + 1}/{self._total(epoch, epochs)}: started, {batches} batches")
+
+    def batch_end(self) -> None:
+        self.done_batches += 1
+        now = self.clock()
+        if now - self.last_line < self.every_s or self.done_batches >= self.batches:
+            return
+        self.last_line = now
+        spent = now - self.epoch_t0
+        left = spent / self.done_batches * (self.batches - self.done_batches)
+        self.emit(f"epoch {self.epoch + 1}/{self._total(self.epoch, self.epochs)}: batch {self.done_batches}/"
+                  f"{self.batches}, {spent / 60:.1f} min in, about {left / 60:.1f} min left in this epoch")
+
+    def epoch_end(self, epoch: int, epochs: int, map50: float, map50_95: float, wdir: str | Path) -> None:
+        done = epoch + 1
+        total = self._total(epoch, epochs)
+        first = epoch if self.first_epoch is None else self.first_epoch
+        spent = self.clock() - self.t0
+        left = max(0.0, spent / max(1, done - first) * (total - done))
+        self.emit(f"epoch {done}/{total}: held-out mAP50 {map50:.4f} mAP50-95 {map50_95:.4f}; {spent / 60:.1f} "
+                  f"min so far, about {left / 60:.1f} min left; checkpoints in {wdir}")
+
+
+def strip_optimizer_state(path: str | Path) -> bool:
+    """Rewrite checkpoint ``path`` without its optimizer state (about 60 % of a yolov8s checkpoint; only
+    ``last.pt`` needs it, to resume). Atomic; True when something was removed."""
+    import torch
+
+    path = Path(path)
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or ck.get("optimizer") is None:
+        return False
+    ck["optimizer"] = None
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(ck, tmp)
+    os.replace(tmp, path)
+    return True
+
+
 def _watch(model, progress: Callable[[str], None] | None) -> None:
-    """Report each finished epoch through ``progress`` (ultralytics' own bars show the batches)."""
+    """Report progress through ``progress`` (:class:`TrainProgress`) and keep ``best.pt`` without the
+    optimizer state each time ultralytics writes it."""
+
+    def on_model_save(trainer) -> None:
+        best = Path(trainer.best)
+        if trainer.best_fitness == trainer.fitness and best.is_file():
+            strip_optimizer_state(best)
+
+    model.add_callback("on_model_save", on_model_save)
     if progress is None:
         return
-    t0 = time.monotonic()
-    first: list[int] = []
+    watch = TrainProgress(progress)
+
+    def on_train_epoch_start(trainer) -> None:
+        watch.epoch_start(trainer.epoch, trainer.epochs, len(trainer.train_loader))
+
+    def on_train_batch_end(trainer) -> None:  # noqa: ARG001
+        watch.batch_end()
 
     def on_fit_epoch_end(trainer) -> None:
-        done = trainer.epoch + 1
-        if not first:
-            first.append(trainer.epoch)
-        n_here = trainer.epoch - first[0] + 1
-        spent = time.monotonic() - t0
-        left = spent / n_here * (trainer.epochs - done)
         m = trainer.metrics or {}
-        progress(f"epoch {done}/{trainer.epochs}: held-out mAP50 {m.get('metrics/mAP50(B)', 0):.4f} "
-                 f"mAP50-95 {m.get('metrics/mAP50-95(B)', 0):.4f}; {spent / 60:.1f} min so far, about "
-                 f"{left / 60:.1f} min left; checkpoints in {trainer.wdir}")
+        watch.epoch_end(trainer.epoch, trainer.epochs, m.get("metrics/mAP50(B)", 0), m.get("metrics/mAP50-95(B)", 0),
+                        trainer.wdir)
 
+    model.add_callback("on_train_epoch_start", on_train_epoch_start)
+    model.add_callback("on_train_batch_end", on_train_batch_end)
     model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
 
 
