@@ -75,12 +75,17 @@ def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersA
                         "without it a local Ray is started for the run and stopped after it")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("export", help="write one record per entry (JSON Lines or CSV)",
+    p = sub.add_parser("export", help="write one record per entry, or per problem (JSON Lines or CSV)",
                        description="Export every entry's score, status, components, flags and problems "
                                    "from a workspace, with the judges' decisions (review, final_status, "
-                                   "final_score) and its rank, in the stable contract of the README.")
+                                   "final_score), its tier and rank, in the stable contract of the README. "
+                                   "With --what problems: one record per input problem of every run, the "
+                                   "batch's own (stray files, bad manifest rows) and the entries' and photos' "
+                                   "(run_id, batch, scope, entry_id, code, path, message).")
     _add_common(p)
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--what", choices=("entries", "problems"), default="entries",
+                   help="entries: one record per entry (default); problems: one per input problem")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="JSON Lines or CSV (default jsonl)")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of standard output")
     p.set_defaults(func=cmd_export)
 
@@ -191,11 +196,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.out:
         check_out_file(args.out)
     with open_existing_workspace(args.workspace) as ws:
-        text = export.to_jsonl(ws) if args.format == "jsonl" else export.to_csv(ws)
+        if args.what == "problems":
+            recs = export.problem_records(ws)
+            text = export.problems_to_jsonl(recs) if args.format == "jsonl" else export.problems_to_csv(recs)
+        else:
+            recs = export.records(ws)
+            text = export.to_jsonl(ws, recs) if args.format == "jsonl" else export.to_csv(ws, recs)
     if args.out:
         atomic_write_text(args.out, text)
     else:
         sys.stdout.write(text)
+    if args.what == "problems":
+        print(f"export: {len(recs)} problems", file=sys.stderr)
+        return 0
+    note = export.provisional_note(recs)
+    if note:
+        print(f"export: {note}", file=sys.stderr)
     return 0
 
 
@@ -212,16 +228,19 @@ def workspace_status(ws) -> dict:
     reviews = latest_reviews(ws)
     by_status: dict[str, int] = {}
     by_final: dict[str, int] = {}
+    by_tier: dict[str, int] = {t: 0 for t in ranking.TIERS}
     scored_ids = set()
     for card in ws.scorecards():
         scored_ids.add(card.entry_id)
         _count(by_status, card.status)
         _count(by_final, ranking.final_status(card.status, reviews.get(card.entry_id)))
+        _count(by_tier, ranking.TIERS[ranking.tier(card.status, card.score, reviews.get(card.entry_id))])
     entries = c.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
     by_status["not_scored"] = entries - sum(by_status.values())
     for entry_id in ws.entry_ids():
         if entry_id not in scored_ids:
             _count(by_final, ranking.final_status("error", reviews.get(entry_id)))
+            _count(by_tier, ranking.TIERS[ranking.tier("error", None, reviews.get(entry_id))])
     errors: dict[str, int] = {}
     for (ej,) in c.execute("SELECT error_json FROM entry_photos WHERE error_json IS NOT NULL"):
         _count(errors, json.loads(ej)["code"])
@@ -235,10 +254,22 @@ def workspace_status(ws) -> dict:
         for p in json.loads(sj or "{}").get("batch_problems", []):
             _count(batch_problems, p["code"])
     return {"entries": entries, "entries_by_status": by_status, "entries_by_final_status": by_final,
+            "entries_by_tier": by_tier, "waiting_for_a_judge": sum(n for s, n in by_final.items() if ranking.waiting(s)),
             "photos": c.execute("SELECT COUNT(*) FROM photos").fetchone()[0],
             "photo_uses": c.execute("SELECT COUNT(*) FROM entry_photos").fetchone()[0],
             "entry_problems_by_code": entry_problems, "batch_problems_by_code": batch_problems,
+            "latest_run_problems": _latest_run_problems(ws),
             "unusable_photos_by_code": errors, "recent_runs": runs}
+
+
+def _latest_run_problems(ws) -> list[dict]:
+    """The problems of the latest finished run (:func:`pipeline.export.problem_records` of that run)."""
+    from . import export
+
+    row = ws.conn.execute("SELECT MAX(run_id) FROM runs WHERE summary_json IS NOT NULL").fetchone()
+    if row[0] is None:
+        return []
+    return [p for p in export.problem_records(ws) if p["run_id"] == row[0]]
 
 
 def _count(d: dict[str, int], key: str) -> None:
@@ -255,6 +286,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("entries by status: " + ", ".join(f"{k} {v}" for k, v in sorted(st["entries_by_status"].items())))
     if st["entries_by_final_status"]:
         print("judges' outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(st["entries_by_final_status"].items())))
+    t = st["entries_by_tier"]
+    print(f"ranking: {t['may_win']} may win (ranked), {t['pending']} flagged for a judge, {t['error']} could not "
+          f"be scored, {t['disqualified']} disqualified")
+    if st["waiting_for_a_judge"]:
+        print(f"results are provisional: {st['waiting_for_a_judge']} entries wait for a judge")
     for key, title in (("entry_problems_by_code", "entry problems"), ("batch_problems_by_code", "batch problems"),
                        ("unusable_photos_by_code", "unusable photos")):
         if st[key]:
@@ -262,7 +298,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     for r in st["recent_runs"]:
         print(f"run {r['run_id']}: {r['status']:<8} started {r['started_at']} finished {r['finished_at'] or '-'}"
               f"  {r['batch']}")
+    probs = st["latest_run_problems"]
+    if probs:
+        print(f"problems of run {probs[0]['run_id']} ({len(probs)}; all runs: cleanup-verify export --what problems "
+              f"--workspace {args.workspace}):")
+        for p in probs[:STATUS_PROBLEMS_SHOWN]:
+            where = " ".join(x for x in (p["entry_id"] and f"entry {p['entry_id']}", p["path"]) if x) or "batch"
+            print(printable(f"  {p['code']} ({p['scope']}) {where}: {p['message']}"))
+        if len(probs) > STATUS_PROBLEMS_SHOWN:
+            print(f"  ... and {len(probs) - STATUS_PROBLEMS_SHOWN} more")
     return 0
+
+
+STATUS_PROBLEMS_SHOWN = 20
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (escape sequences in an entrant's file name) as '?'."""
+    return "".join(c if c.isprintable() or c == " " else "?" for c in text)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -3,8 +3,10 @@
 Fields: ``entry_id, score (0-100 or null), status (scored|needs_review|error), components {...},
 flags [{code, severity, message, message_vi, photos}], model_id, config_hash``; the judges' outcome:
 ``review`` ({decision, score_override, reason, judge, decided_at} of the latest decision, or null),
-``final_status`` (not_needed|pending|accepted|overridden|disqualified), ``final_score`` and ``rank``
-(:mod:`pipeline.ranking`, the rule the review app and the report use); ``problems`` [{code, message, path}]
+``final_status`` (not_needed|pending|accepted|overridden|disqualified), ``final_score``, ``tier``
+(may_win|pending|error|disqualified), ``rank`` (the place among the entries that may win, null for the others)
+and ``provisional_rank`` (the place in the whole order) (:mod:`pipeline.ranking`, the rule the review app and
+the report use); ``problems`` [{code, message, path}]
 (the entry's input problems and its photos' errors); plus ``participant``, ``team``, ``explanation``,
 ``explanation_vi`` and ``photo_errors``. Records come in entry arrival order; nothing time-dependent is
 written but a decision's time, so two runs over the same input export the same bytes.
@@ -22,10 +24,11 @@ from .types import Review, ScoreCard
 from .workspace import Workspace
 
 CONTRACT_FIELDS = ("entry_id", "score", "status", "components", "flags", "model_id", "config_hash")
-DECISION_FIELDS = ("review", "final_status", "final_score", "rank")
+DECISION_FIELDS = ("review", "final_status", "final_score", "tier", "rank", "provisional_rank")
 CSV_COLUMNS = ("entry_id", "participant", "team", "score", "status", "flag_codes", "high_flags", "model_id",
                "config_hash", "components", "explanation", "explanation_vi", "photo_errors",
-               "flags", "problems", "final_status", "final_score", "rank", "review_decision", "review_reason",
+               "flags", "problems", "final_status", "final_score", "tier", "rank", "provisional_rank",
+               "review_decision", "review_reason",
                "review_judge", "review_decided_at", "review")
 
 
@@ -55,10 +58,22 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
         rec["final_status"] = ranking.final_status(rec["status"], review)
         rec["final_score"] = ranking.final_score(rec["score"], review)
         out.append(rec)
-    for rank, (_, rec) in ranking.ranked(
+    for place in ranking.places(
             enumerate(out), key=lambda x: (x[1]["status"], x[1]["score"], reviews.get(x[1]["entry_id"]), x[0])):
-        rec["rank"] = rank
+        rec = place.item[1]
+        rec["tier"], rec["rank"], rec["provisional_rank"] = place.tier, place.rank, place.provisional_rank
     return out
+
+
+def provisional_note(recs: list[dict[str, Any]]) -> str | None:
+    """One line for the operator when the results are provisional (an entry waits for a judge), else None."""
+    waiting = sum(1 for r in recs if ranking.waiting(r["final_status"]))
+    if not waiting:
+        return None
+    ranked = sum(1 for r in recs if r["rank"] is not None)
+    return (f"provisional results: {waiting} {'entry waits' if waiting == 1 else 'entries wait'} for a judge; "
+            f"'rank' places the {ranked} {'entry' if ranked == 1 else 'entries'} that may win, 'provisional_rank' "
+            "the whole order")
 
 
 def review_record(review: Review | None) -> dict[str, Any] | None:
@@ -79,17 +94,18 @@ def card_record(card: ScoreCard) -> dict[str, Any]:
     return d
 
 
-def to_jsonl(ws: Workspace) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records(ws))
+def to_jsonl(ws: Workspace, recs: list[dict[str, Any]] | None = None) -> str:
+    """The records (``recs``, else :func:`records` of ``ws``) as JSON Lines."""
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in (recs if recs is not None else records(ws)))
 
 
-def to_csv(ws: Workspace) -> str:
+def to_csv(ws: Workspace, recs: list[dict[str, Any]] | None = None) -> str:
     """The records as CSV: ``flags``, ``problems`` and ``review`` hold the same JSON as JSON Lines; the other
     columns are conveniences (codes, the review's parts). User-supplied text is guarded by :func:`_cell`."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
-    for r in records(ws):
+    for r in recs if recs is not None else records(ws):
         rev = r["review"] or {}
         w.writerow({
             "entry_id": _cell(r["entry_id"]),
@@ -109,7 +125,9 @@ def to_csv(ws: Workspace) -> str:
             "problems": _json_cell(r["problems"]),
             "final_status": r["final_status"],
             "final_score": _num(r["final_score"]),
-            "rank": r["rank"],
+            "tier": r["tier"],
+            "rank": "" if r["rank"] is None else r["rank"],
+            "provisional_rank": r["provisional_rank"],
             "review_decision": rev.get("decision", ""),
             "review_reason": _cell(rev.get("reason", "")),
             "review_judge": _cell(rev.get("judge", "")),
@@ -131,3 +149,57 @@ def _cell(text: str) -> str:
     """Neutralise spreadsheet formulas in user-supplied text (CSV injection): a cell starting with
     ``= + - @`` or a control character is prefixed with an apostrophe."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+PROBLEM_FIELDS = ("run_id", "batch", "scope", "entry_id", "code", "path", "message")
+
+
+def problem_records(ws: Workspace) -> list[dict[str, Any]]:
+    """Every input problem the workspace holds, one record each (``--what problems``): ``{run_id, batch,
+    scope, entry_id, code, path, message}``. ``scope``: ``batch`` (the batch's own: a stray file, a bad
+    manifest row, no entries; one record per run that met it), ``entry`` (an entry's input problem) or
+    ``photo`` (a photo that could not be used). An entry's and a photo's problems are those of its latest
+    ingest, under the latest run of its batch. Order: run, then entry arrival, then the entry's photos."""
+    out: list[dict[str, Any]] = []
+    for run_id, batch, summary in ws.conn.execute(
+            "SELECT run_id, batch, summary_json FROM runs WHERE summary_json IS NOT NULL ORDER BY run_id"):
+        try:
+            problems = json.loads(summary).get("batch_problems") or []
+        except (TypeError, ValueError, AttributeError):
+            problems = []
+        for p in problems:
+            if isinstance(p, dict) and "code" in p:
+                out.append(_problem(run_id, batch, "batch", None, p))
+    latest = {b: r for b, r in ws.conn.execute("SELECT batch, MAX(run_id) FROM runs GROUP BY batch")}
+    entries: list[dict[str, Any]] = []
+    for entry_id, batch, problems_json in ws.conn.execute(
+            "SELECT entry_id, batch, problems_json FROM entries ORDER BY seq"):
+        for p in json.loads(problems_json or "[]"):
+            entries.append(_problem(latest.get(batch), batch, "entry", entry_id, p))
+        for rel_path, error_json in ws.conn.execute(
+                "SELECT rel_path, error_json FROM entry_photos WHERE entry_id=? AND error_json IS NOT NULL "
+                "ORDER BY ord", (entry_id,)):
+            entries.append(_problem(latest.get(batch), batch, "photo", entry_id,
+                                    {"path": rel_path, **json.loads(error_json)}))
+    out.extend(entries)
+    out.sort(key=lambda r: -1 if r["run_id"] is None else r["run_id"])  # stable: batch first, then arrival order
+    return out
+
+
+def _problem(run_id: int | None, batch: str, scope: str, entry_id: str | None, p: dict[str, Any]) -> dict[str, Any]:
+    return {"run_id": run_id, "batch": batch, "scope": scope, "entry_id": entry_id, "code": p.get("code"),
+            "path": p.get("path"), "message": p.get("message", "")}
+
+
+def problems_to_jsonl(recs: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in recs)
+
+
+def problems_to_csv(recs: list[dict[str, Any]]) -> str:
+    """The problem records as CSV (columns :data:`PROBLEM_FIELDS`); text is guarded by :func:`_cell`."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=PROBLEM_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in recs:
+        w.writerow({k: "" if r[k] is None else (r[k] if k == "run_id" else _cell(str(r[k]))) for k in PROBLEM_FIELDS})
+    return buf.getvalue()

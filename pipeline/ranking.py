@@ -7,13 +7,16 @@ order and the static report, so the three always agree.
   otherwise ``pending`` when the pipeline asks for a judge (status ``needs_review``: a high-severity flag;
   ``error``; or not scored yet), and ``not_needed`` for an entry scored without a high-severity flag.
 - ``final_score``: the judge's override, else the pipeline's score; None when disqualified.
-- order, in tiers: entries that may win (``not_needed``, ``accepted`` or ``overridden`` with a final score)
-  by final score; then entries waiting for review by score; then errors (no score to rank by); then
-  disqualified entries. Within a tier: final score descending (none last), then arrival order.
+- order, in tiers (:data:`TIERS`): entries that may win (``not_needed``, ``accepted`` or ``overridden`` with a
+  final score) by final score; then entries waiting for review by score; then errors (no score to rank by);
+  then disqualified entries. Within a tier: final score descending (none last), then arrival order.
+- ``rank``: the place among the entries that may win (1..k), None for the others: what may be published.
+  ``provisional_rank``: the place in the whole order (1..n), what judges work through. The results are
+  provisional while an entry waits for a judge (:func:`waiting`).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, NamedTuple, TypeVar
 
 from .types import Review
 
@@ -63,3 +66,28 @@ def ranked(items: Iterable[T], key: Callable[[T], tuple[str, float | None, Revie
     keyed = [(sort_key(*key(it)), it) for it in items]
     keyed.sort(key=lambda x: x[0])
     return [(i + 1, it) for i, (_, it) in enumerate(keyed)]
+
+
+class Place(NamedTuple, Generic[T]):
+    """An item's place: ``provisional_rank`` in the whole order (from 1), ``rank`` among the entries that may
+    win (from 1; None outside that tier) and its ``tier`` (a name of :data:`TIERS`)."""
+
+    provisional_rank: int
+    rank: int | None
+    tier: str
+    item: T
+
+
+def places(items: Iterable[T], key: Callable[[T], tuple[str, float | None, Review | None, int]]) -> list[Place[T]]:
+    """``items`` in ranking order with their places (:class:`Place`); ``key`` as for :func:`ranked`."""
+    keyed = [(sort_key(*key(it)), it) for it in items]
+    keyed.sort(key=lambda x: x[0])
+    out: list[Place[T]] = []
+    for i, (k, it) in enumerate(keyed):
+        out.append(Place(i + 1, i + 1 if k[0] == 0 else None, TIERS[k[0]], it))
+    return out
+
+
+def waiting(final_status_: str) -> bool:
+    """Whether an entry with this final status waits for a judge (which makes the results provisional)."""
+    return final_status_ == "pending"

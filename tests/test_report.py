@@ -64,7 +64,10 @@ def test_ranking_order_follows_the_ranking_rule(ws_path):
         known = [s for s in scores if s is not None]
         assert scores[:len(known)] == sorted(known, reverse=True)
     assert all(r.status == "scored" for r, k in zip(rows, tiers) if k == 0)
-    assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
+    assert [r.provisional_rank for r in rows] == list(range(1, len(rows) + 1))
+    k = tiers.count(0)  # rank: the place among the entries that may win, none for the others
+    assert [r.rank for r in rows] == list(range(1, k + 1)) + [None] * (len(rows) - k)
+    assert [r.tier for r in rows] == [ranking.TIERS[t] for t in tiers]
 
 
 def test_entry_page_draws_boxes_above_threshold_and_copies_thumbs(report, ws_path):

@@ -67,12 +67,16 @@ def test_decisions_reach_the_export_and_move_the_rank(ws_path, tmp_path):
     assert dup["status"] == "needs_review" and dup["final_status"] == "pending" and dup["review"] is None
     assert dup["final_score"] == dup["score"] is not None
     clean = [r for r in before.values() if r["final_status"] == "not_needed"]
-    # entries that may win come first: the copied photo ranks after every clean entry, whatever its score
-    assert dup["rank"] > max(r["rank"] for r in clean)
-    assert sorted(r["rank"] for r in before.values()) == list(range(1, len(before) + 1))
+    # entries that may win come first: the copied photo comes after every clean entry, whatever its score, and
+    # has no rank (rank: the place among the entries that may win; provisional_rank: the whole order)
+    assert dup["provisional_rank"] > max(r["provisional_rank"] for r in clean)
+    assert dup["rank"] is None and dup["tier"] == "pending"
+    assert sorted(r["provisional_rank"] for r in before.values()) == list(range(1, len(before) + 1))
+    assert sorted(r["rank"] for r in clean) == list(range(1, len(clean) + 1))
+    assert all(r["rank"] is None for r in before.values() if r["final_status"] != "not_needed")
 
     c, tok = _signed_in(create_app(ws_path))
-    assert _app_order(c) == sorted(before, key=lambda e: before[e]["rank"])  # one rule: app order == export rank
+    assert _app_order(c) == sorted(before, key=lambda e: before[e]["provisional_rank"])  # one rule: app == export
     for entry_id, decision, score, reason in (
             ("04-shared-photo-a", "disqualify", "", "same photo as entry 05"),
             ("12-exif-time-order", "override", "99", "phone clock was wrong; checked by hand"),
@@ -87,18 +91,18 @@ def test_decisions_reach_the_export_and_move_the_rank(ws_path, tmp_path):
     assert d["final_status"] == "disqualified" and d["final_score"] is None and d["score"] == dup["score"]
     assert d["review"]["decision"] == "disqualify" and d["review"]["judge"] == "ann"
     assert d["review"]["reason"] == "same photo as entry 05" and d["review"]["decided_at"]
-    assert d["rank"] == len(after)  # disqualified: last
+    assert d["provisional_rank"] == len(after) and d["rank"] is None and d["tier"] == "disqualified"  # last
     o = after["12-exif-time-order"]
     assert (o["final_status"], o["final_score"], o["rank"]) == ("overridden", 99.0, 1)
     a = after["06-mirrored-reupload"]
     assert a["final_status"] == "accepted" and a["final_score"] == a["score"]
-    assert a["rank"] < before["06-mirrored-reupload"]["rank"]  # accepted: may win now
-    assert _app_order(c) == sorted(after, key=lambda e: after[e]["rank"])
+    assert a["rank"] is not None and before["06-mirrored-reupload"]["rank"] is None  # accepted: may win now
+    assert _app_order(c) == sorted(after, key=lambda e: after[e]["provisional_rank"])
 
     rows = list(csv.DictReader(io.StringIO(_export(ws_path, "csv"))))
     row = next(r for r in rows if r["entry_id"] == "04-shared-photo-a")
-    assert (row["final_status"], row["final_score"], row["rank"], row["review_decision"]) == \
-        ("disqualified", "", str(len(after)), "disqualify")
+    assert (row["final_status"], row["final_score"], row["rank"], row["provisional_rank"], row["tier"],
+            row["review_decision"]) == ("disqualified", "", "", str(len(after)), "disqualified", "disqualify")
     assert json.loads(row["review"]) == d["review"]
 
     from pipeline.report import build_report
@@ -106,7 +110,7 @@ def test_decisions_reach_the_export_and_move_the_rank(ws_path, tmp_path):
         index = build_report(ws, tmp_path / "report").read_text(encoding="utf-8")
     from pipeline.report.views import entry_key
     order = [m for m in re.findall(r'href="entries/([0-9a-f]{16})\.html"', index)]
-    assert list(dict.fromkeys(order)) == [entry_key(e) for e in sorted(after, key=lambda e: after[e]["rank"])]
+    assert list(dict.fromkeys(order)) == [entry_key(e) for e in sorted(after, key=lambda e: after[e]["provisional_rank"])]
 
 
 def _review(decision: str, score: float | None = None) -> Review:
@@ -169,6 +173,13 @@ def test_problems_on_their_entry_and_in_status(sample, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "entry problems: ENTRY_JSON_INVALID 1, NOT_A_PHOTO 1, NO_AFTER_PHOTOS 1, UNKNOWN_ROLE 1" in text
     assert "unusable photos: PHOTO_TRUNCATED 1" in text and "batch problems: UNEXPECTED_FILE 1" in text
+    assert "  UNEXPECTED_FILE (batch) stray.csv: " in text  # the latest run's problems, each on its line
+    assert main(["export", "--workspace", str(ws), "--what", "problems"]) == 0
+    probs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted((p["scope"], p["code"]) for p in probs) == [
+        ("batch", "UNEXPECTED_FILE"), ("entry", "ENTRY_JSON_INVALID"), ("entry", "NOT_A_PHOTO"),
+        ("entry", "NO_AFTER_PHOTOS"), ("entry", "UNKNOWN_ROLE"), ("photo", "PHOTO_TRUNCATED")]
+    assert {p["run_id"] for p in probs} == {1}
 
 
 # -------------------------------------------------------------------------------------------- CSV contract
@@ -180,7 +191,8 @@ def test_csv_flags_column_holds_the_jsonl_flags(ws_path):
         assert json.loads(r["flags"]) == jl[e]["flags"]
         assert json.loads(r["problems"]) == jl[e]["problems"]
         assert r["flag_codes"].split() == [f["code"] for f in jl[e]["flags"]]  # convenience columns kept
-        assert r["rank"] == str(jl[e]["rank"]) and r["final_status"] == jl[e]["final_status"]
+        assert r["rank"] == ("" if jl[e]["rank"] is None else str(jl[e]["rank"]))
+        assert r["provisional_rank"] == str(jl[e]["provisional_rank"]) and r["final_status"] == jl[e]["final_status"]
     assert any(json.loads(r["flags"]) and json.loads(r["flags"])[0]["severity"] for r in rows.values())
 
 

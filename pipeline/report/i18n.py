@@ -108,6 +108,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "status_reviewed": ("reviewed", "đã duyệt"),
     "status_unreviewed": ("not reviewed", "chưa duyệt"),
     "status_pending": ("waiting for a judge", "chờ giám khảo"),
+    "status_accepted": ("accepted by a judge", "giám khảo đã chấp nhận"),
+    "status_overridden": ("score set by a judge", "giám khảo đã sửa điểm"),
+    "status_not_needed": ("scored, no review needed", "đã chấm, không cần xem xét"),
     "sev_high": ("high", "cao"),
     "sev_medium": ("medium", "trung bình"),
     "sev_low": ("low", "thấp"),
@@ -115,6 +118,47 @@ LABELS: dict[str, tuple[str, str]] = {
     "decision_accept": ("accepted", "chấp nhận"),
     "decision_override": ("score overridden", "đã sửa điểm"),
     "decision_disqualify": ("disqualified", "bị loại"),
+    "tier_may_win": ("May win", "Có thể đoạt giải"),
+    "tier_may_win_note": ("Scored without a serious flag, or cleared by a judge; ranked by final score. Only these "
+                          "entries have a rank.",
+                          "Được chấm điểm mà không có cảnh báo nghiêm trọng, hoặc đã được giám khảo xác nhận; xếp "
+                          "theo điểm cuối cùng. Chỉ những bài này có thứ hạng."),
+    "tier_pending": ("Waiting for a judge", "Chờ giám khảo"),
+    "tier_pending_note": ("A serious flag was raised: these entries have no rank until a judge accepts, changes "
+                          "the score or disqualifies them. Listed by the automatic score.",
+                          "Có cảnh báo nghiêm trọng: các bài này chưa có thứ hạng cho đến khi giám khảo chấp "
+                          "nhận, sửa điểm hoặc loại. Liệt kê theo điểm tự động."),
+    "tier_error": ("Could not be scored", "Không chấm được điểm"),
+    "tier_error_note": ("Photos were missing or unusable, or the entry was not processed; a judge can give a "
+                        "score.",
+                        "Ảnh bị thiếu hoặc không dùng được, hoặc bài chưa được xử lý; giám khảo có thể cho điểm."),
+    "tier_disqualified": ("Disqualified", "Bị loại"),
+    "tier_disqualified_note": ("A judge disqualified these entries.", "Giám khảo đã loại các bài này."),
+    "provisional": ("Provisional results: {n} entries wait for a judge. Publish only the ranked entries, once "
+                    "none waits.",
+                    "Kết quả tạm thời: {n} bài dự thi đang chờ giám khảo. Chỉ công bố các bài có thứ hạng, khi "
+                    "không còn bài nào chờ."),
+    "final_results": ("Final results: no entry waits for a judge.",
+                      "Kết quả chính thức: không còn bài nào chờ giám khảo."),
+    "review_progress": ("{done} of {n} entries that need a judge decided",
+                        "Đã quyết định {done} trên {n} bài cần giám khảo"),
+    "not_ranked": ("not ranked", "chưa xếp hạng"),
+    "problems": ("Problems", "Sự cố dữ liệu"),
+    "problems_note": ("Every problem met in the input, by run: the batch's own (stray files, unreadable manifest "
+                      "rows), the entries' and the photos' that could not be used. The same list: cleanup-verify "
+                      "export --what problems.",
+                      "Mọi sự cố gặp trong dữ liệu đầu vào, theo từng lần chạy: của cả lô (tệp lạ, dòng danh sách "
+                      "không đọc được), của từng bài dự thi và của các ảnh không dùng được. Danh sách tương tự: "
+                      "cleanup-verify export --what problems."),
+    "no_problems": ("No problem was met in the input.", "Không gặp sự cố nào trong dữ liệu đầu vào."),
+    "run": ("Run", "Lần chạy"),
+    "scope": ("Concerns", "Liên quan"),
+    "scope_batch": ("the batch", "cả lô"),
+    "scope_entry": ("the entry", "bài dự thi"),
+    "scope_photo": ("a photo", "một ảnh"),
+    "code": ("Code", "Mã"),
+    "path": ("Path", "Đường dẫn"),
+    "message": ("Message", "Nội dung"),
     "not_found": ("Not found.", "Không tìm thấy."),
     "bad_request": ("Bad request.", "Yêu cầu không hợp lệ."),
 }

@@ -35,6 +35,9 @@ class StaticUrls:
     def audit(self, **_: Any) -> str:
         return ""
 
+    def problems(self) -> str:
+        return self.prefix + "problems.html"
+
 
 def fmt_score(v: float | None) -> str:
     return "—" if v is None else f"{v:.1f}"

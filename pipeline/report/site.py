@@ -1,4 +1,5 @@
-"""The static report: ``index.html`` (the ranking), ``entries/<key>.html`` per entry, ``thumbs/``, ``static/``.
+"""The static report: ``index.html`` (the ranking), ``entries/<key>.html`` per entry, ``problems.html`` (every
+input problem of every run: pipeline.export.problem_records), ``thumbs/``, ``static/``.
 
 The site is written into a temporary folder next to ``out`` and then swapped in with renames, so a reader
 sees the old report or the new one, never half of one. ``out`` must be missing, empty, or a previous
@@ -67,10 +68,14 @@ def _write_site(ws: Workspace, root: Path, lang: str) -> None:
     for name in STATIC_FILES:
         (root / "static" / name).write_bytes((pkg / name).read_bytes())
     rows = views.ranking_rows(ws)
-    reviewed = sum(1 for r in rows if r.review is not None)
     (root / "index.html").write_text(
-        render("ranking.html", lang=lang, urls=StaticUrls(0), rows=rows, total_entries=len(rows),
-               reviewed_count=reviewed), encoding="utf-8")
+        render("ranking.html", lang=lang, urls=StaticUrls(0), rows=rows, groups=views.tier_groups(rows),
+               summary=views.ranking_summary(rows)), encoding="utf-8")
+    from ..export import problem_records
+    problems = [{**p, "key": views.entry_key(p["entry_id"]) if p["entry_id"] is not None else ""}
+                for p in problem_records(ws)]
+    (root / "problems.html").write_text(render("problems.html", lang=lang, urls=StaticUrls(0), problems=problems),
+                                        encoding="utf-8")
     conf = views.operating_confidence(ws)
     copied: set[str] = set()
     entry_urls = StaticUrls(1)

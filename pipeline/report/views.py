@@ -62,7 +62,9 @@ class RankingRow:
     status: str  # scored | needs_review | error | unscored (pipeline) ; see review for the decision
     flags: tuple[Flag, ...]
     review: Review | None
-    rank: int = 0
+    rank: int | None = 0  # place among the entries that may win (None for the others; 0: not ranked yet)
+    provisional_rank: int = 0  # place in the whole order
+    tier: str = ""  # pipeline.ranking.TIERS
 
     @property
     def flag_codes(self) -> frozenset[str]:
@@ -70,8 +72,10 @@ class RankingRow:
 
     @property
     def shown_status(self) -> str:
-        if self.review is not None and self.review.decision == "disqualify":
-            return "disqualified"
+        """The pipeline's status until a judge decides, then the decision's (accepted, overridden,
+        disqualified): what the entry's status now is."""
+        if self.review is not None:
+            return ranking.final_status(self.status, self.review)
         return self.status
 
     @property
@@ -101,10 +105,44 @@ def apply_reviews(base: list[RankingRow], reviews: dict[str, Review]) -> list[Ra
     (entries that may win by final score, then those waiting for review, then errors, then disqualified),
     ranked from 1."""
     rows = [(r, reviews.get(r.entry_id)) for r in base]
-    out = ranking.ranked(rows, key=lambda x: (x[0].status, x[0].pipeline_score, x[1], x[0].seq))
+    out = ranking.places(rows, key=lambda x: (x[0].status, x[0].pipeline_score, x[1], x[0].seq))
     return [RankingRow(r.entry_id, r.key, r.seq, r.participant, r.team, r.pipeline_score,
-                       ranking.final_score(r.pipeline_score, rev), r.status, r.flags, rev, rank)
-            for rank, (r, rev) in out]
+                       ranking.final_score(r.pipeline_score, rev), r.status, r.flags, rev, p.rank,
+                       p.provisional_rank, p.tier)
+            for p in out for r, rev in (p.item,)]
+
+
+@dataclass(frozen=True)
+class RankingSummary:
+    """What the top of a ranking says: how many entries, how many wait for a judge (the results are
+    provisional while any does), and the review progress over the entries that need a judge only (flagged,
+    or not scored: a judge may decide the others too, but they are not counted)."""
+
+    entries: int
+    waiting: int
+    need_review: int
+    decided: int
+
+    @property
+    def provisional(self) -> bool:
+        return self.waiting > 0
+
+
+def ranking_summary(rows: list[RankingRow]) -> RankingSummary:
+    need = [r for r in rows if r.status != "scored"]
+    return RankingSummary(len(rows), sum(1 for r in rows if ranking.waiting(r.final_status)), len(need),
+                          sum(1 for r in need if r.review is not None))
+
+
+def tier_groups(rows: list[RankingRow]) -> list[tuple[str, list[RankingRow]]]:
+    """Consecutive rows of one tier, in order: [(tier, rows)] (rows in ranking order are grouped by tier)."""
+    out: list[tuple[str, list[RankingRow]]] = []
+    for r in rows:
+        if out and out[-1][0] == r.tier:
+            out[-1][1].append(r)
+        else:
+            out.append((r.tier, [r]))
+    return out
 
 
 # -------------------------------------------------------------------------------------------------- entry
@@ -196,6 +234,12 @@ class EntryView:
     @property
     def score(self) -> float | None:
         return effective_score(self.card, self.review)
+
+    @property
+    def shown_status(self) -> str:
+        """As :attr:`RankingRow.shown_status`: the decision's status once a judge decided."""
+        status = self.card.status if self.card is not None else "unscored"
+        return ranking.final_status(status, self.review) if self.review is not None else status
 
     @property
     def flags(self) -> tuple[Flag, ...]:

@@ -42,7 +42,7 @@ from .corrections_export import stored_detections
 
 PAGE_SIZE = 100
 RANK_SORTS = ("rank", "score", "entry", "participant", "status")
-STATUS_FILTERS = ("pending", "scored", "needs_review", "error", "unscored", "disqualified", "reviewed",
+STATUS_FILTERS = ("pending", "scored", "needs_review", "error", "unscored", "accepted", "overridden", "disqualified", "reviewed",
                   "unreviewed")
 PUBLIC_ENDPOINTS = frozenset({"login", "set_lang", "static"})
 
@@ -277,9 +277,9 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
             pg = min(max(1, int(request.args.get("page", "1"))), pages)
         except ValueError:
             pg = 1
-        reviewed = sum(1 for r in rows if r.review is not None)
-        return page("ranking.html", rows=shown[(pg - 1) * page_size:pg * page_size], total_entries=len(rows),
-                    reviewed_count=reviewed, shown_count=len(shown), flag_codes=codes, statuses=STATUS_FILTERS,
+        on_page = shown[(pg - 1) * page_size:pg * page_size]
+        return page("ranking.html", rows=on_page, groups=views.tier_groups(on_page), summary=views.ranking_summary(rows),
+                    shown_count=len(shown), flag_codes=codes, statuses=STATUS_FILTERS,
                     sort=sort, flag=flag, status=status, page=pg, pages=pages)
 
     # ----------------------------------------------------------------------------------------- entry
@@ -293,7 +293,7 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
         after = rows[pos + 1:] + rows[:pos] if pos is not None else []
         next_row = next((r for r in after if r.review is None), None)  # the next entry nobody decided yet
         return page("entry.html", http_status=status, e=e, form=form or DecisionForm(), next_entry=next_row,
-                    rank=rows[pos].rank if pos is not None else None, **ctx)
+                    place=rows[pos] if pos is not None else None, **ctx)
 
     @app.get("/entry")
     def entry():
@@ -410,9 +410,9 @@ def _sort(rows: list[views.RankingRow], sort: str) -> list[views.RankingRow]:
     if sort == "entry":
         return sorted(rows, key=lambda r: r.entry_id)
     if sort == "participant":
-        return sorted(rows, key=lambda r: ((r.participant or "").casefold(), r.rank))
+        return sorted(rows, key=lambda r: ((r.participant or "").casefold(), r.provisional_rank))
     if sort == "status":
-        return sorted(rows, key=lambda r: (r.shown_status, r.rank))
+        return sorted(rows, key=lambda r: (r.shown_status, r.provisional_rank))
     return rows  # rank / score: the cached order
 
 
