@@ -372,4 +372,5 @@ def _print_story(st) -> None:
         print(f"        {mark} {what}")
     codes = ", ".join(sorted({f["code"] for f in r["flags"]})) or "no flag"
     score = "no score" if r["score"] is None else f"score {r['score']:.1f}"
-    print(f"        found: {score}, {r['status']}, rank {r.get('rank', '-')}; {codes}")
+    place = f"rank {r['rank']}" if r.get("rank") else f"not ranked ({r.get('tier', '-')})"
+    print(f"        found: {score}, {r['status']}, {place}; {codes}")

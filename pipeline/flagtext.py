@@ -11,23 +11,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-KIND_EN = {
-    "exact": "a byte-for-byte identical file",
-    "same_image": "the same image (re-encoded or resized)",
-    "mirrored_rotated": "the same image, mirrored or rotated",
-    "cropped": "the same image, cropped",
-    "straightened": "the same image, slightly rotated",
-    "screenshot": "a screenshot showing the same image",
-    "captioned": "the same image with a caption or text drawn on it",
+KIND_EN = {  # what a copy is, as a judge says it ("... is an exact copy of the before photo ...")
+    "exact": "an exact copy",
+    "same_image": "a resized or re-compressed copy",
+    "mirrored_rotated": "a mirrored or rotated copy",
+    "cropped": "a cropped copy",
+    "straightened": "a straightened copy",
+    "screenshot": "a screenshot",
+    "captioned": "a copy with a caption or text added",
 }
 KIND_VI = {
-    "exact": "tệp giống hệt từng byte",
-    "same_image": "cùng một ảnh (nén lại hoặc đổi kích thước)",
-    "mirrored_rotated": "cùng một ảnh, bị lật hoặc xoay",
-    "cropped": "cùng một ảnh, bị cắt xén",
-    "straightened": "cùng một ảnh, bị xoay nhẹ",
-    "screenshot": "ảnh chụp màn hình chứa cùng một ảnh",
-    "captioned": "cùng một ảnh, có thêm chú thích hoặc chữ",
+    "exact": "bản sao y hệt",
+    "same_image": "bản sao đã đổi kích thước hoặc nén lại",
+    "mirrored_rotated": "bản sao bị lật hoặc xoay",
+    "cropped": "bản sao bị cắt xén",
+    "straightened": "bản sao đã được xoay thẳng lại",
+    "screenshot": "ảnh chụp màn hình",
+    "captioned": "bản sao có thêm chú thích hoặc chữ",
+}
+# Why a photo could not be used (the codes of pipeline.load.ERROR_CODES), in Vietnamese: the stored problem
+# message is English, so a Vietnamese flag names the reason from its code.
+PHOTO_ERROR_VI = {
+    "PHOTO_UNREADABLE": "không mở được tệp (không tồn tại, không có quyền đọc, là thư mục hoặc không phải tệp thường)",
+    "PATH_OUTSIDE_BATCH": "đường dẫn (qua liên kết tượng trưng) dẫn ra ngoài thư mục lô nên tệp không được đọc",
+    "PHOTO_EMPTY": "tệp rỗng (0 byte)",
+    "PHOTO_TOO_LARGE": "tệp lớn hơn giới hạn cho phép nên bị từ chối mà không đọc",
+    "PHOTO_TOO_MANY_PIXELS": "ảnh có quá nhiều điểm ảnh (có thể là bom giải nén) nên bị từ chối trước khi giải mã",
+    "PHOTO_NOT_IMAGE": "nội dung không phải là ảnh (ví dụ văn bản, trang web hoặc video đặt tên .jpg)",
+    "PHOTO_UNSUPPORTED": "định dạng ảnh không được hỗ trợ (chỉ nhận JPEG, PNG, WebP, HEIC/HEIF, AVIF)",
+    "PHOTO_TRUNCATED": "tệp kết thúc trước khi hết dữ liệu ảnh (tải lên hoặc sao chép chưa xong)",
+    "PHOTO_CORRUPT": "dữ liệu ảnh bị hỏng",
 }
 ROLE_VI = {"before": "trước", "after": "sau"}
 
@@ -54,8 +67,9 @@ def _photo_error(p: dict[str, Any]) -> Words:
     if p.get("not_processed"):
         return (f"Photo {p['photo']} was not processed (the run stopped on it).",
                 f"Ảnh {p['photo']} chưa được xử lý (lần chạy dừng ở ảnh này).")
+    why_vi = PHOTO_ERROR_VI.get(p.get("error_code", ""), "xem mục lỗi ảnh của bài")
     return (f"Photo {p['photo']} was not used: {p['reason']}",
-            f"Ảnh {p['photo']} không được sử dụng: {p['reason']}")
+            f"Ảnh {p['photo']} không được sử dụng: {why_vi}.")
 
 
 def _missing(p: dict[str, Any]) -> Words:
@@ -64,8 +78,12 @@ def _missing(p: dict[str, Any]) -> Words:
             f"Không có ảnh {' và '.join(ROLE_VI[r] for r in roles)} dùng được.")
 
 
-def _distance(p: dict[str, Any]) -> str:
-    return "same sha256" if p["kind"] == "exact" else f"{p['hash_name']} distance {p['distance']}"
+def _details(p: dict[str, Any]) -> Words:
+    """The hash evidence of a copy, as a closing "Details:" sentence for the curious."""
+    if p["kind"] == "exact":
+        return " Details: same sha256.", " Chi tiết: cùng mã sha256."
+    return (f" Details: {p['hash_name']} distance {p['distance']} bits.",
+            f" Chi tiết: khoảng cách {p['hash_name']} {p['distance']} bit.")
 
 
 BASIS_EN = {"round": "an earlier round", "taken_at": "an earlier capture time",
@@ -88,10 +106,11 @@ def _duplicate(p: dict[str, Any]) -> Words:
         first_en, first_vi = f"entry {p['other_entry']} had it first{b_en}", f"bài {p['other_entry']} gửi trước{b_vi}"
     else:  # flags stored before the order rule
         first_en, first_vi = "this entry had it first", "bài này gửi trước"
+    d_en, d_vi = _details(p)
     return (f"The {p['role']} photo {p['photo']} is {KIND_EN[p['kind']]} of the {p['other_role']} photo "
-            f"{p['other_photo']} of entry {p['other_entry']} ({_distance(p)}); {first_en}.",
-            f"Ảnh {ROLE_VI[p['role']]} {p['photo']} là {KIND_VI[p['kind']]} so với ảnh {ROLE_VI[p['other_role']]} "
-            f"{p['other_photo']} của bài {p['other_entry']}; {first_vi}.")
+            f"{p['other_photo']} of entry {p['other_entry']}; {first_en}.{d_en}",
+            f"Ảnh {ROLE_VI[p['role']]} {p['photo']} là {KIND_VI[p['kind']]} của ảnh {ROLE_VI[p['other_role']]} "
+            f"{p['other_photo']} của bài {p['other_entry']}; {first_vi}.{d_vi}")
 
 
 def _same_spot(p: dict[str, Any]) -> Words:
@@ -105,22 +124,24 @@ def _same_spot(p: dict[str, Any]) -> Words:
 
 def _copied(p: dict[str, Any]) -> Words:
     b_en, b_vi = _basis(p)
+    d_en, d_vi = _details(p)
     return (f"Entry {p['later_entry']} later used its {p['later_role']} photo {p['later_photo']}, "
-            f"{KIND_EN[p['kind']]} of this entry's {p['role']} photo {p['photo']} ({_distance(p)}); this entry "
-            f"had it first{b_en} and keeps its evidence.",
+            f"{KIND_EN[p['kind']]} of this entry's {p['role']} photo {p['photo']}; this entry "
+            f"had it first{b_en} and keeps its evidence.{d_en}",
             f"Bài {p['later_entry']} về sau dùng ảnh {ROLE_VI[p['later_role']]} {p['later_photo']}, là "
-            f"{KIND_VI[p['kind']]} so với ảnh {ROLE_VI[p['role']]} {p['photo']} của bài này; bài này có ảnh "
-            f"trước{b_vi} nên vẫn giữ nguyên giá trị bằng chứng.")
+            f"{KIND_VI[p['kind']]} của ảnh {ROLE_VI[p['role']]} {p['photo']} của bài này; bài này có ảnh "
+            f"trước{b_vi} nên vẫn giữ nguyên giá trị bằng chứng.{d_vi}")
 
 
 def _unchanged(p: dict[str, Any]) -> Words:
     if p.get("kind") is None:  # found by the same-place check
         return (f"After photo {p['after']} is before photo {p['before']} again: same framing, no visible change.",
                 f"Ảnh sau {p['after']} chính là ảnh trước {p['before']}: cùng khung hình, không có thay đổi nào.")
-    return (f"The after photo {p['after']} is {KIND_EN[p['kind']]} of the before photo {p['before']} "
-            f"({_distance(p)}): it shows nothing that changed, so it is no evidence of a clean-up.",
-            f"Ảnh sau {p['after']} là {KIND_VI[p['kind']]} so với ảnh trước {p['before']}: "
-            "không thấy thay đổi nào, nên không chứng minh được việc dọn dẹp.")
+    d_en, d_vi = _details(p)
+    return (f"The after photo {p['after']} is {KIND_EN[p['kind']]} of the before photo {p['before']}: it shows "
+            f"nothing that changed, so it is no evidence of a clean-up.{d_en}",
+            f"Ảnh sau {p['after']} là {KIND_VI[p['kind']]} của ảnh trước {p['before']}: "
+            f"không thấy thay đổi nào, nên không chứng minh được việc dọn dẹp.{d_vi}")
 
 
 def _scene(p: dict[str, Any]) -> Words:
@@ -211,7 +232,8 @@ TEXT: dict[str, Callable[[dict[str, Any]], Words]] = {
     "LITTER_REMAINS": _remains,
     "CLAIM_IMPLAUSIBLE": _claim,
     "LOW_QUALITY": _quality,
-    "NOT_PROCESSED": lambda p: ("the entry has not been scored yet; run the batch again", ""),
+    "NOT_PROCESSED": lambda p: ("the entry has not been scored yet; run the batch again",
+                                "bài dự thi chưa được chấm; hãy chạy lại lô ảnh"),
 }
 
 

@@ -297,7 +297,7 @@ def test_duplicate_flags_within_one_batch_and_across_batches(tmp_path):
         f3, f4 = duplicate_flags(ws, "E3", cfg), duplicate_flags(ws, "E4", cfg)
         assert [f.code for f in f3] == [DUPLICATE_PHOTO] and "no order can be shown" in f3[0].message
         assert [f.code for f in f4] == [DUPLICATE_PHOTO] and "no order can be shown" in f4[0].message
-        assert "byte-for-byte" in f4[0].message and f3[0].params["other_first"] is None
+        assert "an exact copy" in f4[0].message and f3[0].params["other_first"] is None
         # the earlier entry, re-checked, keeps its evidence: an info flag naming the later entry
         f1 = duplicate_flags(ws, "E1", cfg)
         assert [(f.code, f.severity, f.params["later_entry"]) for f in f1] == [(PHOTO_COPIED_BY_LATER, "info", "E2")]
@@ -330,7 +330,7 @@ def test_byte_identical_before_and_after_is_unchanged(tmp_path):
     with Workspace(tmp_path / "ws") as ws:
         put_entry(ws, "E1", "b", [("before/1.jpg", "before", data), ("after/1.jpg", "after", data)])
         f = duplicate_flags(ws, "E1", DedupConfig())
-        assert [x.code for x in f] == [UNCHANGED_AFTER] and "byte-for-byte" in f[0].message
+        assert [x.code for x in f] == [UNCHANGED_AFTER] and "an exact copy" in f[0].message
 
 
 # ------------------------------------------------------------------------------------------------ CLI

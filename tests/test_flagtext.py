@@ -39,9 +39,10 @@ CASES = [
     ("DUPLICATE_PHOTO", {"photo": "b.jpg", "role": "before", "other_entry": "e9", "other_photo": "o.jpg",
                          "other_role": "after", "kind": "cropped", "hash_name": "phash_crop", "distance": 4,
                          "other_first": True},
-     "The before photo b.jpg is the same image, cropped of the after photo o.jpg of entry e9 (phash_crop "
-     "distance 4); entry e9 had it first.",
-     "Ảnh trước b.jpg là cùng một ảnh, bị cắt xén so với ảnh sau o.jpg của bài e9; bài e9 gửi trước."),
+     "The before photo b.jpg is a cropped copy of the after photo o.jpg of entry e9; entry e9 had it first. "
+     "Details: phash_crop distance 4 bits.",
+     "Ảnh trước b.jpg là bản sao bị cắt xén của ảnh sau o.jpg của bài e9; bài e9 gửi trước. Chi tiết: khoảng "
+     "cách phash_crop 4 bit."),
     ("SAME_SPOT_PHOTO", {"entry": "e2", "photo": "a.jpg", "role": "after", "other_entry": "e1",
                          "other_photo": "b.jpg", "other_role": "before"},
      "The after photo a.jpg of entry e2 and the before photo b.jpg of entry e1 show the same spot moments apart "
@@ -49,22 +50,31 @@ CASES = [
      "Ảnh sau a.jpg của bài e2 và ảnh trước b.jpg của bài e1 chụp cùng một chỗ, cách nhau ít lâu (không phải "
      "bản sao: có chi tiết thay đổi); nên xem lại."),
     ("DUPLICATE_PHOTO", {**EXACT_COPY, "other_first": True, "basis": "taken_at"},
-     "The before photo b.jpg is a byte-for-byte identical file of the before photo o.jpg of entry e9 (same "
-     "sha256); entry e9 had it first (an earlier capture time).",
-     "Ảnh trước b.jpg là tệp giống hệt từng byte so với ảnh trước o.jpg của bài e9; bài e9 gửi trước (thời gian "
-     "chụp sớm hơn)."),
+     "The before photo b.jpg is an exact copy of the before photo o.jpg of entry e9; entry e9 had it first (an "
+     "earlier capture time). Details: same sha256.",
+     "Ảnh trước b.jpg là bản sao y hệt của ảnh trước o.jpg của bài e9; bài e9 gửi trước (thời gian chụp sớm "
+     "hơn). Chi tiết: cùng mã sha256."),
     ("DUPLICATE_PHOTO", {**EXACT_COPY, "other_first": None, "basis": None},
-     "The before photo b.jpg is a byte-for-byte identical file of the before photo o.jpg of entry e9 (same "
-     "sha256); no order can be shown (same round, no usable capture or submission times), so both need review.",
-     "Ảnh trước b.jpg là tệp giống hệt từng byte so với ảnh trước o.jpg của bài e9; không xác định được bài nào "
-     "có trước (cùng vòng, không có thời gian chụp hay gửi dùng được)."),
+     "The before photo b.jpg is an exact copy of the before photo o.jpg of entry e9; no order can be shown (same "
+     "round, no usable capture or submission times), so both need review. Details: same sha256.",
+     "Ảnh trước b.jpg là bản sao y hệt của ảnh trước o.jpg của bài e9; không xác định được bài nào có trước "
+     "(cùng vòng, không có thời gian chụp hay gửi dùng được). Chi tiết: cùng mã sha256."),
     ("PHOTO_COPIED_BY_LATER", {"photo": "o.jpg", "role": "before", "later_entry": "e10", "later_photo": "b.jpg",
                                "later_role": "after", "kind": "mirrored_rotated", "hash_name": "phash",
                                "distance": 3, "basis": "round"},
-     "Entry e10 later used its after photo b.jpg, the same image, mirrored or rotated of this entry's before "
-     "photo o.jpg (phash distance 3); this entry had it first (an earlier round) and keeps its evidence.",
-     "Bài e10 về sau dùng ảnh sau b.jpg, là cùng một ảnh, bị lật hoặc xoay so với ảnh trước o.jpg của bài này; "
-     "bài này có ảnh trước (vòng trước) nên vẫn giữ nguyên giá trị bằng chứng."),
+     "Entry e10 later used its after photo b.jpg, a mirrored or rotated copy of this entry's before photo o.jpg; "
+     "this entry had it first (an earlier round) and keeps its evidence. Details: phash distance 3 bits.",
+     "Bài e10 về sau dùng ảnh sau b.jpg, là bản sao bị lật hoặc xoay của ảnh trước o.jpg của bài này; bài này "
+     "có ảnh trước (vòng trước) nên vẫn giữ nguyên giá trị bằng chứng. Chi tiết: khoảng cách phash 3 bit."),
+    ("DUPLICATE_PHOTO", {**EXACT_COPY, "kind": "screenshot", "hash_name": "phash_inner", "distance": 6,
+                         "other_first": True},
+     "The before photo b.jpg is a screenshot of the before photo o.jpg of entry e9; entry e9 had it first. "
+     "Details: phash_inner distance 6 bits.",
+     "Ảnh trước b.jpg là ảnh chụp màn hình của ảnh trước o.jpg của bài e9; bài e9 gửi trước. Chi tiết: khoảng "
+     "cách phash_inner 6 bit."),
+    ("PHOTO_ERROR", {"photo": "a.jpg", "reason": "a.jpg ends before its image data does.", "error_code": "PHOTO_TRUNCATED"},
+     "Photo a.jpg was not used: a.jpg ends before its image data does.",
+     "Ảnh a.jpg không được sử dụng: tệp kết thúc trước khi hết dữ liệu ảnh (tải lên hoặc sao chép chưa xong)."),
 ]
 
 
@@ -101,3 +111,27 @@ def test_words_stored_by_an_older_version_are_kept():
 
 def test_unknown_code_renders_its_facts_instead_of_failing():
     assert Flag("FROM_THE_FUTURE", "low", {"n": 2}).message == "FROM_THE_FUTURE (n=2)"
+
+
+def test_every_vietnamese_photo_error_is_vietnamese():
+    """A Vietnamese message never carries the English problem message (PHOTO_ERROR names its reason from the
+    code; NOT_PROCESSED has words)."""
+    from pipeline.load import ERROR_CODES
+
+    assert set(ERROR_CODES) <= set(flagtext.PHOTO_ERROR_VI)
+    for code, meaning in ERROR_CODES.items():
+        vi = make_flag("PHOTO_ERROR", ("a.jpg",), photo="a.jpg", reason=meaning, error_code=code).message_vi
+        assert vi.startswith("Ảnh a.jpg không được sử dụng: ") and meaning not in vi
+        assert not any(w in vi.split() for w in ("the", "file", "is", "not", "was"))
+    old = make_flag("PHOTO_ERROR", ("a.jpg",), photo="a.jpg", reason="English words only").message_vi  # no code
+    assert "English" not in old
+    assert make_flag("NOT_PROCESSED").message_vi
+
+
+@pytest.mark.parametrize("kind, en", [("exact", "an exact copy"), ("same_image", "a resized or re-compressed copy"),
+                                      ("screenshot", "a screenshot"), ("straightened", "a straightened copy")])
+def test_copies_are_named_as_judges_say_them(kind, en):
+    f = make_flag("DUPLICATE_PHOTO", ("b.jpg",), **{**EXACT_COPY, "kind": kind, "hash_name": "phash", "distance": 2,
+                                                    "other_first": True})
+    assert f"b.jpg is {en} of the before photo o.jpg" in f.message
+    assert "distance" not in f.message.split("Details:")[0]  # hash distances only in the details

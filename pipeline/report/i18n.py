@@ -159,9 +159,56 @@ LABELS: dict[str, tuple[str, str]] = {
     "code": ("Code", "Mã"),
     "path": ("Path", "Đường dẫn"),
     "message": ("Message", "Nội dung"),
+    "detections_shown": ("detections shown", "phát hiện được hiển thị"),
+    "counted_vs_shown": ("The photo shows {shown} boxes (detections at or above the confidence threshold); the "
+                         "count of {counted} also weighs weaker candidates and counts only the ground both photos "
+                         "show.",
+                         "Ảnh hiển thị {shown} khung (các phát hiện đạt ngưỡng tin cậy); con số {counted} còn tính cả "
+                         "các ứng viên yếu hơn (theo trọng số) và chỉ tính vùng mà cả hai ảnh cùng chụp."),
+    "hash_distance": ("details: hash distance {d} bits", "chi tiết: khoảng cách mã băm {d} bit"),
+    "score_formula": ("Score = litter removed × (its weight + amount's weight × amount + evidence's weight × "
+                      "evidence): nothing removed earns nothing. Each part's points add up to the score.",
+                      "Điểm = rác đã dọn × (trọng số của nó + trọng số lượng rác × lượng rác + trọng số bằng chứng "
+                      "× bằng chứng): không dọn gì thì không có điểm. Điểm của các phần cộng lại thành tổng điểm."),
+    "part": ("Part", "Thành phần"),
+    "part_value": ("Value (0-1)", "Giá trị (0-1)"),
+    "part_weight": ("Weight", "Trọng số"),
+    "part_points": ("Points", "Điểm"),
+    "times_removed": ("× removed", "× rác đã dọn"),
+    "comp_removed": ("Litter removed", "Rác đã dọn"),
+    "comp_removed_help": ("Share of the litter seen before that is gone in the after photo.",
+                          "Tỷ lệ rác thấy trong ảnh trước đã không còn trong ảnh sau."),
+    "comp_amount": ("Amount of litter", "Lượng rác"),
+    "comp_amount_help": ("How much litter there was before (full at 10 items).",
+                         "Lượng rác có trước khi dọn (tối đa khi có 10 vật)."),
+    "comp_evidence": ("Evidence", "Bằng chứng"),
+    "comp_evidence_help": ("How trustworthy the photos are: the mean of the four checks below.",
+                           "Độ tin cậy của ảnh: trung bình của bốn kiểm tra dưới đây."),
+    "comp_evidence_match": ("Same place", "Cùng địa điểm"),
+    "comp_evidence_match_help": ("Matching points between the before and after photos (full at 150).",
+                                 "Số điểm khớp giữa ảnh trước và ảnh sau (tối đa khi có 150)."),
+    "comp_evidence_quality": ("Photo quality", "Chất lượng ảnh"),
+    "comp_evidence_quality_help": ("Share of the photos neither blurred nor too dark.",
+                                   "Tỷ lệ ảnh không bị mờ và không quá tối."),
+    "comp_evidence_metadata": ("Time and place", "Thời gian và vị trí"),
+    "comp_evidence_metadata_help": ("Share of the capture-time and GPS checks that passed.",
+                                    "Tỷ lệ kiểm tra thời gian chụp và GPS đạt yêu cầu."),
+    "comp_evidence_original": ("Original photos", "Ảnh gốc"),
+    "comp_evidence_original_help": ("0 when a photo is a copy of another entry's that had it first.",
+                                    "Bằng 0 khi có ảnh là bản sao của ảnh thuộc bài khác đã có ảnh đó trước."),
     "not_found": ("Not found.", "Không tìm thấy."),
     "bad_request": ("Bad request.", "Yêu cầu không hợp lệ."),
 }
+
+
+def _kinds() -> dict[str, tuple[str, str]]:
+    """``kind_<k>``: what a copy is (pipeline.flagtext, the words the flags use)."""
+    from ..flagtext import KIND_EN, KIND_VI
+
+    return {f"kind_{k}": (KIND_EN[k], KIND_VI.get(k, "")) for k in KIND_EN}
+
+
+LABELS.update(_kinds())
 
 
 def label(key: str, lang: str = "en") -> str:

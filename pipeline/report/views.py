@@ -71,6 +71,10 @@ class RankingRow:
         return frozenset(f.code for f in self.flags)
 
     @property
+    def flag_groups(self) -> tuple["FlagGroup", ...]:
+        return flag_groups(self.flags)
+
+    @property
     def shown_status(self) -> str:
         """The pipeline's status until a judge decides, then the decision's (accepted, overridden,
         disqualified): what the entry's status now is."""
@@ -222,6 +226,7 @@ class EntryView:
     reviews: tuple[Review, ...] = ()
     corrections: tuple[store.Correction, ...] = ()
     min_confidence: float = 0.25
+    parts: tuple["ScorePart", ...] = ()  # the score's parts, explained (score_parts)
 
     @property
     def review(self) -> Review | None:
@@ -248,11 +253,96 @@ class EntryView:
         return tuple(sorted(self.card.flags, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code)))
 
     @property
+    def flag_groups(self) -> tuple["FlagGroup", ...]:
+        return flag_groups(self.flags)
+
+    @property
     def photo_errors(self) -> tuple[PhotoView, ...]:
         return tuple(p for p in self.photos if p.error is not None)
 
     def role_photos(self, role: str) -> tuple[PhotoView, ...]:
         return tuple(p for p in self.photos if p.role == role)
+
+
+@dataclass(frozen=True)
+class FlagGroup:
+    """The flags of one code on one entry: one badge with a count, every message listed."""
+
+    code: str
+    severity: str  # the most severe of the group
+    flags: tuple[Flag, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.flags)
+
+    @property
+    def message(self) -> str:
+        return self.flags[0].message
+
+    @property
+    def message_vi(self) -> str:
+        return self.flags[0].message_vi
+
+
+def flag_groups(flags: tuple[Flag, ...] | list[Flag]) -> tuple[FlagGroup, ...]:
+    """``flags`` grouped by code, most severe first (then by code), each group in the flags' order."""
+    by_code: dict[str, list[Flag]] = {}
+    for f in flags:
+        by_code.setdefault(f.code, []).append(f)
+    groups = [FlagGroup(code, min((f.severity for f in fs), key=lambda s: SEVERITY_ORDER.get(s, 9)), tuple(fs))
+              for code, fs in by_code.items()]
+    return tuple(sorted(groups, key=lambda g: (SEVERITY_ORDER.get(g.severity, 9), g.code)))
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    """One part of a score as a judge reads it: ``key`` (a component), its ``value`` (0-1), its share of the
+    score (``weight``, 0-1, of the part's maximum; evidence checks: a quarter of evidence's) and the
+    ``points`` it brings (None when the card's score is not this formula's, e.g. an older version)."""
+
+    key: str
+    value: float
+    weight: float
+    points: float | None
+    sub: bool = False  # one of the four evidence checks
+
+
+EVIDENCE_PARTS = ("evidence_match", "evidence_quality", "evidence_metadata", "evidence_original")
+
+
+def score_parts(ws: Workspace, card: ScoreCard) -> tuple[ScorePart, ...]:
+    """The parts of ``card``'s score with their weights (the configuration the card was scored with) and
+    points, which add up to the score: ``100 * removed * (w_removed + w_amount * amount + w_evidence *
+    evidence) / (sum of weights)`` (pipeline.score.card), so each part's points are the removed share times
+    its weight times its value. Components outside the formula are listed without points."""
+    c = card.components or {}
+    w = Config().score.weights
+    row = ws.conn.execute("SELECT config_json FROM runs WHERE config_hash=? ORDER BY run_id DESC LIMIT 1",
+                          (card.config_hash,)).fetchone()
+    if row is not None:
+        try:
+            w = Config.from_dict(json.loads(row[0])).score.weights
+        except (ValueError, TypeError, KeyError):
+            pass
+    total = w.removed + w.amount + w.evidence
+    if not all(isinstance(c.get(k), (int, float)) for k in ("removed", "amount", "evidence")) or total <= 0:
+        return tuple(ScorePart(k, float(v), 0.0, None) for k, v in sorted(c.items()) if isinstance(v, (int, float)))
+    removed = float(c["removed"])
+    base = 100.0 * removed / total
+    parts = [ScorePart("removed", removed, w.removed / total, base * w.removed),
+             ScorePart("amount", float(c["amount"]), w.amount / total, base * w.amount * float(c["amount"])),
+             ScorePart("evidence", float(c["evidence"]), w.evidence / total, base * w.evidence * float(c["evidence"]))]
+    parts += [ScorePart(k, float(c[k]), w.evidence / total / 4, base * w.evidence * float(c[k]) / 4, sub=True)
+              for k in EVIDENCE_PARTS if isinstance(c.get(k), (int, float))]
+    adds_up = card.score is not None and abs(sum(p.points for p in parts[:3] if p.points is not None)
+                                             - card.score) <= 0.2
+    if not adds_up:
+        parts = [ScorePart(p.key, p.value, p.weight, None, p.sub) for p in parts]
+    known = {p.key for p in parts}
+    parts += [ScorePart(k, float(v), 0.0, None) for k, v in sorted(c.items())
+              if k not in known and isinstance(v, (int, float))]
+    return tuple(parts)
 
 
 def operating_confidence(ws: Workspace) -> float:
@@ -283,7 +373,8 @@ def entry_view(ws: Workspace, entry_id: str, min_confidence: float | None = None
     return EntryView(entry_id=entry_id, key=entry_key(entry_id), submission=sub, card=card, photos=tuple(photos),
                      pairs=tuple(_pairs(ws, entry_id, photos)), duplicates=tuple(_duplicates(ws, entry_id, photos)),
                      reviews=tuple(store.entry_reviews(ws, entry_id)) if with_reviews else (),
-                     corrections=tuple(corrections), min_confidence=conf)
+                     corrections=tuple(corrections), min_confidence=conf,
+                     parts=score_parts(ws, card) if card is not None else ())
 
 
 def _scored_detections(ws: Workspace, sha: str, card: ScoreCard | None) -> Any:

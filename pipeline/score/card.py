@@ -167,7 +167,8 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     flags: list[Flag] = []
     for rel, info in inputs.photos.items():
         if info.problem is not None:
-            flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, reason=info.problem.message))
+            flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, reason=info.problem.message,
+                                   error_code=info.problem.code))
         elif not info.processed:
             flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, not_processed=True))
     for f in inputs.extra_flags:
