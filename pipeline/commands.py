@@ -153,16 +153,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{batch} is not a batch: {why}. A batch is a folder of entry folders "
                          "(BATCH/<entry_id>/before|after/*.jpg) or a manifest file (.csv or .jsonl); "
                          "see 'cleanup-verify run --help'")
-    s = _guarded_run(args, lambda ws: run_batch(batch, ws, cfg, quiet=args.quiet, batch=parsed, executor=args.executor,
-                                                workers=args.workers, ray_address=args.ray_address))
-    print(f"run {s.run_id}: {s.entries} entries, {s.photos} photos ({s.photos_decoded} decoded, "
-          f"{s.photos_failed} unusable); {s.entries_scored} scored, {s.entries_needs_review} need review, "
-          f"{s.entries_error} errors; {s.elapsed_s:.1f} s. Log: {Path(args.workspace) / 'logs'}")
+    def run(ws):
+        summary = run_batch(batch, ws, cfg, quiet=args.quiet, batch=parsed, executor=args.executor,
+                            workers=args.workers, ray_address=args.ray_address)
+        return summary, ws.photo_counts(summary.batch)
+
+    s, counts = _guarded_run(args, run)
+    print(f"run {s.run_id}: {s.entries} entries, {photo_counts_text(counts)}; {s.entries_scored} scored, "
+          f"{s.entries_needs_review} need review, {s.entries_error} errors; {s.elapsed_s:.1f} s. "
+          f"Log: {Path(args.workspace) / 'logs'}")
     for p in s.batch_problems:
         print(f"  batch problem {p.code}: {p.message}", file=sys.stderr)
     print(f"Results: cleanup-verify export --workspace {args.workspace} --out results.jsonl "
           f"(or 'status', 'report', 'serve')")
     return 0
+
+
+def photo_counts_text(c: dict[str, int]) -> str:
+    """The photo counts (:meth:`pipeline.workspace.Workspace.photo_counts`) in the words every command uses."""
+    return (f"{c['files_received']} photo files received, {c['distinct_photos']} distinct photos, "
+            f"{c['unusable']} unusable")
 
 
 def _guarded_run(args: argparse.Namespace, run):
@@ -255,7 +265,7 @@ def workspace_status(ws) -> dict:
             _count(batch_problems, p["code"])
     return {"entries": entries, "entries_by_status": by_status, "entries_by_final_status": by_final,
             "entries_by_tier": by_tier, "waiting_for_a_judge": sum(n for s, n in by_final.items() if ranking.waiting(s)),
-            "photos": c.execute("SELECT COUNT(*) FROM photos").fetchone()[0],
+            "photos": c.execute("SELECT COUNT(*) FROM photos").fetchone()[0], "photo_counts": ws.photo_counts(),
             "photo_uses": c.execute("SELECT COUNT(*) FROM entry_photos").fetchone()[0],
             "entry_problems_by_code": entry_problems, "batch_problems_by_code": batch_problems,
             "latest_run_problems": _latest_run_problems(ws),
@@ -282,7 +292,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(st, sort_keys=True))
         return 0
-    print(f"{st['entries']} entries, {st['photos']} distinct photos ({st['photo_uses']} uses)")
+    print(f"{st['entries']} entries, {photo_counts_text(st['photo_counts'])}")
     print("entries by status: " + ", ".join(f"{k} {v}" for k, v in sorted(st["entries_by_status"].items())))
     if st["entries_by_final_status"]:
         print("judges' outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(st["entries_by_final_status"].items())))
@@ -342,12 +352,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         atomic_write_text(out / "export.jsonl", export.to_jsonl(ws))
         atomic_write_text(out / "export.csv", export.to_csv(ws))
         stories = check_stories(sample, export.records(ws))
+        counts = ws.photo_counts()
     passed = sum(st.passed for st in stories)
     if not args.quiet:
         print("\nEach story, what the demo checks, and what the pipeline found:")
         for st in stories:
             _print_story(st)
-    print(f"demo: {passed} of {len(stories)} stories PASS; {s.entries} entries, {s.photos} photos; "
+    print(f"demo: {passed} of {len(stories)} stories PASS; {s.entries} entries, {photo_counts_text(counts)}; "
           f"{s.entries_scored} scored, {s.entries_needs_review} need review, {s.entries_error} errors.")
     print(f"Sample batch: {batch_dir}")
     print(f"Export:       {out / 'export.jsonl'} and {out / 'export.csv'}")

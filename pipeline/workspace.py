@@ -269,6 +269,17 @@ class Workspace:
                                     "WHERE e.entry_id=?", (entry_id,)).fetchone()
         return int(row[0]) if row[0] is not None else None
 
+    def photo_counts(self, batch: str | None = None) -> dict[str, int]:
+        """The photo counts people read, in one vocabulary everywhere (run, status, report, demo), over the
+        workspace or one batch: ``files_received`` (photo files the entries listed, each use counted),
+        ``distinct_photos`` (different photos among the usable ones: a file reused by two entries is one) and
+        ``unusable`` (files that could not be used: unreadable, not a photo, ...)."""
+        where, args = ("JOIN entries e USING(entry_id) WHERE e.batch=?", (batch,)) if batch is not None else ("", ())
+        row = self.conn.execute(
+            f"SELECT COUNT(*), COUNT(DISTINCT CASE WHEN ep.error_json IS NULL THEN ep.sha256 END), "
+            f"SUM(ep.error_json IS NOT NULL) FROM entry_photos ep {where}", args).fetchone()
+        return {"files_received": int(row[0]), "distinct_photos": int(row[1]), "unusable": int(row[2] or 0)}
+
     def entries_with_photo(self, sha256: str) -> list[tuple[str, str, str]]:
         """(entry_id, rel_path, role) of every use of a photo, in arrival order."""
         rows = self.conn.execute(

@@ -152,6 +152,13 @@ def test_no_network_connection_is_attempted(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert (tmp_path / "demo" / "report" / "index.html").exists()
     assert not log.exists() or log.read_text() == "", log.read_text()
+    # every story passes (04, the original of a copied photo, keeps its evidence), and the demo counts photos
+    # in the words and numbers of status
+    demo_line = next(line for line in r.stdout.splitlines() if line.startswith("demo: "))
+    assert demo_line.startswith("demo: 12 of 12 stories PASS; 12 entries, "), r.stdout
+    st = _cli("status", "--workspace", str(tmp_path / "demo" / "workspace"), env=env)
+    counts = st.stdout.splitlines()[0].split(", ", 1)[1]
+    assert counts.endswith(" unusable") and f"12 entries, {counts}; " in demo_line
     # the guard itself works: a deliberate connection is recorded
     probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('example.com', 80))"],
                            env=env, capture_output=True, text=True)

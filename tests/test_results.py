@@ -63,7 +63,7 @@ def _app_order(client) -> list[str]:
 # ------------------------------------------------------------------------------------ decisions in results
 def test_decisions_reach_the_export_and_move_the_rank(ws_path, tmp_path):
     before = _by_id(_export(ws_path))
-    dup = before["04-shared-photo-a"]  # reused photo: needs review, high score
+    dup = before["05-shared-photo-b"]  # reused photo (04 had it first): needs review
     assert dup["status"] == "needs_review" and dup["final_status"] == "pending" and dup["review"] is None
     assert dup["final_score"] == dup["score"] is not None
     clean = [r for r in before.values() if r["final_status"] == "not_needed"]
@@ -78,7 +78,7 @@ def test_decisions_reach_the_export_and_move_the_rank(ws_path, tmp_path):
     c, tok = _signed_in(create_app(ws_path))
     assert _app_order(c) == sorted(before, key=lambda e: before[e]["provisional_rank"])  # one rule: app == export
     for entry_id, decision, score, reason in (
-            ("04-shared-photo-a", "disqualify", "", "same photo as entry 05"),
+            ("05-shared-photo-b", "disqualify", "", "same photo as entry 04"),
             ("12-exif-time-order", "override", "99", "phone clock was wrong; checked by hand"),
             ("06-mirrored-reupload", "accept", "", "")):
         r = c.post("/entry/decide", data={"entry_id": entry_id, "base_version": "0", "decision": decision,
@@ -87,10 +87,10 @@ def test_decisions_reach_the_export_and_move_the_rank(ws_path, tmp_path):
 
     assert main(["export", "--workspace", str(ws_path), "--out", str(tmp_path / "after.jsonl")]) == 0
     after = _by_id((tmp_path / "after.jsonl").read_text(encoding="utf-8"))
-    d = after["04-shared-photo-a"]
+    d = after["05-shared-photo-b"]
     assert d["final_status"] == "disqualified" and d["final_score"] is None and d["score"] == dup["score"]
     assert d["review"]["decision"] == "disqualify" and d["review"]["judge"] == "ann"
-    assert d["review"]["reason"] == "same photo as entry 05" and d["review"]["decided_at"]
+    assert d["review"]["reason"] == "same photo as entry 04" and d["review"]["decided_at"]
     assert d["provisional_rank"] == len(after) and d["rank"] is None and d["tier"] == "disqualified"  # last
     o = after["12-exif-time-order"]
     assert (o["final_status"], o["final_score"], o["rank"]) == ("overridden", 99.0, 1)
@@ -100,7 +100,7 @@ def test_decisions_reach_the_export_and_move_the_rank(ws_path, tmp_path):
     assert _app_order(c) == sorted(after, key=lambda e: after[e]["provisional_rank"])
 
     rows = list(csv.DictReader(io.StringIO(_export(ws_path, "csv"))))
-    row = next(r for r in rows if r["entry_id"] == "04-shared-photo-a")
+    row = next(r for r in rows if r["entry_id"] == "05-shared-photo-b")
     assert (row["final_status"], row["final_score"], row["rank"], row["provisional_rank"], row["tier"],
             row["review_decision"]) == ("disqualified", "", "", str(len(after)), "disqualified", "disqualify")
     assert json.loads(row["review"]) == d["review"]
@@ -151,7 +151,17 @@ def test_problems_on_their_entry_and_in_status(sample, tmp_path, capsys):
     (batch / "03-no-cleanup" / "during").mkdir()
     (batch / "stray.csv").write_text("a,b", encoding="utf-8")
     ws = tmp_path / "ws"
+    capsys.readouterr()
     assert main(["run", str(batch), "--workspace", str(ws), "--quiet"]) == 0
+    run_line = capsys.readouterr().out.splitlines()[0]
+    # one vocabulary for photos, the same numbers in run, status and report
+    files = len([f for f in batch.rglob("*.jpg")])
+    counts = f"{files} photo files received, {files - 1} distinct photos, 1 unusable"
+    assert run_line.startswith(f"run 1: 5 entries, {counts}; ")
+    from pipeline.report import build_report
+    with Workspace(ws) as w:
+        index = build_report(w, tmp_path / "rep").read_text(encoding="utf-8")
+    assert counts in index
     recs = _by_id(_export(ws))
     codes = {e: [p["code"] for p in r["problems"]] for e, r in recs.items()}
     assert codes["01-full-cleanup"] == ["ENTRY_JSON_INVALID"]
@@ -171,6 +181,7 @@ def test_problems_on_their_entry_and_in_status(sample, tmp_path, capsys):
     assert sum(st["entries_by_final_status"].values()) == st["entries"] == 5
     assert main(["status", "--workspace", str(ws)]) == 0
     text = capsys.readouterr().out
+    assert text.startswith(f"5 entries, {counts}\n")
     assert "entry problems: ENTRY_JSON_INVALID 1, NOT_A_PHOTO 1, NO_AFTER_PHOTOS 1, UNKNOWN_ROLE 1" in text
     assert "unusable photos: PHOTO_TRUNCATED 1" in text and "batch problems: UNEXPECTED_FILE 1" in text
     assert "  UNEXPECTED_FILE (batch) stray.csv: " in text  # the latest run's problems, each on its line
@@ -203,3 +214,21 @@ def test_csv_guards_formulas_in_decisions(ws_path):
     row = next(r for r in csv.DictReader(io.StringIO(text)) if r["entry_id"] == "01-full-cleanup")
     assert row["review_reason"].startswith("'=")
     assert json.loads(row["review"])["reason"].startswith("=")  # the JSON cell starts with '{', never a formula
+
+
+def test_demo_original_keeps_its_evidence_and_may_win(ws_path):
+    """Demo entry 04 submitted first: 05 (an exact copy of its before photo) and 06 (mirrored copies) reused
+    its photos later, so 04 keeps its evidence, is told who copied it, and ranks among the entries that may win."""
+    recs = _by_id(_export(ws_path))
+    orig = recs["04-shared-photo-a"]
+    codes = [f["code"] for f in orig["flags"]]
+    assert "DUPLICATE_PHOTO" not in codes and "PHOTO_COPIED_BY_LATER" in codes
+    later = {f["message"].split()[1] for f in orig["flags"] if f["code"] == "PHOTO_COPIED_BY_LATER"}
+    assert later == {"05-shared-photo-b", "06-mirrored-reupload"}
+    assert orig["components"]["evidence_original"] == 1.0
+    assert orig["status"] == "scored" and orig["tier"] == "may_win" and orig["rank"] is not None
+    for e in ("05-shared-photo-b", "06-mirrored-reupload"):
+        dup = [f for f in recs[e]["flags"] if f["code"] == "DUPLICATE_PHOTO"]
+        assert dup and any("entry 04-shared-photo-a had it first (an earlier submission time)" in f["message"]
+                           for f in dup), e
+        assert recs[e]["tier"] == "pending" and recs[e]["rank"] is None

@@ -61,7 +61,7 @@ def test_folder_layout_and_entry_json(folder):
     assert len(folder.entry_ids) == 12
     for e in folder.entry_ids:
         doc = json.loads((root / e / "entry.json").read_text(encoding="utf-8"))
-        assert set(doc) == {"participant", "team", "kind", "event_date", "location", "reported"}
+        assert set(doc) == {"participant", "team", "kind", "event_date", "submitted_at", "location", "reported"}
         assert doc["kind"] in ("individual", "collective")
         assert doc["event_date"].startswith("2024-06-")
         assert 16.4 < doc["location"]["lat"] < 16.52 and 107.55 < doc["location"]["lon"] < 107.63
@@ -122,7 +122,9 @@ def test_expected_and_forbidden_flags(folder):
         assert not exp[e] & forb[e], e
     for e in HONEST:
         assert not exp[e] and {"DUPLICATE_PHOTO", "SCENE_MISMATCH", "UNCHANGED_AFTER"} <= forb[e]
-    assert exp["04-shared-photo-a"] == exp["05-shared-photo-b"] == exp["06-mirrored-reupload"] == {"DUPLICATE_PHOTO"}
+    assert exp["05-shared-photo-b"] == exp["06-mirrored-reupload"] == {"DUPLICATE_PHOTO"}
+    # the original: submitted first, it keeps its evidence and is told who copied it
+    assert exp["04-shared-photo-a"] == {"PHOTO_COPIED_BY_LATER"} and "DUPLICATE_PHOTO" in forb["04-shared-photo-a"]
     assert exp["07-unrelated-after"] == {"SCENE_MISMATCH"}
     assert exp["08-unchanged-after"] == {"UNCHANGED_AFTER"} and "DUPLICATE_PHOTO" in forb["08-unchanged-after"]
     assert exp["10-missing-after"] == {"MISSING_PHOTOS"}

@@ -14,8 +14,8 @@ Two input forms (design.md):
 
 ``form="folder"``::
 
-    DEST/<entry_id>/entry.json   participant, team, kind, event_date, location {lat, lon, address},
-                                 reported {participants, kg}
+    DEST/<entry_id>/entry.json   participant, team, kind, event_date, submitted_at, location {lat, lon,
+                                 address}, reported {participants, kg}
     DEST/<entry_id>/before/*.jpg
     DEST/<entry_id>/after/*.jpg
 
@@ -68,7 +68,7 @@ TRUNCATE_FRACTION = 0.45  # the corrupt file keeps this fraction of its bytes
 FORMS = ("folder", "manifest")
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "entry_id", "role", "path", "taken_at", "lat", "lon", "participant", "team", "kind", "event_date",
-    "address", "location_lat", "location_lon", "reported_participants", "reported_kg",
+    "submitted_at", "address", "location_lat", "location_lon", "reported_participants", "reported_kg",
 )
 # What no honest entry with consistent metadata may be flagged for.
 HONEST_FORBIDDEN = frozenset({"DUPLICATE_PHOTO", "SCENE_MISMATCH", "UNCHANGED_AFTER", "MISSING_PHOTOS",
@@ -230,12 +230,17 @@ _META: dict[str, _Meta] = {
                                 16.4705, 107.6082, 3, 4.0, ("vivo", "V2027")),
 }
 
+# When each entrant submitted the entry in the contest app: the evening of the clean-up. It orders the entries
+# that share a photo whose capture times cannot (04 first, then 05, then 06: pipeline.dedup.order).
+SUBMITTED_AT = {e: f"{m.event_date}T20:{i:02d}:00" for i, (e, m) in enumerate(_META.items())}
+
 _DESCRIPTIONS = {
     "01-full-cleanup": "street: all 8 litter items gone in the after photo",
     "02-partial-cleanup": "park: half of the 10 items removed; participant name has HTML characters",
     "03-no-cleanup": "riverbank: same 7 items in the after photo, camera moved a little",
-    "04-shared-photo-a": "alley: honest-looking clean-up whose before photo was reused by 05",
-    "05-shared-photo-b": "the before photo is a byte-identical copy of 04's before photo",
+    "04-shared-photo-a": "alley: honest clean-up whose photos 05 and 06 reused; 04 submitted first, so it keeps "
+                         "its evidence (PHOTO_COPIED_BY_LATER) and may win",
+    "05-shared-photo-b": "the before photo is a byte-identical copy of 04's before photo, submitted a day later",
     "06-mirrored-reupload": "04's photos flipped left-right, resized and re-encoded, without EXIF",
     "07-unrelated-after": "the after photo shows another place",
     "08-unchanged-after": "the after photo is the before photo again (byte-identical)",
@@ -292,14 +297,15 @@ def _flags() -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[st
     honest = set(HONEST_FORBIDDEN)
     expected = {
         "01-full-cleanup": set(), "02-partial-cleanup": set(), "03-no-cleanup": set(),
-        "04-shared-photo-a": {"DUPLICATE_PHOTO"}, "05-shared-photo-b": {"DUPLICATE_PHOTO"},
+        "04-shared-photo-a": {"PHOTO_COPIED_BY_LATER"}, "05-shared-photo-b": {"DUPLICATE_PHOTO"},
         "06-mirrored-reupload": {"DUPLICATE_PHOTO"}, "07-unrelated-after": {"SCENE_MISMATCH"},
         "08-unchanged-after": {"UNCHANGED_AFTER"}, "09-corrupt-file": set(), "10-missing-after": {"MISSING_PHOTOS"},
         "11-two-spots-shuffled": set(), "12-exif-time-order": {"EXIF_TIME_ORDER"},
     }
     forbidden = {
         "01-full-cleanup": honest, "02-partial-cleanup": honest, "03-no-cleanup": honest,
-        "04-shared-photo-a": {"SCENE_MISMATCH", "UNCHANGED_AFTER", "MISSING_PHOTOS", "EXIF_TIME_ORDER"},
+        "04-shared-photo-a": {"DUPLICATE_PHOTO", "SCENE_MISMATCH", "UNCHANGED_AFTER", "MISSING_PHOTOS",
+                              "EXIF_TIME_ORDER"},
         "05-shared-photo-b": {"SCENE_MISMATCH", "UNCHANGED_AFTER", "MISSING_PHOTOS", "EXIF_TIME_ORDER"},
         "06-mirrored-reupload": {"SCENE_MISMATCH", "UNCHANGED_AFTER", "MISSING_PHOTOS"},
         "07-unrelated-after": {"DUPLICATE_PHOTO", "UNCHANGED_AFTER", "MISSING_PHOTOS", "EXIF_TIME_ORDER"},
@@ -486,7 +492,7 @@ def make_sample(dest: Path, seed: int = 0, form: str = "folder", *, workers: int
     batch.same_place_pairs, batch.different_place_pairs = _test_pairs(batch)
     if form == "folder":
         for e in entry_ids:
-            _write_entry_json(dest / e / "entry.json", _META[e])
+            _write_entry_json(dest / e / "entry.json", _META[e], SUBMITTED_AT[e])
     else:
         batch.manifest_csv, batch.manifest_jsonl = _write_manifest(dest, truth)
         batch.input_path = batch.manifest_csv
@@ -539,8 +545,9 @@ def _test_pairs(batch: SampleBatch) -> tuple[tuple[tuple[str, str], ...], tuple[
     return tuple(same), tuple(p for p in diff if unique[frozenset(p)] is p)
 
 
-def _write_entry_json(path: Path, m: _Meta) -> None:
+def _write_entry_json(path: Path, m: _Meta, submitted_at: str) -> None:
     doc = {"participant": m.participant, "team": m.team, "kind": m.kind, "event_date": m.event_date,
+           "submitted_at": submitted_at,
            "location": {"lat": m.lat, "lon": m.lon, "address": m.address},
            "reported": {"participants": m.participants, "kg": m.kg}}
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -553,7 +560,8 @@ def manifest_rows(truth: dict[tuple[str, str, str], SamplePhoto]) -> list[dict[s
         m = _META[p.entry_id]
         rows.append({"entry_id": p.entry_id, "role": p.role, "path": p.rel_path, "taken_at": p.taken_at,
                      "lat": p.lat, "lon": p.lon, "participant": m.participant, "team": m.team, "kind": m.kind,
-                     "event_date": m.event_date, "address": m.address, "location_lat": m.lat,
+                     "event_date": m.event_date, "submitted_at": SUBMITTED_AT[p.entry_id],
+                     "address": m.address, "location_lat": m.lat,
                      "location_lon": m.lon, "reported_participants": m.participants, "reported_kg": m.kg})
     return rows
 

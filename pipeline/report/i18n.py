@@ -196,6 +196,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "comp_evidence_original": ("Original photos", "Ảnh gốc"),
     "comp_evidence_original_help": ("0 when a photo is a copy of another entry's that had it first.",
                                     "Bằng 0 khi có ảnh là bản sao của ảnh thuộc bài khác đã có ảnh đó trước."),
+    "photo_counts": ("{files} photo files received, {distinct} distinct photos, {unusable} unusable",
+                     "đã nhận {files} tệp ảnh, {distinct} ảnh khác nhau, {unusable} ảnh không dùng được"),
     "not_found": ("Not found.", "Không tìm thấy."),
     "bad_request": ("Bad request.", "Yêu cầu không hợp lệ."),
 }

@@ -70,7 +70,7 @@ def _write_site(ws: Workspace, root: Path, lang: str) -> None:
     rows = views.ranking_rows(ws)
     (root / "index.html").write_text(
         render("ranking.html", lang=lang, urls=StaticUrls(0), rows=rows, groups=views.tier_groups(rows),
-               summary=views.ranking_summary(rows)), encoding="utf-8")
+               summary=views.ranking_summary(rows), photos=ws.photo_counts()), encoding="utf-8")
     from ..export import problem_records
     problems = [{**p, "key": views.entry_key(p["entry_id"]) if p["entry_id"] is not None else ""}
                 for p in problem_records(ws)]

@@ -279,6 +279,7 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
             pg = 1
         on_page = shown[(pg - 1) * page_size:pg * page_size]
         return page("ranking.html", rows=on_page, groups=views.tier_groups(on_page), summary=views.ranking_summary(rows),
+                    photos=ws().photo_counts(),
                     shown_count=len(shown), flag_codes=codes, statuses=STATUS_FILTERS,
                     sort=sort, flag=flag, status=status, page=pg, pages=pages)
 
