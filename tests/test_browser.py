@@ -139,3 +139,40 @@ def test_draw_a_missed_litter_box(page, server):
 def urlpath(url: str) -> str:
     from urllib.parse import urlsplit
     return urlsplit(url).path
+
+
+def test_a_judge_clears_every_entry_with_the_keyboard(page, server):
+    """Keys only, no mouse: u opens the next entry nobody decided, o/Tab/Ctrl+Enter override with a reason,
+    a accepts, n/p move in ranking order; the queue ends empty. (Runs last: it decides every entry.)"""
+    sign_in(page, server)
+    assert page.locator("#shortcuts kbd").count() >= 1
+    not_saved = lambda url: "saved=" not in url  # noqa: E731
+    page.keyboard.press("u")
+    page.wait_for_url(re.compile(r".*/entry\?id=.*"))
+    first = page.url
+    page.keyboard.press("n")
+    page.wait_for_url(lambda url: url != first)
+    page.keyboard.press("p")
+    page.wait_for_url(first)
+    page.keyboard.press("o")
+    assert page.evaluate("document.activeElement.name") == "score_override"
+    page.keyboard.type("55")
+    page.keyboard.press("Tab")
+    page.keyboard.type("checked with the keyboard")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r".*saved=decision.*"))
+    assert "Decision saved" in page.content()
+    for _ in range(60):
+        if page.locator("#nav-next-unreviewed").count() == 0:
+            break
+        page.keyboard.press("u")
+        page.wait_for_url(not_saved)
+        page.keyboard.press("a")
+        page.wait_for_url(re.compile(r".*saved=decision.*"))
+    assert page.locator("#nav-next-unreviewed").count() == 0
+    page.goto(server.url + "/")
+    progress = page.locator("p.progress").inner_text()
+    m = re.search(r"(\d+) of (\d+) entries that need a judge decided", progress)
+    assert m and m.group(1) == m.group(2), progress
+    assert "Final results" in page.locator("main").inner_text()
+    assert page.dialogs == []

@@ -198,6 +198,13 @@ LABELS: dict[str, tuple[str, str]] = {
                                     "Bằng 0 khi có ảnh là bản sao của ảnh thuộc bài khác đã có ảnh đó trước."),
     "photo_counts": ("{files} photo files received, {distinct} distinct photos, {unusable} unusable",
                      "đã nhận {files} tệp ảnh, {distinct} ảnh khác nhau, {unusable} ảnh không dùng được"),
+    "keys": ("Keys", "Phím tắt"),
+    "next_entry": ("next entry", "bài sau"),
+    "previous_entry": ("previous entry", "bài trước"),
+    "leave_field": ("leave the field", "rời ô nhập"),
+    "first_waiting": ("first entry waiting for a judge", "bài đầu tiên đang chờ giám khảo"),
+    "keys_on_entry": ("on an entry: n/p next/previous, u next not reviewed, a accept, o override, d disqualify",
+                      "trong trang bài: n/p bài sau/trước, u bài chưa duyệt tiếp theo, a chấp nhận, o sửa điểm, d loại"),
     "not_found": ("Not found.", "Không tìm thấy."),
     "bad_request": ("Bad request.", "Yêu cầu không hợp lệ."),
 }

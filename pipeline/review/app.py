@@ -278,8 +278,9 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
         except ValueError:
             pg = 1
         on_page = shown[(pg - 1) * page_size:pg * page_size]
+        first_waiting = next((r for r in rows if r.review is None and r.status != "scored"), None)
         return page("ranking.html", rows=on_page, groups=views.tier_groups(on_page), summary=views.ranking_summary(rows),
-                    photos=ws().photo_counts(),
+                    photos=ws().photo_counts(), first_waiting=first_waiting,
                     shown_count=len(shown), flag_codes=codes, statuses=STATUS_FILTERS,
                     sort=sort, flag=flag, status=status, page=pg, pages=pages)
 
@@ -293,8 +294,11 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
         pos = next((i for i, r in enumerate(rows) if r.entry_id == entry_id), None)
         after = rows[pos + 1:] + rows[:pos] if pos is not None else []
         next_row = next((r for r in after if r.review is None), None)  # the next entry nobody decided yet
+        prev_in_order = rows[pos - 1] if pos else None  # neighbours in ranking order (keys p and n)
+        next_in_order = rows[pos + 1] if pos is not None and pos + 1 < len(rows) else None
         return page("entry.html", http_status=status, e=e, form=form or DecisionForm(), next_entry=next_row,
-                    place=rows[pos] if pos is not None else None, **ctx)
+                    place=rows[pos] if pos is not None else None, prev_in_order=prev_in_order,
+                    next_in_order=next_in_order, **ctx)
 
     @app.get("/entry")
     def entry():

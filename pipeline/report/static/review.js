@@ -1,6 +1,9 @@
 // cleanup-verify: the little JavaScript of the report and the review app.
 // 1. overlay opacity sliders; 2. on the review app's entry page, correcting detections: click a box to
-//    toggle "not litter", drag on the photo to box missed litter (coordinates sent in full-size pixels).
+//    toggle "not litter", drag on the photo to box missed litter (coordinates sent in full-size pixels);
+// 3. keyboard shortcuts of the review app (listed on its pages, #shortcuts): n/p next/previous entry in
+//    ranking order, u next entry not yet reviewed, a accept (saved at once), o override (score field),
+//    d disqualify (reason field), Ctrl+Enter save, Esc leave a field. Keys typed into a field are left alone.
 (function () {
   "use strict";
   document.querySelectorAll(".overlay-wrap").forEach(function (wrap) {
@@ -63,4 +66,50 @@
       holder.appendChild(input);
     });
   });
+
+  var shortcuts = document.getElementById("shortcuts");
+  if (shortcuts) {
+    var form = document.querySelector("#decide form");
+    var go = function (id) {  // a link of the page, or (ranking page) the legend's data-<id> address
+      var a = document.getElementById(id);
+      var href = a ? a.href : shortcuts.getAttribute("data-" + id);
+      if (href) window.location.assign(href);
+    };
+    var choose = function (value, focus) {
+      if (!form) return;
+      var radio = form.querySelector('input[name="decision"][value="' + value + '"]');
+      if (!radio) return;
+      radio.checked = true;
+      radio.scrollIntoView({ block: "center" });
+      var field = focus && form.querySelector(focus);
+      if (field) field.focus(); else if (!focus) form.requestSubmit();
+    };
+    document.addEventListener("keydown", function (ev) {
+      var t = ev.target;
+      var typing = t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable ||
+                         (t.tagName === "INPUT" && t.type !== "radio" && t.type !== "checkbox"));
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && form && form.contains(t)) {
+        ev.preventDefault();
+        form.requestSubmit();
+        return;
+      }
+      if (typing) {
+        if (ev.key === "Escape") t.blur();
+        return;
+      }
+      if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      var act = {
+        n: function () { go("nav-next"); },
+        p: function () { go("nav-prev"); },
+        u: function () { go("nav-next-unreviewed"); },
+        a: function () { choose("accept", null); },
+        o: function () { choose("override", 'input[name="score_override"]'); },
+        d: function () { choose("disqualify", 'textarea[name="reason"]'); }
+      }[ev.key];
+      if (act) {
+        ev.preventDefault();
+        act();
+      }
+    });
+  }
 })();
