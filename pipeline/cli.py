@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as e:  # the file system refused (permissions, a file where a folder is needed...)
         print(f"cleanup-verify: error: {os_error_text(e)}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as e:  # a workspace database that cannot be read or written
+        print(f"cleanup-verify: error: the workspace database failed: {one_line(str(e))}", file=sys.stderr)
         return 1
 
 

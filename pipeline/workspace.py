@@ -130,10 +130,16 @@ class Workspace:
         self.conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
         self._depth = 0  # nesting of transaction(): inner ones join the outer one
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as e:  # not a database, a damaged one, or one that cannot be written
+            self.conn.close()
+            if "locked" in str(e) or "busy" in str(e):
+                raise
+            raise WorkspaceError(f"{self.db_path} cannot be used as a workspace database ({e})") from None
         _open.add(self)
 
     # ------------------------------------------------------------------------------------- lifecycle

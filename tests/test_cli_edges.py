@@ -102,6 +102,13 @@ def _data_yaml(root: Path, eval_only: bool) -> Path:
     return y
 
 
+def _bogus_workspace(root: Path) -> Path:
+    """A folder whose workspace.db is not a database (a damaged or foreign file)."""
+    root.mkdir()
+    (root / "workspace.db").write_bytes(b"this is not an SQLite database, just text" * 100)
+    return root
+
+
 # (arguments, expected exit status, words the message must hold); "{...}" is filled from the test's folder
 WALK = [
     ([], 2, "usage"),
@@ -117,6 +124,8 @@ WALK = [
     (["export", "--workspace", "ws", "--out", "afile/x.jsonl"], 2, "is a file"),
     (["export", "--workspace", "ws", "--format", "xml"], 2, "--format"),
     (["status", "--workspace", "nosuch"], 2, "does not exist"),
+    (["status", "--workspace", "{bogus_ws}"], 2, "cannot be used as a workspace database"),
+    (["serve", "--workspace", "{bogus_ws}"], 2, "cannot be used as a workspace database"),
     (["report", "--workspace", "ws", "--out", "afile"], 2, "not a folder"),
     (["report", "--workspace", "adir", "--out", "r"], 2, "not a workspace"),
     (["serve", "--workspace", "ws", "--port", "99999"], 2, "--port"),
@@ -152,7 +161,8 @@ def test_bad_usage_ends_in_one_line_without_traceback(here, capsys, monkeypatch,
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         fill = {"batch": str(_batch(here / "batch")), "busy": str(busy.getsockname()[1]),
-                "free": str(_free_port()), "eval_yaml": str(_data_yaml(here / "evalset", eval_only=True))}
+                "free": str(_free_port()), "eval_yaml": str(_data_yaml(here / "evalset", eval_only=True)),
+                "bogus_ws": str(_bogus_workspace(here / "bogus"))}
         args = [a.format(**fill) if "{" in a else a for a in argv]
         try:
             code = main(args)
