@@ -96,7 +96,11 @@ def card_record(card: ScoreCard) -> dict[str, Any]:
 
 def to_jsonl(ws: Workspace, recs: list[dict[str, Any]] | None = None) -> str:
     """The records (``recs``, else :func:`records` of ``ws``) as JSON Lines."""
-    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in (recs if recs is not None else records(ws)))
+    return _jsonl(recs if recs is not None else records(ws))
+
+
+def _jsonl(recs: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in recs)
 
 
 def to_csv(ws: Workspace, recs: list[dict[str, Any]] | None = None) -> str:
@@ -192,7 +196,7 @@ def _problem(run_id: int | None, batch: str, scope: str, entry_id: str | None, p
 
 
 def problems_to_jsonl(recs: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in recs)
+    return _jsonl(recs)
 
 
 def problems_to_csv(recs: list[dict[str, Any]]) -> str:

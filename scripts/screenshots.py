@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Screenshots of the review app for docs/: the ranking and an entry page (PNG, each kept under 500 KB).
+"""Screenshots of the review app for docs/ (PNG, each kept under 500 KB): the ranking and an entry page, the
+ranking's tiers with the provisional banner (review-tiers.png) and an entry's explained score parts
+(review-score-parts.png).
 
-Builds a small demo-like workspace with tests/wsfactory.py (or uses --workspace, e.g. the demo's), records
-two decisions, serves the app on a free local port and drives Debian's chromium through Playwright.
-With --workspace it adds an account named "screenshot" to that workspace.
+Builds a small demo-like workspace with tests/wsfactory.py (or uses --workspace, e.g. the demo's: its score
+cards are the pipeline's, so the score parts show their points), records two decisions, serves the app on a
+free local port and drives Debian's chromium through Playwright. With --workspace it adds an account named
+"screenshot" to that workspace.
 
     .venv/bin/python scripts/screenshots.py [--workspace WS] [--out docs]
 """
@@ -49,8 +52,10 @@ def main() -> int:
     with Workspace(root) as ws:
         if store.get_user(ws, "screenshot") is None:
             store.add_user(ws, "screenshot", "judge", auth.hash_password("screenshot password"))
-        entry = args.entry or next((r.entry_id for r in views.ranking_rows(ws) if "DUPLICATE_PHOTO" in r.flag_codes),
-                                    ws.entry_ids()[0])
+        rows = views.ranking_rows(ws)
+        entry = args.entry or next((r.entry_id for r in rows if "DUPLICATE_PHOTO" in r.flag_codes), ws.entry_ids()[0])
+        parts_entry = next((r.entry_id for r in rows if (r.score or 0) > 0 and _parts_add_up(ws, r.entry_id)),
+                           entry)
     args.out.mkdir(parents=True, exist_ok=True)
     srv = BackgroundServer(create_app(root))
     try:
@@ -70,11 +75,37 @@ def main() -> int:
                 if out.stat().st_size > MAX_BYTES:  # too tall: keep the top of the page
                     page.screenshot(path=str(out), full_page=False)
                 print(f"{out}: {out.stat().st_size // 1024} KB")
+            page.goto(srv.url + "/")
+            _shot(page.locator("main"), args.out / "review-tiers.png", clip_height=1100)
+            page.goto(srv.url + "/entry?" + urlencode({"id": parts_entry}))
+            _shot(page.locator("table.components").locator("xpath=.."), args.out / "review-score-parts.png")
             b.close()
     finally:
         srv.stop()
         tmp.cleanup()
     return 0
+
+
+def _parts_add_up(ws, entry_id: str) -> bool:
+    from pipeline.report import views
+
+    e = views.entry_view(ws, entry_id, with_reviews=False)
+    return bool(e and e.parts and e.parts[0].points is not None)
+
+
+def _shot(locator, out: Path, clip_height: int | None = None) -> None:
+    """A screenshot of one element (its top ``clip_height`` pixels at most), kept under MAX_BYTES."""
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    page = locator.page
+    if clip_height and box and box["height"] > clip_height:
+        page.screenshot(path=str(out), full_page=True,
+                        clip={"x": box["x"], "y": box["y"], "width": box["width"], "height": clip_height})
+    else:
+        locator.screenshot(path=str(out))
+    print(f"{out}: {out.stat().st_size // 1024} KB")
+    if out.stat().st_size > MAX_BYTES:
+        raise SystemExit(f"{out} is larger than {MAX_BYTES // 1024} KB")
 
 
 if __name__ == "__main__":
