@@ -132,6 +132,7 @@ WALK = [
     (["serve", "--workspace", "ws", "--port", "{busy}"], 1, "in use"),
     (["serve", "--workspace", "ws", "--host", "no-such-host.invalid", "--port", "{free}"], 2, "--host"),
     (["serve", "--workspace", "ws", "--threads", "0"], 2, "--threads"),
+    (["users", "list", "--workspace", "nosuch"], 2, "does not exist"),
     (["users", "remove", "nobody", "--workspace", "ws"], 2, "no account"),
     (["users", "passwd", "nobody", "--workspace", "ws"], 2, "no account"),
     (["users", "add", "bo", "--workspace", "ws"], 2, "at least"),
