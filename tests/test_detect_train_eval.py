@@ -127,6 +127,12 @@ def test_train_one_epoch_then_evaluate(tmp_path, capsys, monkeypatch):
     assert "selected epoch 1" in cap.out
     assert re.search(r"^epoch 1/1: held-out mAP50 [\d.]+ mAP50-95 [\d.]+; [\d.]+ min so far, about 0.0 min left",
                      cap.err, re.M)  # progress per epoch
+    assert re.search(r"^epoch 1/1: started, \d+ batches$", cap.err, re.M)  # and when one starts
+    import torch
+
+    best = torch.load(weights.parent / "best.pt", map_location="cpu", weights_only=False)
+    assert best.get("optimizer") is None  # only last.pt keeps what a resume needs
+    assert sorted(f.name for f in weights.parent.glob("*.pt")) == ["best.pt", "last.pt"]
     assert f"Results: {tmp_path / 'runs' / 'tiny' / 'results.csv'}" in cap.out and "models register" in cap.out
     capsys.readouterr()
     code = main(["evaluate", "--model", str(weights), "--data", str(out / "data.yaml"), "--imgsz", "64",
