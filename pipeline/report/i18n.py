@@ -175,6 +175,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "part_weight": ("Weight", "Trọng số"),
     "part_points": ("Points", "Điểm"),
     "times_removed": ("× removed", "× rác đã dọn"),
+    "quarter_of_evidence": ("¼ of evidence", "¼ bằng chứng"),
     "comp_removed": ("Litter removed", "Rác đã dọn"),
     "comp_removed_help": ("Share of the litter seen before that is gone in the after photo.",
                           "Tỷ lệ rác thấy trong ảnh trước đã không còn trong ảnh sau."),
