@@ -191,6 +191,24 @@ def test_select_epoch_names_the_epoch_of_the_checkpoint_it_returns(tmp_path):
     assert (row.epoch, ck.name) == (2, "epoch1.pt")
 
 
+def test_select_epoch_with_a_tuning_split_takes_the_best_mean_of_both_map50s(tmp_path):
+    from pipeline.detect.train import epoch_checkpoints, select_epoch
+
+    run = tmp_path / "run"
+    _curve(run, [(1, 0.30, 0.10), (2, 0.60, 0.20), (3, 0.55, 0.25), (4, 0.50, 0.20)])
+    for e in (1, 2, 3, 4):
+        (run / "weights" / f"epoch{e - 1}.pt").write_bytes(b"x")
+    (run / "weights" / "epochs.pt").write_bytes(b"not an epoch file")
+    assert list(epoch_checkpoints(run)) == [1, 2, 3, 4]
+    assert select_epoch(run)[0].epoch == 2  # close-ups alone
+    row, ck = select_epoch(run, {1: 0.9, 2: 0.20, 3: 0.40, 4: 0.45})  # means .60 .40 .475 .475
+    assert (row.epoch, ck.name) == (1, "epoch0.pt")
+    row, _ = select_epoch(run, {2: 0.20, 3: 0.40, 4: 0.45})  # tie .475: the better mAP50-95 (epoch 3)
+    assert row.epoch == 3
+    (run / "weights" / "epoch2.pt").unlink()  # epoch 3's checkpoint gone: the next best that exists
+    assert select_epoch(run, {2: 0.20, 3: 0.40, 4: 0.45})[0].epoch == 4
+
+
 def test_card_paths_are_relative(tmp_path, monkeypatch):
     from pipeline.detect import datasets
     from pipeline.detect.publish import card_path, scrub_paths

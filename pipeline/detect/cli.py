@@ -78,6 +78,9 @@ def register(sub, dataset_sub) -> None:
     pr.add_argument("--eval", type=Path, action="append", default=[],
                     help="data.yaml to measure for the card (repeatable; the last one is the headline)")
     pr.add_argument("--confidence", type=float, help="operating threshold (default: best F1 on the run's val)")
+    pr.add_argument("--tune", type=Path, metavar="DATA_YAML",
+                    help="a second tuning split (e.g. build/datasets/litter4-tune/data_wide.yaml): every epoch "
+                         "checkpoint is measured on it and the epoch with the best mean of both mAP50s is taken")
     pr.add_argument("--imgsz", type=int, default=640)
     pr.add_argument("--init", default="", help="description of the initial weights, for the card")
     pr.add_argument("--notes", default="")
@@ -260,10 +263,11 @@ def cmd_models_register(args: argparse.Namespace) -> int:
 
     info, card = publish_run(args.run, args.name, eval_data=args.eval, imgsz=args.imgsz, iou=DetectConfig().iou,
                              confidence=args.confidence, threads=args.threads, init=args.init, notes=args.notes,
-                             register_command=shlex.join(
+                             tune_data=args.tune, register_command=shlex.join(
                                  ["cleanup-verify", "models", "register", str(args.run), "--name", args.name,
                                   *[x for d in args.eval for x in ("--eval", str(d))], "--imgsz", str(args.imgsz),
                                   *(["--confidence", str(args.confidence)] if args.confidence is not None else []),
+                                  *(["--tune", str(args.tune)] if args.tune else []),
                                   *(["--set-default"] if args.set_default else [])]))
     print(f"registered {info.model_id} ({info.path}, {info.path.stat().st_size / 1e6:.1f} MB)")
     sel = card["selected_epoch"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -210,6 +211,17 @@ def _counts(runtime, images: list[Path], thresholds: list[float], iou: float, im
     return counts
 
 
+def ultralytics_val(weights: str | Path, data_yaml: str | Path, *, imgsz: int, batch: int = 8,
+                    single: bool = True, threads: int = 0) -> Any:
+    """ultralytics' own ``val`` of ``weights`` (any backend's file: its AutoBackend runs it) on the ``val``
+    split of ``data_yaml``: the metrics' ``box`` (``box.map50``, ``box.map`` in [0, 1], P/R curves)."""
+    model = ultralytics_threads(threads).YOLO(str(weights), task="detect")
+    with tempfile.TemporaryDirectory(prefix="cv-eval-") as tmp:
+        m = model.val(data=str(data_yaml), split="val", imgsz=imgsz, batch=batch, single_cls=single,
+                      plots=False, save_json=False, project=tmp, name="val", verbose=False, device="cpu")
+    return m.box
+
+
 def evaluate(info: ModelInfo, data_yaml: str | Path, *, confidence: float, imgsz: int = 640,
              iou: float = 0.5, negatives: str | Path | None = None, threads: int = 0,
              batch: int = 8, progress: bool = False) -> EvalResult:
@@ -224,12 +236,7 @@ def evaluate(info: ModelInfo, data_yaml: str | Path, *, confidence: float, imgsz
     runtime, data, base, single = _open(info, data_yaml, threads)
     step(f"evaluate 1/3: mAP50 and mAP50-95 (ultralytics val) of {info.model_id} on {data_yaml}")
 
-    # ultralytics' val runs every backend's file itself (its AutoBackend), so mAP stays its number
-    model = ultralytics_threads(threads).YOLO(str(info.path), task="detect")
-    with tempfile.TemporaryDirectory(prefix="cv-eval-") as tmp:
-        m = model.val(data=str(data_yaml), split="val", imgsz=imgsz, batch=batch, single_cls=single,
-                      plots=False, save_json=False, project=tmp, name="val", verbose=False, device="cpu")
-    box = m.box
+    box = ultralytics_val(info.path, data_yaml, imgsz=imgsz, batch=batch, single=single, threads=threads)
     px = np.linspace(0, 1, 1000)
     k = min(int(np.searchsorted(px, confidence)), 999)
     ul_p = float(np.mean(box.p_curve[:, k])) if len(box.p_curve) else 0.0

@@ -38,14 +38,17 @@ def suggest_threshold(info: ModelInfo, holdout_yaml: Path, *, imgsz: int, iou: f
 def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, iou: float,
                 confidence: float | None = None, threads: int = 0, init: str = "",
                 notes: str = "", licence: str = "AGPL-3.0",
-                register_command: str = "") -> tuple[ModelInfo, dict[str, Any]]:
+                register_command: str = "", tune_data: Path | None = None) -> tuple[ModelInfo, dict[str, Any]]:
     """Export the selected epoch of ``run_dir`` to ``models/<name>/weights.pt``, measure it and write
     its card. ``confidence`` None: chosen by :func:`suggest_threshold` on the run's val split. The card
     records the commands that rebuild the data, train and register (``register_command``: the one that was
-    run), with paths relative to the project or the shared data only (:func:`card_path`)."""
+    run), with paths relative to the project or the shared data only (:func:`card_path`). ``tune_data``: a
+    second tuning split (wide scenes) measured on every epoch checkpoint; the epoch is then chosen by the
+    mean of both mAP50s (:func:`pipeline.detect.train.select_epoch`)."""
     run_dir = Path(run_dir)
     args = yaml.safe_load((run_dir / "args.yaml").read_text())
-    row, ckpt = select_epoch(run_dir)
+    tune = tune_scores(run_dir, tune_data, imgsz=imgsz, threads=threads) if tune_data else None
+    row, ckpt = select_epoch(run_dir, tune)
     folder = models_dir() / name
     export_checkpoint(ckpt, folder / "weights.pt")
     info = resolve_model(name)
@@ -68,9 +71,14 @@ def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, 
         "data": {"train_yaml": card_path(holdout), "definition": _definition(holdout)},
         "recipe": {k: card_path(args[k]) if k in ("model", "data") else args[k] for k in RECIPE_KEYS if k in args},
         "selected_epoch": {"epoch": row.epoch, "checkpoint": f"weights/{ckpt.name}",
-                           "by": "best mAP50 on the data's val split (held out from the training folders)"
+                           "by": ("best mean of the val split's mAP50 (held out from the training folders) and "
+                                  f"the tuning split's mAP50 ({card_path(tune_data)})" if tune else
+                                  "best mAP50 on the data's val split (held out from the training folders)")
                            if ckpt.name.startswith("epoch") else "ultralytics' best.pt (no epoch checkpoints)",
-                           "holdout_map50": row.map50, "holdout_map50_95": row.map50_95},
+                           "holdout_map50": row.map50, "holdout_map50_95": row.map50_95,
+                           **({"tune_map50": tune[row.epoch],
+                               "tune_curve": [{"epoch": e, "tune_map50": m} for e, m in tune.items()]}
+                              if tune else {})},
         "operating_threshold": {"confidence": conf, "chosen_by": "max F1 on the held-out split"
                                 if confidence is None else "given", "sweep": [asdict(p) for p in sweep]},
         "evaluation": {"imgsz": imgsz, "nms_iou": iou, "map": "ultralytics val, single_cls for 1 class",
@@ -88,6 +96,21 @@ def publish_run(run_dir: Path, name: str, *, eval_data: list[Path], imgsz: int, 
     }
     save_card(folder, card)
     return resolve_model(name), card
+
+
+def tune_scores(run_dir: Path, tune_data: Path, *, imgsz: int, threads: int = 0) -> dict[int, float]:
+    """mAP50 (ultralytics val, one class) of every kept epoch checkpoint of ``run_dir`` on the ``val`` split
+    of ``tune_data``: {epoch (from 1): mAP50 rounded to 4 places}. A tuning split, never the evaluation."""
+    import sys
+
+    from .evaluate import ultralytics_val
+    from .train import epoch_checkpoints
+
+    out = {}
+    for epoch, ck in epoch_checkpoints(run_dir).items():
+        out[epoch] = round(float(ultralytics_val(ck, tune_data, imgsz=imgsz, threads=threads).map50), 4)
+        print(f"tuning split: epoch {epoch}: mAP50 {out[epoch]:.3f}", file=sys.stderr, flush=True)
+    return out
 
 
 def training_summary(curve, args: dict[str, Any]) -> dict[str, Any]:

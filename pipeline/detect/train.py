@@ -280,15 +280,22 @@ def read_curve(run_dir: str | Path) -> list[EpochRow]:
     return rows
 
 
-def select_epoch(run_dir: str | Path) -> tuple[EpochRow, Path]:
+def select_epoch(run_dir: str | Path, tune_map50: dict[int, float] | None = None) -> tuple[EpochRow, Path]:
     """The epoch with the best held-out mAP50 (ties: mAP50-95, then the earlier epoch) whose checkpoint
     exists, and that checkpoint. Epochs count from 1 as in ``results.csv``; ultralytics names epoch N's
     checkpoint ``epoch{N-1}.pt``. Without epoch checkpoints it falls back to ``best.pt``, and then names
     the epoch best.pt holds (:func:`best_pt_epoch`), not the best-mAP50 one. Raises FileNotFoundError when
-    there is no checkpoint."""
+    there is no checkpoint.
+
+    ``tune_map50``: mAP50 (0-1) per epoch on a second tuning split (the wide one, :func:`tune_scores`); the
+    epoch is then the best by the mean of the two mAP50s, among the epochs measured on both."""
     run_dir = Path(run_dir)
     curve = read_curve(run_dir)
-    rows = sorted(curve, key=lambda r: (-r.map50, -r.map50_95, r.epoch))
+    if tune_map50:
+        rows = sorted((r for r in curve if r.epoch in tune_map50),
+                      key=lambda r: (-selection_score(r, tune_map50), -r.map50_95, r.epoch))
+    else:
+        rows = sorted(curve, key=lambda r: (-r.map50, -r.map50_95, r.epoch))
     for r in rows:
         ck = epoch_checkpoint(run_dir, r.epoch)
         if ck.is_file():
@@ -297,6 +304,22 @@ def select_epoch(run_dir: str | Path) -> tuple[EpochRow, Path]:
     if curve and best.is_file():
         return best_pt_epoch(curve, best), best
     raise FileNotFoundError(f"no epoch checkpoints under {run_dir / 'weights'}")
+
+
+def selection_score(row: EpochRow, tune_map50: dict[int, float]) -> float:
+    """The mean of the close-up held-out mAP50 (``results.csv``) and the wide tuning split's mAP50."""
+    return (row.map50 + tune_map50[row.epoch]) / 2
+
+
+def epoch_checkpoints(run_dir: str | Path) -> dict[int, Path]:
+    """Every epoch checkpoint the run kept: {epoch (from 1): path}."""
+    out = {}
+    for p in (Path(run_dir) / "weights").glob("epoch*.pt"):
+        try:
+            out[int(p.stem[len("epoch"):]) + 1] = p
+        except ValueError:
+            continue
+    return dict(sorted(out.items()))
 
 
 def epoch_checkpoint(run_dir: str | Path, epoch: int) -> Path:
