@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .keys import short_hash
+from .digests import short_hash
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from pipeline.config import LoadConfig, section_digest
-from pipeline.keys import digest
+from pipeline.digests import digest
 from pipeline.types import LoadedPhoto, PhotoMeta, Problem
 
 STAGE_VERSION = "1"  # bump when the analysis image or PhotoMeta of the same bytes and config changes

@@ -35,7 +35,7 @@ from .dedup.flags import DUPLICATE_PHOTO, DedupResult, dedup_result
 from .dedup.flags import gather as gather_dedup
 from .dedup.flags import store_result as store_dedup
 from .dedup.hashing import DedupHashes
-from .dedup.store import query_new, unqueried
+from .dedup.query import query_new, unqueried
 from .detect.registry import resolve_model
 from .executors import make_executor
 from .ingest import Batch, ingest
@@ -49,7 +49,7 @@ from .types import Detections, PhotoRef, Problem, Submission
 from .verify.entry import EntryVerification
 from .verify.quality import PhotoQuality
 from .work import EntryOutcome, EntryTask, PhotoTask, execute_entry
-from .workspace import Workspace, atomic_write_bytes
+from .store import Workspace, atomic_write_bytes
 
 log = logging.getLogger("cleanup_verify")
 
@@ -260,6 +260,7 @@ def _note_copies(ws: Workspace, entry_ids: list[str], cfg: Config) -> None:
     entry is not scored again (its card may come from another configuration or model)."""
     for entry_id in entry_ids:
         try:
+            query_new(ws, _entry_shas(ws, entry_id), cfg.dedup)  # photos not matched under this [dedup] yet
             dedup = dedup_result(gather_dedup(ws, entry_id, cfg.dedup), cfg.dedup)
             with ws.transaction():
                 store_dedup(ws, dedup, cfg.dedup)
@@ -273,10 +274,14 @@ def _note_copies(ws: Workspace, entry_ids: list[str], cfg: Config) -> None:
             log.exception("%s: noting the later copies of its photos failed", entry_id)
 
 
+def _entry_shas(ws: Workspace, entry_id: str) -> list[str]:
+    return [p.sha256 for p in ws.entry_photos(entry_id) if p.sha256]
+
+
 def _match_new_photos(ws: Workspace, batch: Batch, cfg: Config, summary: RunSummary, quiet: bool,
                       executor: Any) -> None:
     """Pass 2: query every photo of the batch not yet matched (under this [dedup] configuration) against the
-    whole hash index and store the matches (pipeline.dedup.store), before any entry's flags are made, so
+    whole hash index and store the matches (pipeline.dedup.query), before any entry's flags are made, so
     that the flags do not depend on the order of the entries. A rerun queries nothing."""
     shas = [p.sha256 for sub in batch.submissions for p in ws.entry_photos(sub.entry_id) if p.sha256]
     todo = unqueried(ws, shas, cfg.dedup)
@@ -374,6 +379,7 @@ def run_batch(batch_path: str | Path, ws: Workspace, cfg: Config | None = None, 
         originals: set[str] = set()
         for sub in batch.submissions:
             try:
+                query_new(ws, _entry_shas(ws, sub.entry_id), cfg.dedup)  # what pass 2 could not match
                 dedup = dedup_result(gather_dedup(ws, sub.entry_id, cfg.dedup), cfg.dedup)
                 store_dedup(ws, dedup, cfg.dedup)
                 originals |= earlier_originals(dedup)

@@ -493,7 +493,7 @@ class ScoreCard:
 # -------------------------------------------------------------------------------------------- storage
 @dataclass(frozen=True)
 class EntryPhoto:
-    """One photo of an entry as the workspace stores it (:meth:`pipeline.workspace.Workspace.entry_photos`):
+    """One photo of an entry as the workspace stores it (:meth:`pipeline.store.Workspace.entry_photos`):
     ``sha256`` is None when the file could not be read at all; ``error``: why the photo cannot be used."""
 
     rel_path: str
@@ -505,7 +505,7 @@ class EntryPhoto:
 @dataclass(frozen=True)
 class RankingFacts:
     """What the ranking needs of one entry, decoded once from the stored entry and score card
-    (:meth:`pipeline.workspace.Workspace.ranking_facts`). ``scored``: a score card is stored; ``flags``:
+    (:meth:`pipeline.store.Workspace.ranking_facts`). ``scored``: a score card is stored; ``flags``:
     the card's flags (empty when it has none or they cannot be read)."""
 
     entry_id: str
@@ -533,3 +533,33 @@ class Review:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A judge's correction of one photo's detections for one model.
+
+    ``kind``: ``not_litter`` (detection ``det_index`` is a false positive) or ``missed`` (litter the model
+    did not box). ``box``: xyxy in pixels of the oriented full-size photo.
+    """
+
+    sha256: str
+    model_id: str
+    kind: Literal["not_litter", "missed"]
+    box: tuple[float, float, float, float]
+    det_index: int | None
+    judge: str
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "model_id": self.model_id, "kind": self.kind, "box": list(self.box),
+                "det_index": self.det_index, "judge": self.judge, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class User:
+    """A review app account (``password_hash``: argon2id, PHC string)."""
+
+    username: str
+    role: str
+    password_hash: str

@@ -223,7 +223,7 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
         return {"seconds": time.perf_counter() - t, "photos": len(photos), **_peak()}
     from pipeline.executors import make_executor
     from pipeline.runner import run_batch
-    from pipeline.workspace import Workspace
+    from pipeline.store import Workspace
 
     t0 = time.perf_counter()
     ex = make_executor("ray" if kind == "ray" else ("serial" if kind == "rerun" else kind), workers=workers)
@@ -392,7 +392,7 @@ def memory(batch: Path, ws: Path, workers: int) -> dict:
     from pipeline.config import Config
     from pipeline.executors import make_executor
     from pipeline.runner import run_batch
-    from pipeline.workspace import Workspace
+    from pipeline.store import Workspace
 
     photos = len(list(batch.glob("*/*/*.jpg")))
     marks = sorted({max(1, photos // 10), photos // 2, photos})

@@ -5,7 +5,7 @@ import pytest
 
 from pipeline.config import Config
 from pipeline.types import Detections, PhotoMeta, PhotoRef, Problem, ScoreCard, Flag, Submission
-from pipeline.workspace import SCHEMA_VERSION, Workspace, WorkspaceError, atomic_write_text
+from pipeline.store import SCHEMA_VERSION, Workspace, WorkspaceError, atomic_write_text, queries
 
 
 def test_config_from_toml_overrides_and_hashes(tmp_path):
@@ -41,7 +41,7 @@ def _sub(entry_id="e1", n=2):
 def test_workspace_schema_wal_and_roundtrips(tmp_path):
     with Workspace(tmp_path / "ws") as ws:
         assert ws.schema_version == SCHEMA_VERSION
-        assert ws.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert ws.journal_mode() == "wal"
         ws.put_submission(_sub("e2"), "b")
         ws.put_submission(_sub("e1", 3), "b")
         ws.put_submission(_sub("e2", 1), "b")  # update keeps arrival order, drops the vanished photo
@@ -57,7 +57,7 @@ def test_workspace_schema_wal_and_roundtrips(tmp_path):
         d = Detections([[1, 2, 3, 4]], [0.9], [0], ("litter",), "m@1", (10, 10))
         ws.put_result("aa", "detect", "1", "cfg", d.to_dict(), model_id="m@1")
         ws.put_result("aa", "detect", "1", "cfg", d.to_dict(), model_id="m@1")  # no duplicate row
-        assert ws.conn.execute("SELECT COUNT(*) FROM stage_results").fetchone()[0] == 1
+        assert queries.table_counts(ws).stage_results == {"detect": 1}
         assert ws.get_result("aa", "detect", "1", "cfg") is None  # model id is part of the key
         assert Detections.from_dict(ws.get_result("aa", "detect", "1", "cfg", "m@1")).xyxy.tolist() == [[1, 2, 3, 4]]
         card = ScoreCard("e1", 50.0, "scored", {"removed": 0.5}, (Flag.worded("X", "low", "m"),), "m@1", "h")
@@ -111,10 +111,11 @@ def test_workspace_refuses_newer_schema_and_missing(tmp_path):
 def test_transaction_rolls_back(tmp_path):
     with Workspace(tmp_path / "ws") as ws:
         with pytest.raises(RuntimeError):
-            with ws.transaction() as c:
-                c.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')")
+            with ws.transaction():
+                ws.put_result("aa", "quality", "1", "cfg", {"sharp": 1.0})
                 raise RuntimeError
-        assert ws.conn.execute("SELECT COUNT(*) FROM meta WHERE key='k'").fetchone()[0] == 0
+        assert ws.get_result("aa", "quality", "1", "cfg") is None
+        assert queries.table_counts(ws).stage_results == {}
 
 
 def test_atomic_write_never_leaves_partial_file(tmp_path):

@@ -16,11 +16,11 @@ from pipeline import export
 from pipeline.config import Config
 from pipeline.dedup.index import HashIndex, load_index
 from pipeline.dedup.match import match_one
-from pipeline.dedup.store import match_chunk
+from pipeline.dedup.query import match_chunk
 from pipeline.executors import LocalExecutor, SerialExecutor, make_executor
 from pipeline.runner import run_batch
 from pipeline.work import EntryTask, PhotoTask, execute_entry
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
 from runkill import kill_mid_run, wait_gone
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from pipeline.runner import run_batch
 from pipeline.score.card import with_copy_notes
 from pipeline.score.flags import make_flag
 from pipeline.types import ScoreCard
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
 
 DUP, COPIED = "DUPLICATE_PHOTO", "PHOTO_COPIED_BY_LATER"
 

@@ -14,7 +14,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.report import build_report, views
 from pipeline.types import Problem
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
 from wsfactory import make_workspace
 
 HOSTILE = '<img src=x onerror=alert(1)>=cmd|" /C calc"!A0.csv'

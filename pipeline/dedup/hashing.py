@@ -40,7 +40,7 @@ import scipy.fftpack
 from PIL import Image
 
 from ..config import DedupConfig
-from ..keys import digest
+from ..digests import digest
 from ..types import PhotoHashes
 from .frame import photo_box
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import DedupConfig
 from ..types import DuplicateGroup, DuplicateMatch
-from ..workspace import Workspace
+from ..store import Workspace
 from .hashing import CROP_WINDOWS, DedupHashes
 from .confirm import COPY, DIFFERENT, SAME_SPOT, Confirmation, ConfirmConfig, confirm
 from .index import ALT_INNER, ALT_PART, ALT_ROT, N_WINDOWS, HashIndex, load_index

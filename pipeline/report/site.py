@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from ..workspace import Workspace
+from ..store import Workspace
 from . import views
 from .render import StaticUrls, render
 

@@ -27,7 +27,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
-from ..keys import digest
+from ..digests import digest
 from ..times import parse_time as _parse_time
 from ..types import Flag, ScoreCard
 from .explain import ScoreFacts, explain
