@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .cli import UsageError
 from .config import Config
-from .executors import EXECUTORS
+from .run.executors import EXECUTORS
 
 
 def load_config(path: str | None) -> Config:
@@ -118,7 +118,7 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run_batch
+    from .run.runner import run_batch
 
     if args.ray_address and args.executor != "ray":
         raise UsageError("--ray-address needs --executor ray")
@@ -177,9 +177,9 @@ def photo_counts_text(c: dict[str, int]) -> str:
 
 def _guarded_run(args: argparse.Namespace, run):
     """``run(ws)`` with the workspace's run lock held (a second run waits, or with --no-wait refuses), and a
-    full disk turned into one message and exit status 1 (pipeline.runguard)."""
+    full disk turned into one message and exit status 1 (pipeline.run.runguard)."""
     from .cli import CommandFailed
-    from .runguard import WorkspaceBusy, disk_full_message, exclusive_run, is_disk_full, quiet_log_errors
+    from .run.runguard import WorkspaceBusy, disk_full_message, exclusive_run, is_disk_full, quiet_log_errors
     from .store import Workspace, WorkspaceError
 
     def notify(msg: str) -> None:
@@ -331,7 +331,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from . import export
     from .demo_checks import check_stories
     from .report import write_report
-    from .runner import run_batch
+    from .run.runner import run_batch
     from .demo import make_sample
     from .store import Workspace, atomic_write_text
 

@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from . import ranking
+from .score.explain import card_words
 from .score.flags import make_flag
 from .types import Review, ScoreCard
 from .store import Workspace, queries
@@ -90,7 +91,7 @@ def card_record(card: ScoreCard) -> dict[str, Any]:
     d.pop("facts", None)
     d.pop("inputs", None)
     d["flags"] = [f.shown() for f in card.flags]
-    d["explanation"], d["explanation_vi"] = card.explanation, card.explanation_vi
+    d["explanation"], d["explanation_vi"] = card_words(card)
     return d
 
 

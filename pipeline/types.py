@@ -441,7 +441,9 @@ class Flag:
 @dataclass(frozen=True)
 class ScoreCard:
     """The pipeline's judgement of one entry: 0-100 score (None when it cannot be scored), its parts,
-    flags, and a plain-language explanation in English and Vietnamese."""
+    flags, and the facts its plain-language explanation cites. The explanation's words are rendered where
+    they are shown (:func:`pipeline.score.explain.card_words`); ``explanation``/``explanation_vi`` hold
+    words given as they are (a card stored before cards carried facts), "" otherwise."""
 
     entry_id: str
     score: float | None
@@ -456,8 +458,8 @@ class ScoreCard:
     inputs: dict[str, Any] | None = None  # keys of the stored results it was made from (stage -> key)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form: with ``facts``, the explanation's words are not stored but rendered when the card
-        is read (:meth:`from_dict`), like the flags' words."""
+        """The stored form: with ``facts``, the explanation's words are not stored but rendered where the card
+        is shown, like the flags' words."""
         d = {
             "entry_id": self.entry_id,
             "score": self.score,
@@ -477,13 +479,10 @@ class ScoreCard:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ScoreCard":
+        """The stored card as it is: nothing is rendered."""
         flags = tuple(Flag.from_dict(f) for f in d["flags"])
         facts = d.get("facts")
         en, vi = d.get("explanation", ""), d.get("explanation_vi", "")
-        if facts is not None:
-            from .score.explain import ScoreFacts, explain  # the words, rendered where the card is read
-
-            en, vi = explain(ScoreFacts(**facts), flags)
         return cls(entry_id=d["entry_id"], score=d["score"], status=d["status"],
                    components=dict(d["components"]), flags=flags, model_id=d["model_id"],
                    config_hash=d["config_hash"], explanation=en, explanation_vi=vi, facts=facts,

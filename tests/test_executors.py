@@ -17,9 +17,9 @@ from pipeline.config import Config
 from pipeline.dedup.index import HashIndex, load_index
 from pipeline.dedup.match import match_one
 from pipeline.dedup.query import match_chunk
-from pipeline.executors import LocalExecutor, SerialExecutor, make_executor
-from pipeline.runner import run_batch
-from pipeline.work import EntryTask, PhotoTask, execute_entry
+from pipeline.run.executors import LocalExecutor, SerialExecutor, make_executor
+from pipeline.run.runner import run_batch
+from pipeline.run.work import EntryTask, PhotoTask, execute_entry
 from pipeline.store import Workspace
 from runkill import kill_mid_run, wait_gone
 
@@ -118,7 +118,8 @@ def test_entry_work_runs_without_a_workspace_and_pickles(sample):
     assert out.error is None and out.decoded == len(refs)
     for po in out.photos:
         assert po.problem is None and po.meta.sha256 == po.sha256
-        assert po.hashes.sha256 == po.sha256 and po.thumb[:2] == b"\xff\xd8" and po.detections is not None
+        assert po.results["hash"].sha256 == po.sha256 and po.thumb[:2] == b"\xff\xd8"
+        assert po.results["detect"] is not None and po.results["quality"] is not None
     assert out.verification.same_place_pairs, out.verification
     assert sorted(out.usable) == sorted((r.rel_path, r.role, hashlib.sha256(r.path.read_bytes()).hexdigest())
                                         for r in refs)
@@ -137,8 +138,8 @@ def test_detections_are_the_same_bits_here_and_in_a_pool_worker(sample):
     core of the pool's) find the same bits."""
     import numpy as np
 
-    from pipeline.runner import _execute
-    from pipeline.work import set_process_threads
+    from pipeline.run.runner import _execute
+    from pipeline.detect.process import set_process_threads
 
     refs = [p for p in _submission(sample, "01-full-cleanup").photos]
     task = EntryTask("01-full-cleanup", str(sample.root), tuple(
@@ -148,11 +149,11 @@ def test_detections_are_the_same_bits_here_and_in_a_pool_worker(sample):
     here = execute_entry(task, Config())
     with LocalExecutor(workers=2) as pool:
         there = list(pool.imap(_execute, [task, task], Config()))
-    assert sum(len(p.detections.confidence) for p in here.photos) > 0
+    assert sum(len(p.results["detect"].confidence) for p in here.photos) > 0
     for out in there:
         for a, b in zip(here.photos, out.photos, strict=True):
-            assert np.array_equal(a.detections.xyxy, b.detections.xyxy)
-            assert np.array_equal(a.detections.confidence, b.detections.confidence)
+            assert np.array_equal(a.results["detect"].xyxy, b.results["detect"].xyxy)
+            assert np.array_equal(a.results["detect"].confidence, b.results["detect"].confidence)
 
 
 def _submission(sample, entry_id):
@@ -229,7 +230,7 @@ def _length(shared: _Counted, i: int) -> int:
 def test_a_large_shared_value_reaches_each_pool_worker_once_per_call(tmp_path):
     """The hash index a matching pass shares is loaded once per worker, not once per chunk (each copy in
     flight used to cost a worker its size again), and the file that carried it is gone after the call."""
-    from pipeline.executors import PUBLISH_BYTES
+    from pipeline.run.executors import PUBLISH_BYTES
 
     log = tmp_path / "unpickled.log"
     big = _Counted(str(log), PUBLISH_BYTES + 1)
@@ -249,7 +250,8 @@ def test_a_large_shared_value_reaches_each_pool_worker_once_per_call(tmp_path):
 def test_pool_workers_size_their_thread_pools_before_numpy_is_imported():
     """Each worker's OpenMP/OpenBLAS/MKL pools get its share of the cores (1 of 2 here), set before numpy is
     imported in it; otherwise numpy starts a thread per core in every worker (as Ray's workers do not)."""
-    from pipeline.executors import THREAD_VARS, default_workers, worker_thread_limits
+    from pipeline.run.cores import default_workers
+    from pipeline.run.executors import THREAD_VARS, worker_thread_limits
 
     share = str(max(1, default_workers() // 2))
     with LocalExecutor(workers=2) as pool:

@@ -9,7 +9,8 @@ from pathlib import Path
 import time
 import pytest
 
-from pipeline import export, runguard, runner
+from pipeline import export
+from pipeline.run import runguard, runner
 from pipeline.cli import main
 from pipeline.store import Workspace, queries
 

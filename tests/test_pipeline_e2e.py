@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import export
 from pipeline.config import Config
-from pipeline.runner import run_batch
+from pipeline.run.runner import run_batch
 from pipeline.demo import make_sample
 from pipeline.store import Workspace, matches, queries
 from runkill import kill_mid_run, wait_gone

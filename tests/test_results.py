@@ -19,7 +19,7 @@ from pipeline.cli import main
 from pipeline.config import Config
 from pipeline.review import auth, decisions
 from pipeline.review.app import create_app
-from pipeline.runner import run_batch
+from pipeline.run.runner import run_batch
 from pipeline.types import Review
 from pipeline.store import Workspace
 

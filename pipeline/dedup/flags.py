@@ -208,10 +208,12 @@ def dedup_result(facts: DedupFacts, cfg: DedupConfig) -> DedupResult:
 
 def store_result(ws: Workspace, result: DedupResult, cfg: DedupConfig) -> None:
     """Store an entry's dedup result (entry result ``"dedup"``) for reports and exports."""
-    ws.put_entry_result(result.entry_id, STAGE, _input_key(list(result.matches), cfg), result.to_dict())
+    ws.put_entry_result(result.entry_id, STAGE, result_key(result, cfg), result.to_dict())
 
 
-def _input_key(matches: list[DuplicateMatch], cfg: DedupConfig) -> str:
+def result_key(result: DedupResult, cfg: DedupConfig) -> str:
+    """The input key of an entry's stored dedup result: the hash version, ``[dedup]`` and its matches."""
+    matches = list(result.matches)
     blob = json.dumps({"v": STAGE_VERSION, "cfg": cfg.__dict__, "m": sorted(json.dumps(x.to_dict(), sort_keys=True)
                                                                               for x in matches)}, sort_keys=True)
     return short_hash(blob)

@@ -60,7 +60,7 @@ def unqueried(ws: Workspace, sha256s: list[str], cfg: DedupConfig) -> list[str]:
 
 def match_chunk(index: HashIndex, item: tuple[DedupConfig, list[str]]) -> list[tuple[str, VerifiedMatch]]:
     """The verified matches of the photos of ``item`` (a config and indexed sha256s) against ``index``:
-    pure, so that any executor can run it (``fn(shared, item)`` of :mod:`pipeline.executors`)."""
+    pure, so that any executor can run it (``fn(shared, item)`` of :mod:`pipeline.run.executors`)."""
     cfg, shas = item
     found = []
     for sha in shas:

@@ -22,6 +22,7 @@ from ..config import Config
 from ..types import (Correction, Detections, DuplicateMatch, Flag, LitterChange, Problem, Review, SceneMatch,
                      ScoreCard, Submission)
 from ..digests import short_hash
+from ..score.explain import card_words
 from ..store import Workspace, matches, queries
 from ..store import reviews as review_rows
 from .. import ranking
@@ -238,6 +239,11 @@ class EntryView:
     @property
     def score(self) -> float | None:
         return effective_score(self.card, self.review)
+
+    @property
+    def explanation(self) -> tuple[str, str]:
+        """The card's explanation (English, Vietnamese), rendered from its facts; empty without a card."""
+        return card_words(self.card) if self.card is not None else ("", "")
 
     @property
     def shown_status(self) -> str:

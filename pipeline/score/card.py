@@ -30,7 +30,7 @@ from datetime import datetime
 from ..digests import digest
 from ..times import parse_time as _parse_time
 from ..types import Flag, ScoreCard
-from .explain import ScoreFacts, explain
+from .explain import ScoreFacts
 from .flags import SEVERITY_ORDER, make_flag
 from .inputs import PhotoInfo, ScoreInputs
 
@@ -275,10 +275,8 @@ def _card(inputs: ScoreInputs, score: float | None, status: str, components: dic
           flags: list[Flag], facts: ScoreFacts) -> ScoreCard:
     flags = sorted(flags, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code))
     facts = ScoreFacts(**{**facts.__dict__, "score": score, "status": status})
-    en, vi = explain(facts, flags)
     return ScoreCard(entry_id=inputs.submission.entry_id, score=score, status=status, components=components,
-                     flags=tuple(flags), model_id=inputs.model_id, config_hash=inputs.config.hash,
-                     explanation=en, explanation_vi=vi, facts=asdict(facts),
+                     flags=tuple(flags), model_id=inputs.model_id, config_hash=inputs.config.hash, facts=asdict(facts),
                      inputs=dict(inputs.result_keys) or None)
 
 
