@@ -20,8 +20,8 @@ from typing import Any
 
 from . import ranking
 from .score.explain import card_words
-from .score.flags import make_flag
-from .types import Review, ScoreCard
+from .score.flag_codes import make_flag
+from .types import Problem, Review, ScoreCard
 from .store import Workspace, queries
 
 CONTRACT_FIELDS = ("entry_id", "score", "status", "components", "flags", "model_id", "config_hash")
@@ -188,8 +188,12 @@ def problem_records(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def _problem(run_id: int | None, batch: str, scope: str, entry_id: str | None, p: dict[str, Any]) -> dict[str, Any]:
+    try:  # the words of the stored facts (pipeline.problemtext); words stored as they are by older versions
+        message = Problem.from_dict(p).message
+    except (KeyError, TypeError, ValueError, AttributeError):
+        message = str(p.get("message", ""))
     return {"run_id": run_id, "batch": batch, "scope": scope, "entry_id": entry_id, "code": p.get("code"),
-            "path": p.get("path"), "message": p.get("message", "")}
+            "path": p.get("path"), "message": message}
 
 
 def problems_to_jsonl(recs: list[dict[str, Any]]) -> str:

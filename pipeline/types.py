@@ -22,25 +22,69 @@ SEVERITIES: tuple[str, ...] = ("high", "medium", "low", "info")
 Status = Literal["scored", "needs_review", "error"]
 
 
+# --------------------------------------------------------------------------------------------- words
+class Worded:
+    """A finding whose words (English, Vietnamese) are rendered from its ``code`` and ``params`` where it is
+    shown (:meth:`_render`), unless it holds words given as they are (``text``)."""
+
+    code: str
+    params: dict[str, Any]
+    text: tuple[str, str] | None
+
+    def _render(self) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def words(self) -> tuple[str, str]:
+        return self.text if self.text is not None else self._render()
+
+    @property
+    def message(self) -> str:
+        return self.words()[0]
+
+    @property
+    def message_vi(self) -> str:
+        return self.words()[1]
+
+
 # --------------------------------------------------------------------------------------------- ingest
 @dataclass(frozen=True)
-class Problem:
+class Problem(Worded):
     """Something wrong with an entry or a photo. Recorded, shown, never fatal for the batch.
 
-    ``code`` is UPPER_SNAKE_CASE and stable (e.g. ``PHOTO_TRUNCATED``); ``path`` is the photo's path
-    relative to the batch folder when the problem concerns one photo.
+    ``code`` is UPPER_SNAKE_CASE and stable (e.g. ``PHOTO_TRUNCATED``); ``params``: the facts behind it (plain
+    JSON values; ``case`` tells apart the situations one code covers); ``path`` is the photo's path relative
+    to the batch folder when the problem concerns one photo. Like :class:`Flag`, the words are not stored:
+    :attr:`message` and :attr:`message_vi` render ``code`` and ``params`` (:mod:`pipeline.problemtext`)
+    where the problem is shown. ``text`` holds words given as they are: by :meth:`worded`, or read from a
+    workspace written before problems carried parameters.
     """
 
     code: str
-    message: str
+    params: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    text: tuple[str, str] | None = None
+
+    @classmethod
+    def worded(cls, code: str, message: str, path: str | None = None, message_vi: str = "") -> "Problem":
+        """A problem with fixed words (no parameters)."""
+        return cls(code, {}, path, (message, message_vi))
+
+    def _render(self) -> tuple[str, str]:
+        from .problemtext import render  # the words are looked up only where a problem is shown
+
+        return render(self.code, self.params)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form: facts only (words too for a problem with fixed words)."""
+        d: dict[str, Any] = {"code": self.code, "params": dict(self.params), "path": self.path}
+        if self.text is not None:
+            d["message"], d["message_vi"] = self.text
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Problem":
-        return cls(code=d["code"], message=d["message"], path=d.get("path"))
+        text = (d["message"], d.get("message_vi", "")) if "message" in d else None
+        return cls(code=d["code"], params=dict(d.get("params") or {}), path=d.get("path"), text=text)
 
 
 @dataclass(frozen=True)
@@ -382,7 +426,7 @@ class LitterChange:
 
 # ---------------------------------------------------------------------------------------------- score
 @dataclass(frozen=True)
-class Flag:
+class Flag(Worded):
     """A finding a judge should see: a stable ``code`` (README table), its severity, the facts behind it
     (``params``: plain JSON values) and the photos (rel_paths) it concerns.
 
@@ -402,20 +446,10 @@ class Flag:
         """A flag with fixed words (no parameters)."""
         return cls(code, severity, {}, tuple(photos), (message, message_vi))
 
-    def words(self) -> tuple[str, str]:
-        if self.text is not None:
-            return self.text
+    def _render(self) -> tuple[str, str]:
         from .flagtext import render  # the words are looked up only where a flag is shown
 
         return render(self.code, self.params)
-
-    @property
-    def message(self) -> str:
-        return self.words()[0]
-
-    @property
-    def message_vi(self) -> str:
-        return self.words()[1]
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form: facts only (words too for a flag that has no parameters but fixed words)."""

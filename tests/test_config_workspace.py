@@ -52,7 +52,7 @@ def test_workspace_schema_wal_and_roundtrips(tmp_path):
         ws.put_photo(PhotoMeta(sha256="aa", size_bytes=3, width=5), "e2", "e2/0.jpg")
         assert ws.photo_seq("aa") == 1 and ws.photo_meta("aa").width == 5
         ws.set_entry_photo("e1", "e1/0.jpg", "aa", None)
-        ws.set_entry_photo("e2", "e2/0.jpg", "aa", Problem("X", "y"))
+        ws.set_entry_photo("e2", "e2/0.jpg", "aa", Problem.worded("X", "y"))
         assert [u[0] for u in ws.entries_with_photo("aa")] == ["e2", "e1"]
         d = Detections([[1, 2, 3, 4]], [0.9], [0], ("litter",), "m@1", (10, 10))
         ws.put_result("aa", "detect", "1", "cfg", d.to_dict(), model_id="m@1")
@@ -75,10 +75,10 @@ def test_storage_rows_are_typed_and_ranking_facts_decode_each_card_once(tmp_path
     with Workspace(tmp_path / "ws") as ws:
         for e in ("e1", "e2", "e3", "e4"):
             ws.put_submission(_sub(e, 2), "b")
-        ws.set_entry_photo("e1", "e1/1.jpg", None, Problem("UNREADABLE", "gone"))
+        ws.set_entry_photo("e1", "e1/1.jpg", None, Problem.worded("UNREADABLE", "gone"))
         rows = ws.entry_photos("e1")
         assert rows == [EntryPhoto("e1/0.jpg", "before", None), EntryPhoto("e1/1.jpg", "after", None,
-                                                                             Problem("UNREADABLE", "gone"))]
+                                                                             Problem.worded("UNREADABLE", "gone"))]
         with pytest.raises(FrozenInstanceError):
             rows[0].sha256 = "x"  # type: ignore[misc]
         low, high = Flag("DUPLICATE_PHOTO", "low", {}), Flag("SCENE_MISMATCH", "high", {})

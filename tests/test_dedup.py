@@ -414,7 +414,7 @@ def _reference_difference_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_difference_map_equals_its_plain_definition():
-    from pipeline.dedup.verify import _difference_map_ranked, _Ranked, difference_map
+    from pipeline.dedup.pixel_check import _difference_map_ranked, _Ranked, difference_map
     rng = np.random.default_rng(5)
     for _ in range(20):
         a = rng.integers(0, 256, (32, 32)).astype(np.uint8)  # ties: 1024 pixels over 256 levels
@@ -428,7 +428,7 @@ def test_difference_map_equals_its_plain_definition():
 def test_crop_search_at_the_signature_edge_does_not_raise():
     # a window flush with the left/top edge: the search probes edges a hair outside (tolerated up to
     # 0.01 px), which Pillow's resize refuses; they must be clamped, not crash the dedup pass
-    from pipeline.dedup.verify import crop_difference
+    from pipeline.dedup.pixel_check import crop_difference
     big = np.asarray(background(3, (64, 64)).convert("L"))
     small = np.asarray(Image.fromarray(big).resize((64, 64), Image.Resampling.BILINEAR, box=(0, 0, 57.6, 57.6)))
     diff, box = crop_difference(big, small, (-0.0001, -0.0001, 0.9, 0.9))
@@ -607,7 +607,7 @@ def test_reused_copies_are_found_and_flagged(tmp_path, kind):
 def test_same_spot_moments_apart_is_its_own_medium_flag(tmp_path):
     """Two frames of a fixed camera with something moved, in two entries: SAME_SPOT_PHOTO naming both."""
     from pipeline.dedup.flags import SAME_SPOT_PHOTO
-    from pipeline.score.flags import FLAGS
+    from pipeline.score.flag_codes import FLAGS
 
     bg = background(101)
     _, objs = scene(101, objects=6)

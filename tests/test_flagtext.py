@@ -7,7 +7,7 @@ import pytest
 
 from pipeline import flagtext
 from pipeline.score.explain import card_words
-from pipeline.score.flags import FLAGS, make_flag
+from pipeline.score.flag_codes import FLAGS, make_flag
 from pipeline.types import Flag, ScoreCard
 
 EXACT_COPY = {"photo": "b.jpg", "role": "before", "other_entry": "e9", "other_photo": "o.jpg", "other_role": "before",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.report import build_report, views
-from pipeline.score.flags import make_flag
+from pipeline.score.flag_codes import make_flag
 from pipeline.types import LitterChange, Problem, ScoreCard
 from pipeline.store import Workspace, queries
 from wsfactory import MODEL_ID, make_workspace
@@ -34,7 +34,7 @@ def site(tmp_path_factory) -> tuple[Path, str, dict[str, str]]:
         ws.put_entry_result(entry, "score", "words", card.to_dict())
         sub = ws.submission(entry)
         import dataclasses
-        ws.put_submission(dataclasses.replace(sub, problems=(Problem("ENTRY_JSON_INVALID", "entry.json unreadable",
+        ws.put_submission(dataclasses.replace(sub, problems=(Problem.worded("ENTRY_JSON_INVALID", "entry.json unreadable",
                                                                      f"{entry}/entry.json"),)), "synthetic")
         before_sha = next(p.sha256 for p in ws.entry_photos(entry) if p.role == "before")
         after_sha = next(p.sha256 for p in ws.entry_photos(entry) if p.role == "after")

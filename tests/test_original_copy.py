@@ -22,7 +22,7 @@ from pipeline.ingest import ingest
 from pipeline.run.runner import run_batch
 from pipeline.score.card import with_copy_notes
 from pipeline.score.explain import card_words
-from pipeline.score.flags import make_flag
+from pipeline.score.flag_codes import make_flag
 from pipeline.types import ScoreCard
 from pipeline.store import Workspace
 

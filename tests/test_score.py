@@ -98,7 +98,7 @@ def test_more_litter_before_scores_higher_when_all_removed():
 
 
 def test_missing_photos_is_an_error_without_score():
-    card = score_entry(make_inputs(problems={A: Problem("PHOTO_TRUNCATED", "file is truncated", A)}))
+    card = score_entry(make_inputs(problems={A: Problem.worded("PHOTO_TRUNCATED", "file is truncated", A)}))
     assert card.score is None and card.status == "error"
     assert {"MISSING_PHOTOS", "PHOTO_ERROR"} <= codes(card)
     en, vi = card_words(card)
@@ -106,7 +106,7 @@ def test_missing_photos_is_an_error_without_score():
 
 
 def test_photo_error_names_the_photo_and_the_entry_is_scored_from_the_rest():
-    extra = {"e1/after/x.jpg": PhotoInfo("after", None, Problem("PHOTO_UNREADABLE", "not an image", "e1/after/x.jpg"))}
+    extra = {"e1/after/x.jpg": PhotoInfo("after", None, Problem.worded("PHOTO_UNREADABLE", "not an image", "e1/after/x.jpg"))}
     card = score_entry(make_inputs(extra_photos=extra))
     err = [f for f in card.flags if f.code == "PHOTO_ERROR"]
     assert len(err) == 1 and err[0].severity == "medium" and "x.jpg" in err[0].message and "not an image" in err[0].message

@@ -120,7 +120,7 @@ def make_workspace(root: str | Path, n_entries: int, seed: int = 0, *, hostile: 
             after_sha = None if broken_after else _sha(seed, entry_id, "after")
             if after_sha is None:
                 ws.set_entry_photo(entry_id, after_rel, None,
-                                   Problem("PHOTO_TRUNCATED", "the file ends before the image data does", after_rel))
+                                   Problem.worded("PHOTO_TRUNCATED", "the file ends before the image data does", after_rel))
             else:
                 ws.put_photo(PhotoMeta(after_sha, 2_800_000, "JPEG", FULL_W, FULL_H, "2026-06-01T10:05:00",
                                        camera_make="Samsung", camera_model="SM-A525F"), entry_id, after_rel)

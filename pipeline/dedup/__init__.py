@@ -1,6 +1,6 @@
 """Reused-photo detection: hashes (hashing), the workspace's hash index (index, mih), matching and groups
-(match, verify), the stored matches (store), which entry had a shared photo first (order), per-entry
-flags (flags) and the ``dedup`` command (cli).
+(match, pixel_check), querying the index once per photo and reading the stored matches (query), which entry
+had a shared photo first (order), per-entry flags (flags) and the ``dedup`` command (cli).
 Hasher, matcher and flagger are separate stages with the index and the stored matches between them.
 
 The runner's contract::

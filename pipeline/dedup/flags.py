@@ -37,7 +37,7 @@ from typing import Any
 
 from ..config import DedupConfig
 from ..digests import short_hash
-from ..score.flags import make_flag
+from ..score.flag_codes import make_flag
 from ..types import DuplicateMatch, Flag
 from ..store import Workspace
 from .hashing import STAGE_VERSION

@@ -21,7 +21,7 @@ from .hashing import CROP_WINDOWS, PART_BOXES, ROT_ANGLES, STAGE_VERSION, THUMB_
 from .confirm import ViewFeatures, view_features
 from .hashing import decode_view
 from .mih import MultiIndex
-from .verify import dihedral
+from .pixel_check import dihedral
 
 VIEW_CACHE = 2048  # views whose local features are kept in memory (~100 KB each)
 

@@ -31,7 +31,7 @@ from ..digests import digest
 from ..times import parse_time as _parse_time
 from ..types import Flag, ScoreCard
 from .explain import ScoreFacts
-from .flags import SEVERITY_ORDER, make_flag
+from .flag_codes import SEVERITY_ORDER, make_flag
 from .inputs import PhotoInfo, ScoreInputs
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -167,8 +167,7 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     flags: list[Flag] = []
     for rel, info in inputs.photos.items():
         if info.problem is not None:
-            flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, reason=info.problem.message,
-                                   error_code=info.problem.code))
+            flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, problem=info.problem.to_dict()))
         elif not info.processed:
             flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, not_processed=True))
     for f in inputs.extra_flags:

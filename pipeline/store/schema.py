@@ -122,7 +122,7 @@ CREATE TABLE IF NOT EXISTS dedup_matches (
     kind TEXT NOT NULL,           -- match.KIND_RANK: a copy kind, or same_spot (not a copy)
     distance INTEGER NOT NULL,
     hash_name TEXT NOT NULL,
-    difference REAL NOT NULL,     -- signature difference (pipeline.dedup.verify)
+    difference REAL NOT NULL,     -- signature difference (pipeline.dedup.pixel_check)
     PRIMARY KEY (key, photo, other)
 );
 CREATE INDEX IF NOT EXISTS dedup_matches_other ON dedup_matches(key, other);
