@@ -329,7 +329,7 @@ def printable(text: str) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import export
-    from .demo_checks import check_stories
+    from .demo.checks import check_stories
     from .report import write_report
     from .run.runner import run_batch
     from .demo import make_sample

@@ -23,6 +23,7 @@ from .score.explain import card_words
 from .score.flag_codes import make_flag
 from .types import Problem, Review, ScoreCard
 from .store import Workspace, queries
+from .store.reviews import latest_reviews
 
 CONTRACT_FIELDS = ("entry_id", "score", "status", "components", "flags", "model_id", "config_hash")
 DECISION_FIELDS = ("review", "final_status", "final_score", "tier", "rank", "provisional_rank")
@@ -36,8 +37,6 @@ CSV_COLUMNS = ("entry_id", "participant", "team", "score", "status", "flag_codes
 def records(ws: Workspace) -> list[dict[str, Any]]:
     """Export records, one per entry in arrival order, each with its judges' outcome and rank. Entries not
     yet scored get status ``error``."""
-    from .store.reviews import latest_reviews
-
     reviews = latest_reviews(ws)
     out: list[dict[str, Any]] = []
     for entry_id in ws.entry_ids():

@@ -231,7 +231,7 @@ def test_dedup_text_output_counts_and_paths(tmp_path, capsys):
 
 def test_demo_checks_each_story(sample, capsys):
     from pipeline.commands import _print_story
-    from pipeline.demo_checks import check_stories
+    from pipeline.demo.checks import check_stories
 
     def record(e, score):
         codes = sample.expected_flags[e] | sample.expected_with_detector[e]

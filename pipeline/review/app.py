@@ -32,7 +32,7 @@ from flask import Flask, abort, g, redirect, request, send_file, session, url_fo
 from werkzeug.exceptions import HTTPException
 
 from ..report import views
-from ..report.i18n import LANGS
+from ..report.i18n import LANGS, label
 from ..report.render import render
 from ..store import Workspace
 from ..store import reviews as review_rows
@@ -208,7 +208,6 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         key = {400: "bad_request", 404: "not_found"}.get(e.code or 0)
-        from ..report.i18n import label
         heading = label(key, lang()) if key else f"{e.code} {e.name}"
         return page("message.html", http_status=e.code or 500, heading=heading)
 
@@ -217,7 +216,6 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
     def login():
         error = None
         if request.method == "POST":
-            from ..report.i18n import label
             name = request.form.get("username", "")[:64]
             keys = auth.throttle_keys(name, request.remote_addr)
             wait = throttle.locked_for(*keys)
@@ -303,7 +301,6 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
 
     @app.get("/entry")
     def entry():
-        from ..report.i18n import label
         msg = {"decision": "saved", "corrections": "corrections_saved"}.get(request.args.get("saved", ""))
         return entry_page(request.args.get("id", ""), message=label(msg, lang()) if msg else None)
 
