@@ -316,6 +316,24 @@ def test_duplicate_flags_within_one_batch_and_across_batches(tmp_path):
         assert stored is not None and stored.flags == tuple(f2) and stored.matches
 
 
+def test_gather_reads_only_and_the_flags_come_once_the_writer_queried(tmp_path):
+    """gather (the plan step) never writes: an entry whose photos were not queried yet has no matches and
+    nothing is queried on its behalf; once the writer queried them (query_new), the flags follow."""
+    from pipeline.store import matches
+
+    a, _ = scene(37)
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "round1", [("before/1.jpg", "before", jpeg(a)), ("after/1.jpg", "after", jpeg(scene(38)[0]))])
+        put_entry(ws, "E2", "round2", [("before/x.jpg", "before", jpeg(a.resize((640, 480)), 60)),
+                                        ("after/y.jpg", "after", jpeg(scene(39)[0]))])
+        cfg = DedupConfig()
+        facts = gather(ws, "E2", cfg)
+        assert facts.matches == () and matches.queried_count(ws) == 0
+        assert dedup_result(facts, cfg).flags == ()
+        assert [f.code for f in entry_flags(ws, "E2", cfg)] == [DUPLICATE_PHOTO]
+        assert matches.queried_count(ws) == 2  # E2's two photos, by the writer
+
+
 def test_true_before_after_pair_is_not_unchanged(tmp_path):
     """One place photographed before and after a clean-up: the camera moved a step, objects removed."""
     bg = background(41)

@@ -65,14 +65,30 @@ def test_serial_run_opens_no_connection(serial):
     assert not log.exists() or log.read_text() == "", log.read_text()
 
 
+class _RecordingPool(LocalExecutor):
+    """A local pool that records which work each ``imap`` call ran."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.calls: list[str] = []
+
+    def imap(self, fn, items, shared=None):
+        self.calls.append(fn.__name__)
+        return super().imap(fn, items, shared)
+
+
 def test_local_pool_exports_the_same_bytes_and_reruns_decode_nothing(sample, serial, tmp_path):
+    """One pool serves the three passes of a run, and the runs after it: its workers start once."""
     (jsonl, csv), _ = serial
-    with LocalExecutor(workers=2) as ex, Workspace(tmp_path / "ws") as ws:
+    with _RecordingPool(workers=2) as ex, Workspace(tmp_path / "ws") as ws:
         first = run_batch(sample.root, ws, Config(), quiet=True, executor=ex)
+        assert ex.calls == ["_execute", "match_chunk", "_score_compute"]  # pass 1, 2 and 3 on this pool
+        workers = set(ex.pool._processes)
         assert (export.to_jsonl(ws), export.to_csv(ws)) == (jsonl, csv)
         again = run_batch(sample.root, ws, Config(), quiet=True, executor=ex)
         assert again.photos_decoded == 0 and again.photos_matched == 0
         assert (export.to_jsonl(ws), export.to_csv(ws)) == (jsonl, csv)
+        assert set(ex.pool._processes) == workers and len(workers) == 2  # the same worker processes
     assert first.photos_decoded > 0
 
 
