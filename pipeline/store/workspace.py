@@ -29,6 +29,10 @@ from . import schema
 from .files import atomic_write_text
 from ..types import EntryPhoto, Flag, PhotoMeta, Problem, RankingFacts, ScoreCard, Submission
 
+#: a stage result as stored: the JSON object of its ``to_dict`` (decoded by its stage's ``from_dict``)
+JsonObject = dict[str, Any]
+
+
 class WorkspaceError(RuntimeError):
     pass
 
@@ -239,13 +243,15 @@ class Workspace:
 
     # --------------------------------------------------------------------------------- stage results
     def get_result(self, sha256: str, stage: str, stage_version: str, config_hash: str,
-                   model_id: str = "") -> Any | None:
+                   model_id: str = "") -> JsonObject | None:
+        """A photo's stored result of ``stage`` under its full key, as stored (the stage decodes it:
+        :meth:`pipeline.stages.base.PhotoStage.read`); None when there is none."""
         row = self.conn.execute(
             "SELECT result_json FROM stage_results WHERE sha256=? AND stage=? AND stage_version=? "
             "AND model_id=? AND config_hash=?", (sha256, stage, stage_version, model_id, config_hash)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put_result(self, sha256: str, stage: str, stage_version: str, config_hash: str, result: Any,
+    def put_result(self, sha256: str, stage: str, stage_version: str, config_hash: str, result: JsonObject,
                    model_id: str = "", conn: sqlite3.Connection | None = None) -> None:
         sql = ("INSERT OR REPLACE INTO stage_results(sha256, stage, stage_version, model_id, config_hash, "
                "result_json) VALUES (?,?,?,?,?,?)")
@@ -256,20 +262,22 @@ class Workspace:
             with self.transaction() as c:
                 c.execute(sql, args)
 
-    def latest_result(self, sha256: str, stage: str) -> Any | None:
+    def latest_result(self, sha256: str, stage: str) -> JsonObject | None:
         """The most recently written result of a stage for a photo, whatever its key (for reports)."""
         row = self.conn.execute("SELECT result_json FROM stage_results WHERE sha256=? AND stage=? "
                                 "ORDER BY rowid DESC LIMIT 1", (sha256, stage)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def get_entry_result(self, entry_id: str, stage: str, input_key: str | None = None) -> Any | None:
+    def get_entry_result(self, entry_id: str, stage: str, input_key: str | None = None) -> JsonObject | None:
+        """An entry's stored result of ``stage`` (under ``input_key`` when given), as stored; None when there
+        is none."""
         row = self.conn.execute("SELECT input_key, result_json FROM entry_results WHERE entry_id=? AND stage=?",
                                 (entry_id, stage)).fetchone()
         if row is None or (input_key is not None and row[0] != input_key):
             return None
         return json.loads(row[1])
 
-    def put_entry_result(self, entry_id: str, stage: str, input_key: str, result: Any) -> None:
+    def put_entry_result(self, entry_id: str, stage: str, input_key: str, result: JsonObject) -> None:
         with self.transaction() as c:
             c.execute("INSERT OR REPLACE INTO entry_results(entry_id, stage, input_key, result_json) "
                       "VALUES (?,?,?,?)", (entry_id, stage, input_key, json.dumps(result, sort_keys=True)))
