@@ -81,7 +81,7 @@ def test_version_1_workspace_without_the_dedup_and_review_tables_gets_them(tmp_p
 def test_schema_is_made_on_open_never_on_import(tmp_path):
     import importlib
 
-    for name in ("pipeline.dedup.index", "pipeline.dedup.query", "pipeline.review.decisions", "pipeline.store.hashes"):
+    for name in ("pipeline.dedup.index", "pipeline.dedup.query", "pipeline.review.decisions", "pipeline.store.hash_index"):
         module = importlib.import_module(name)
         assert not hasattr(module, "register_schema") and not hasattr(module, "SCHEMA"), name
     c = sqlite3.connect(":memory:", isolation_level=None)

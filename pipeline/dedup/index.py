@@ -1,6 +1,6 @@
 """The workspace's hash index: every photo the workspace has ever hashed, all batches, all rounds.
 
-Persistent part: tables ``dedup_hashes`` and ``dedup_reuse`` (:mod:`pipeline.store.hashes`). In-memory part: :class:`HashIndex`, plain
+Persistent part: tables ``dedup_hashes`` and ``dedup_reuse`` (:mod:`pipeline.store.hash_index`). In-memory part: :class:`HashIndex`, plain
 arrays (and the grey signatures) loaded from the table in one SELECT by :func:`load_index` (rebuilt when the
 table has grown; ~1-3 s for a million photos, see scripts/bench_dedup.py), plus exact multi-index-hashing
 radius search (:mod:`pipeline.dedup.mih`) over pHash, PDQ and the crop windows, built on first use. The
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..types import PhotoHashes
-from ..store import hashes as stored
+from ..store import hash_index as stored
 from ..store.workspace import Workspace
 from .hashing import CROP_WINDOWS, PART_BOXES, ROT_ANGLES, STAGE_VERSION, THUMB_SIDE, DedupHashes
 from .confirm import ViewFeatures, view_features
