@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .cli import UsageError
 from .config import Config
-from .executors import EXECUTORS
+from .run.executors import EXECUTORS
 
 
 def load_config(path: str | None) -> Config:
@@ -24,7 +24,7 @@ def load_config(path: str | None) -> Config:
 
 def open_existing_workspace(path: str):
     """The workspace at ``path``; a missing or foreign folder is a usage error (exit status 2)."""
-    from .workspace import Workspace, WorkspaceError
+    from .store import Workspace, WorkspaceError
 
     try:
         return Workspace(path, create=False)
@@ -118,7 +118,7 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run_batch
+    from .run.runner import run_batch
 
     if args.ray_address and args.executor != "ray":
         raise UsageError("--ray-address needs --executor ray")
@@ -170,17 +170,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def photo_counts_text(c: dict[str, int]) -> str:
-    """The photo counts (:meth:`pipeline.workspace.Workspace.photo_counts`) in the words every command uses."""
+    """The photo counts (:meth:`pipeline.store.Workspace.photo_counts`) in the words every command uses."""
     return (f"{c['files_received']} photo files received, {c['distinct_photos']} distinct photos, "
             f"{c['unusable']} unusable")
 
 
 def _guarded_run(args: argparse.Namespace, run):
     """``run(ws)`` with the workspace's run lock held (a second run waits, or with --no-wait refuses), and a
-    full disk turned into one message and exit status 1 (pipeline.runguard)."""
+    full disk turned into one message and exit status 1 (pipeline.run.runguard)."""
     from .cli import CommandFailed
-    from .runguard import WorkspaceBusy, disk_full_message, exclusive_run, is_disk_full, quiet_log_errors
-    from .workspace import Workspace, WorkspaceError
+    from .run.runguard import WorkspaceBusy, disk_full_message, exclusive_run, is_disk_full, quiet_log_errors
+    from .store import Workspace, WorkspaceError
 
     def notify(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -201,7 +201,7 @@ def _guarded_run(args: argparse.Namespace, run):
 
 def cmd_export(args: argparse.Namespace) -> int:
     from . import export
-    from .workspace import atomic_write_text
+    from .store import atomic_write_text
 
     if args.out:
         check_out_file(args.out)
@@ -230,11 +230,11 @@ def workspace_status(ws) -> dict:
     by code: the entries' input problems, the batches' problems (latest run of each batch) and unusable
     photos."""
     from . import ranking
-    from .review.store import latest_reviews
+    from .store import queries
+    from .store.reviews import latest_reviews
 
-    c = ws.conn
-    runs = [dict(r) for r in c.execute("SELECT run_id, started_at, finished_at, status, batch FROM runs "
-                                       "ORDER BY run_id DESC LIMIT 10")]
+    runs = [r.to_dict() for r in queries.recent_runs(ws, 10)]
+    counts = queries.table_counts(ws)
     reviews = latest_reviews(ws)
     by_status: dict[str, int] = {}
     by_final: dict[str, int] = {}
@@ -245,28 +245,26 @@ def workspace_status(ws) -> dict:
         _count(by_status, card.status)
         _count(by_final, ranking.final_status(card.status, reviews.get(card.entry_id)))
         _count(by_tier, ranking.TIERS[ranking.tier(card.status, card.score, reviews.get(card.entry_id))])
-    entries = c.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+    entries = counts.entries
     by_status["not_scored"] = entries - sum(by_status.values())
     for entry_id in ws.entry_ids():
         if entry_id not in scored_ids:
             _count(by_final, ranking.final_status("error", reviews.get(entry_id)))
             _count(by_tier, ranking.TIERS[ranking.tier("error", None, reviews.get(entry_id))])
     errors: dict[str, int] = {}
-    for (ej,) in c.execute("SELECT error_json FROM entry_photos WHERE error_json IS NOT NULL"):
+    for _, ej in queries.photo_errors(ws):
         _count(errors, json.loads(ej)["code"])
     entry_problems: dict[str, int] = {}
-    for (pj,) in c.execute("SELECT problems_json FROM entries"):
+    for _, _, pj in queries.entry_problems(ws):
         for p in json.loads(pj or "[]"):
             _count(entry_problems, p["code"])
     batch_problems: dict[str, int] = {}
-    for (sj,) in c.execute("SELECT summary_json FROM runs WHERE run_id IN "
-                           "(SELECT MAX(run_id) FROM runs WHERE summary_json IS NOT NULL GROUP BY batch)"):
+    for sj in queries.latest_summaries_per_batch(ws):
         for p in json.loads(sj or "{}").get("batch_problems", []):
             _count(batch_problems, p["code"])
     return {"entries": entries, "entries_by_status": by_status, "entries_by_final_status": by_final,
             "entries_by_tier": by_tier, "waiting_for_a_judge": sum(n for s, n in by_final.items() if ranking.waiting(s)),
-            "photos": c.execute("SELECT COUNT(*) FROM photos").fetchone()[0], "photo_counts": ws.photo_counts(),
-            "photo_uses": c.execute("SELECT COUNT(*) FROM entry_photos").fetchone()[0],
+            "photos": counts.photos, "photo_counts": ws.photo_counts(), "photo_uses": counts.photo_uses,
             "entry_problems_by_code": entry_problems, "batch_problems_by_code": batch_problems,
             "latest_run_problems": _latest_run_problems(ws),
             "unusable_photos_by_code": errors, "recent_runs": runs}
@@ -275,11 +273,12 @@ def workspace_status(ws) -> dict:
 def _latest_run_problems(ws) -> list[dict]:
     """The problems of the latest finished run (:func:`pipeline.export.problem_records` of that run)."""
     from . import export
+    from .store import queries
 
-    row = ws.conn.execute("SELECT MAX(run_id) FROM runs WHERE summary_json IS NOT NULL").fetchone()
-    if row[0] is None:
+    run_id = queries.latest_summarised_run(ws)
+    if run_id is None:
         return []
-    return [p for p in export.problem_records(ws) if p["run_id"] == row[0]]
+    return [p for p in export.problem_records(ws) if p["run_id"] == run_id]
 
 
 def _count(d: dict[str, int], key: str) -> None:
@@ -330,11 +329,11 @@ def printable(text: str) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import export
-    from .demo_checks import check_stories
+    from .demo.checks import check_stories
     from .report import write_report
-    from .runner import run_batch
+    from .run.runner import run_batch
     from .demo import make_sample
-    from .workspace import Workspace, atomic_write_text
+    from .store import Workspace, atomic_write_text
 
     out = Path(args.out).absolute()
     batch_dir = out / "batch"

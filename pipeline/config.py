@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .keys import short_hash
+from .digests import short_hash
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class LoadConfig:
 @dataclass(frozen=True)
 class DedupConfig:
     """Reused-photo matching (pipeline/dedup, calibrated in docs/dedup-calibration.md). Thresholds are
-    Hamming distances in bits; ``*_difference`` are signature differences (pipeline/dedup/verify.py: 99th
+    Hamming distances in bits; ``*_difference`` are signature differences (pipeline/dedup/pixel_check.py: 99th
     percentile of the per-pixel difference of the normalised 32x32 grey signatures, in standard deviations).
 
     A pair is a candidate when its pHash (any of the 8 flips/rotations) is within ``phash_threshold`` or, with

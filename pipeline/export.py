@@ -19,9 +19,11 @@ import json
 from typing import Any
 
 from . import ranking
-from .score.flags import make_flag
-from .types import Review, ScoreCard
-from .workspace import Workspace
+from .score.explain import card_words
+from .score.flag_codes import make_flag
+from .types import Problem, Review, ScoreCard
+from .store import Workspace, queries
+from .store.reviews import latest_reviews
 
 CONTRACT_FIELDS = ("entry_id", "score", "status", "components", "flags", "model_id", "config_hash")
 DECISION_FIELDS = ("review", "final_status", "final_score", "tier", "rank", "provisional_rank")
@@ -35,8 +37,6 @@ CSV_COLUMNS = ("entry_id", "participant", "team", "score", "status", "flag_codes
 def records(ws: Workspace) -> list[dict[str, Any]]:
     """Export records, one per entry in arrival order, each with its judges' outcome and rank. Entries not
     yet scored get status ``error``."""
-    from .review.store import latest_reviews
-
     reviews = latest_reviews(ws)
     out: list[dict[str, Any]] = []
     for entry_id in ws.entry_ids():
@@ -90,7 +90,7 @@ def card_record(card: ScoreCard) -> dict[str, Any]:
     d.pop("facts", None)
     d.pop("inputs", None)
     d["flags"] = [f.shown() for f in card.flags]
-    d["explanation"], d["explanation_vi"] = card.explanation, card.explanation_vi
+    d["explanation"], d["explanation_vi"] = card_words(card)
     return d
 
 
@@ -165,8 +165,7 @@ def problem_records(ws: Workspace) -> list[dict[str, Any]]:
     ``photo`` (a photo that could not be used). An entry's and a photo's problems are those of its latest
     ingest, under the latest run of its batch. Order: run, then entry arrival, then the entry's photos."""
     out: list[dict[str, Any]] = []
-    for run_id, batch, summary in ws.conn.execute(
-            "SELECT run_id, batch, summary_json FROM runs WHERE summary_json IS NOT NULL ORDER BY run_id"):
+    for run_id, batch, summary in queries.run_summaries(ws):
         try:
             problems = json.loads(summary).get("batch_problems") or []
         except (TypeError, ValueError, AttributeError):
@@ -174,15 +173,12 @@ def problem_records(ws: Workspace) -> list[dict[str, Any]]:
         for p in problems:
             if isinstance(p, dict) and "code" in p:
                 out.append(_problem(run_id, batch, "batch", None, p))
-    latest = {b: r for b, r in ws.conn.execute("SELECT batch, MAX(run_id) FROM runs GROUP BY batch")}
+    latest = queries.latest_run_of_batches(ws)
     entries: list[dict[str, Any]] = []
-    for entry_id, batch, problems_json in ws.conn.execute(
-            "SELECT entry_id, batch, problems_json FROM entries ORDER BY seq"):
+    for entry_id, batch, problems_json in queries.entry_problems(ws):
         for p in json.loads(problems_json or "[]"):
             entries.append(_problem(latest.get(batch), batch, "entry", entry_id, p))
-        for rel_path, error_json in ws.conn.execute(
-                "SELECT rel_path, error_json FROM entry_photos WHERE entry_id=? AND error_json IS NOT NULL "
-                "ORDER BY ord", (entry_id,)):
+        for rel_path, error_json in queries.photo_errors(ws, entry_id):
             entries.append(_problem(latest.get(batch), batch, "photo", entry_id,
                                     {"path": rel_path, **json.loads(error_json)}))
     out.extend(entries)
@@ -191,8 +187,12 @@ def problem_records(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def _problem(run_id: int | None, batch: str, scope: str, entry_id: str | None, p: dict[str, Any]) -> dict[str, Any]:
+    try:  # the words of the stored facts (pipeline.problemtext); words stored as they are by older versions
+        message = Problem.from_dict(p).message
+    except (KeyError, TypeError, ValueError, AttributeError):
+        message = str(p.get("message", ""))
     return {"run_id": run_id, "batch": batch, "scope": scope, "entry_id": entry_id, "code": p.get("code"),
-            "path": p.get("path"), "message": p.get("message", "")}
+            "path": p.get("path"), "message": message}
 
 
 def problems_to_jsonl(recs: list[dict[str, Any]]) -> str:

@@ -1,6 +1,6 @@
 """The words of every flag, in English and Vietnamese, rendered from its code and parameters where it is
 shown (export, report, review app), never stored by the stages: a new language, or better wording, needs
-no re-scoring. Severities and meanings of the codes: :mod:`pipeline.score.flags`.
+no re-scoring. Severities and meanings of the codes: :mod:`pipeline.score.flag_codes`.
 
 ``render(code, params) -> (english, vietnamese)``. Parameters are plain JSON values (photo paths, counts,
 seconds, metres, limits) written by the stages that raise the flags (:mod:`pipeline.score.card`,
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from . import problemtext
 
 KIND_EN = {  # what a copy is, as a judge says it ("... is an exact copy of the before photo ...")
     "exact": "an exact copy",
@@ -29,8 +31,9 @@ KIND_VI = {
     "screenshot": "ảnh chụp màn hình",
     "captioned": "bản sao có thêm chú thích hoặc chữ",
 }
-# Why a photo could not be used (the codes of pipeline.load.ERROR_CODES), in Vietnamese: the stored problem
-# message is English, so a Vietnamese flag names the reason from its code.
+# Why a photo could not be used (the codes of pipeline.load.ERROR_CODES), in Vietnamese, for flags stored
+# before they carried the problem's parameters (their reason is English words) and for problems given as
+# English words only.
 PHOTO_ERROR_VI = {
     "PHOTO_UNREADABLE": "không mở được tệp (không tồn tại, không có quyền đọc, là thư mục hoặc không phải tệp thường)",
     "PATH_OUTSIDE_BATCH": "đường dẫn (qua liên kết tượng trưng) dẫn ra ngoài thư mục lô nên tệp không được đọc",
@@ -67,6 +70,15 @@ def _photo_error(p: dict[str, Any]) -> Words:
     if p.get("not_processed"):
         return (f"Photo {p['photo']} was not processed (the run stopped on it).",
                 f"Ảnh {p['photo']} chưa được xử lý (lần chạy dừng ở ảnh này).")
+    problem = p.get("problem")
+    if isinstance(problem, dict):  # the problem's facts: its words in each language (pipeline.problemtext)
+        code = problem.get("code", "")
+        if "message" in problem:
+            en, vi = problem["message"], problem.get("message_vi") or ""
+        else:
+            en, vi = problemtext.render(code, problem.get("params") or {})
+        vi = vi or PHOTO_ERROR_VI.get(code, "xem mục lỗi ảnh của bài") + "."
+        return f"Photo {p['photo']} was not used: {en}", f"Ảnh {p['photo']} không được sử dụng: {vi}"
     why_vi = PHOTO_ERROR_VI.get(p.get("error_code", ""), "xem mục lỗi ảnh của bài")
     return (f"Photo {p['photo']} was not used: {p['reason']}",
             f"Ảnh {p['photo']} không được sử dụng: {why_vi}.")

@@ -143,9 +143,9 @@ def _nonneg(v: float | None) -> float | None:
 def _missing_role_problems(photos: list[PhotoRef]) -> list[Problem]:
     out = []
     if not any(p.role == "before" for p in photos):
-        out.append(Problem("NO_BEFORE_PHOTOS", "the entry has no before photo"))
+        out.append(Problem("NO_BEFORE_PHOTOS"))
     if not any(p.role == "after" for p in photos):
-        out.append(Problem("NO_AFTER_PHOTOS", "the entry has no after photo"))
+        out.append(Problem("NO_AFTER_PHOTOS"))
     return out
 
 
@@ -164,24 +164,20 @@ def ingest_folder(root: str | Path) -> Batch:
             continue
         if not child.is_dir():
             if child.name.lower() not in ("readme", "readme.md", "readme.txt", "manifest.csv", "manifest.jsonl"):
-                problems.append(Problem("UNEXPECTED_FILE", f"'{child.name}' is not an entry folder; ignored",
-                                        child.name))
+                problems.append(Problem("UNEXPECTED_FILE", {"name": child.name}, child.name))
             continue
         if _inside(root, child) is None:
-            problems.append(Problem("PATH_OUTSIDE_BATCH", f"entry folder '{child.name}' links outside the batch "
-                                    "folder; ignored", child.name))
+            problems.append(Problem("PATH_OUTSIDE_BATCH", {"case": "entry_folder", "name": child.name}, child.name))
             continue
         entry_id = normalize_entry_id(child.name)
         key = entry_id.casefold()
         if key in seen:
-            problems.append(Problem("DUPLICATE_ENTRY_ID", f"folder '{child.name}' has the same entry id as "
-                                    f"'{seen[key]}' (ids are compared ignoring case); its photos were not read. "
-                                    "Rename one of the folders.", child.name))
+            problems.append(Problem("DUPLICATE_ENTRY_ID", {"name": child.name, "other": seen[key]}, child.name))
             continue
         seen[key] = child.name
         subs.append(_read_entry_folder(root, child, entry_id))
     if not subs:
-        problems.append(Problem("EMPTY_BATCH", f"no entry folders found in {root}"))
+        problems.append(Problem("EMPTY_BATCH", {"root": str(root)}))
     return Batch(root=root, form="folder", submissions=subs, problems=problems)
 
 
@@ -201,8 +197,7 @@ def _read_entry_folder(root: Path, folder: Path, entry_id: str) -> Submission:
                 raise ValueError("entry.json must hold a JSON object")
             meta = _entry_fields(data)
         except (OSError, UnicodeDecodeError, ValueError) as e:
-            problems.append(Problem("ENTRY_JSON_INVALID", f"entry.json could not be read ({e}); the entry is "
-                                    "processed without its metadata", rel))
+            problems.append(Problem("ENTRY_JSON_INVALID", {"error": str(e)}, rel))
     photos: list[PhotoRef] = []
     for item in sorted(folder.iterdir(), key=lambda c: c.name):
         if item.name.startswith(".") or item.name == "entry.json":
@@ -211,12 +206,11 @@ def _read_entry_folder(root: Path, folder: Path, entry_id: str) -> Submission:
         role = item.name.lower()
         if item.is_dir() and role in ROLES:
             if _inside(root, item) is None:
-                problems.append(Problem("PATH_OUTSIDE_BATCH", f"'{rel}' links outside the batch folder", rel))
+                problems.append(Problem("PATH_OUTSIDE_BATCH", {"case": "role_folder", "rel": rel}, rel))
                 continue
             photos.extend(_photos_in(root, item, entry_id, role, problems))
         else:
-            problems.append(Problem("UNKNOWN_ROLE", f"'{rel}' is neither a before/ nor an after/ folder; "
-                                    "ignored", rel))
+            problems.append(Problem("UNKNOWN_ROLE", {"rel": rel}, rel))
     problems.extend(_missing_role_problems(photos))
     return Submission(entry_id=entry_id, photos=tuple(photos), problems=tuple(problems), **meta)
 
@@ -230,12 +224,12 @@ def _photos_in(root: Path, folder: Path, entry_id: str, role: str, problems: lis
         if item.is_dir() and item.suffix.lower() not in PHOTO_EXTENSIONS:
             continue
         if item.suffix.lower() not in PHOTO_EXTENSIONS:
-            problems.append(Problem("NOT_A_PHOTO", f"'{rel}' does not have a photo extension "
-                                    f"({', '.join(sorted(PHOTO_EXTENSIONS))}); ignored", rel))
+            problems.append(Problem("NOT_A_PHOTO", {"rel": rel, "extensions": ", ".join(sorted(PHOTO_EXTENSIONS))},
+                                    rel))
             continue
         resolved = _inside(root, item)
         if resolved is None:
-            problems.append(Problem("PATH_OUTSIDE_BATCH", f"'{rel}' links outside the batch folder; not read", rel))
+            problems.append(Problem("PATH_OUTSIDE_BATCH", {"case": "photo", "rel": rel}, rel))
             continue
         out.append(PhotoRef(entry_id=entry_id, role=role, path=item.absolute(), rel_path=rel))  # type: ignore[arg-type]
     return out
@@ -253,13 +247,13 @@ def ingest_manifest(manifest: str | Path) -> Batch:
     by_entry: dict[str, dict[str, Any]] = {}
     order: list[str] = []
     for lineno, row in rows:
-        where = f"{manifest.name} row {lineno}"
+        where = {"manifest": manifest.name, "row": lineno}  # where in the manifest (pipeline.problemtext)
         if isinstance(row, Problem):
             problems.append(row)
             continue
         missing = [k for k in MANIFEST_REQUIRED if not str(row.get(k) or "").strip()]
         if missing:
-            problems.append(Problem("MANIFEST_ROW_INVALID", f"{where}: missing {', '.join(missing)}; row ignored"))
+            problems.append(Problem("MANIFEST_ROW_INVALID", {**where, "fields": ", ".join(missing)}))
             continue
         entry_id = normalize_entry_id(row["entry_id"])
         e = by_entry.get(entry_id)
@@ -272,22 +266,21 @@ def ingest_manifest(manifest: str | Path) -> Batch:
                 if v not in (None, Location(), Reported()) and e["fields"][k] in (None, Location(), Reported()):
                     e["fields"][k] = v
                 elif v not in (None, Location(), Reported()) and v != e["fields"][k]:
-                    e["problems"].append(Problem("DUPLICATE_ENTRY_ID", f"{where}: entry '{entry_id}' appears "
-                                                 f"again with a different {k}; the first value is kept"))
+                    e["problems"].append(Problem("DUPLICATE_ENTRY_ID",
+                                                 {**where, "case": "manifest", "entry": entry_id, "field": k}))
         role = str(row["role"]).strip().lower()
         raw_path = str(row["path"]).strip()
         if role not in ROLES:
-            e["problems"].append(Problem("UNKNOWN_ROLE", f"{where}: role '{role[:40]}' is not before or after; "
-                                         "photo ignored", raw_path[:300]))
+            e["problems"].append(Problem("UNKNOWN_ROLE", {**where, "case": "manifest", "role": role[:40]},
+                                         raw_path[:300]))
             continue
         rel, resolved = _safe_manifest_path(root, raw_path)
         if resolved is None:
-            e["problems"].append(Problem("PATH_OUTSIDE_BATCH", f"{where}: path '{raw_path[:300]}' leaves the "
-                                         "batch folder; not read", raw_path[:300]))
+            e["problems"].append(Problem("PATH_OUTSIDE_BATCH", {**where, "case": "manifest", "rel": raw_path[:300]},
+                                         raw_path[:300]))
             continue
         if rel in e["paths"]:
-            e["problems"].append(Problem("DUPLICATE_ROW", f"{where}: '{rel}' is listed twice for this entry; "
-                                         "counted once", rel))
+            e["problems"].append(Problem("DUPLICATE_ROW", {**where, "rel": rel}, rel))
             continue
         e["paths"].add(rel)
         e["photos"].append(PhotoRef(entry_id=entry_id, role=role, path=root / rel, rel_path=rel,  # type: ignore[arg-type]
@@ -299,7 +292,7 @@ def ingest_manifest(manifest: str | Path) -> Batch:
         probs = e["problems"] + _missing_role_problems(e["photos"])
         subs.append(Submission(entry_id=entry_id, photos=tuple(e["photos"]), problems=tuple(probs), **e["fields"]))
     if not subs:
-        problems.append(Problem("EMPTY_BATCH", f"no usable rows in {manifest}"))
+        problems.append(Problem("EMPTY_BATCH", {"case": "manifest", "manifest": str(manifest)}))
     return Batch(root=root, form="manifest", submissions=subs, problems=problems)
 
 
@@ -329,7 +322,8 @@ def _read_rows(manifest: Path) -> list[tuple[int, dict[str, Any] | Problem]]:
                     raise ValueError("not a JSON object")
                 out.append((i, obj))
             except ValueError as e:
-                out.append((i, Problem("MANIFEST_ROW_INVALID", f"{manifest.name} line {i}: {e}; row ignored")))
+                out.append((i, Problem("MANIFEST_ROW_INVALID", {"case": "parse", "manifest": manifest.name, "row": i,
+                                                                "error": str(e)})))
         return out
     if suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text))

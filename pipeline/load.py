@@ -54,12 +54,13 @@ import warnings
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from pipeline.config import LoadConfig, section_digest
-from pipeline.keys import digest
+from pipeline.digests import digest
 from pipeline.types import LoadedPhoto, PhotoMeta, Problem
 
 STAGE_VERSION = "1"  # bump when the analysis image or PhotoMeta of the same bytes and config changes
@@ -130,8 +131,10 @@ class PhotoError(Exception):
         return self.problem.code
 
 
-def _fail(code: str, message: str, rel_path: str | None) -> PhotoError:
-    return PhotoError(Problem(code=code, message=message, path=rel_path))
+def _fail(code: str, rel_path: str | None, **params: Any) -> PhotoError:
+    """The error of a photo that cannot be used: its code and the facts its words are made of
+    (:mod:`pipeline.problemtext`)."""
+    return PhotoError(Problem(code, params, rel_path))
 
 
 def _mib(n: int) -> str:
@@ -156,44 +159,32 @@ def read_photo(path: Path, cfg: LoadConfig, *, batch_root: Path | None = None,
             real = path.resolve(strict=False)
             root = Path(batch_root).resolve(strict=False)
         except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop on older Pythons
-            raise _fail(PHOTO_UNREADABLE, f"Could not resolve the path of {name} ({e}). Check the file and "
-                        "upload it again.", rel_path) from None
+            raise _fail(PHOTO_UNREADABLE, rel_path, case="no_path", name=name, error=str(e)) from None
         if real != root and root not in real.parents:
-            raise _fail(PATH_OUTSIDE_BATCH, f"{name} is a link to a file outside the batch folder; "
-                        "it was not read. Put the photo itself into the entry's folder.", rel_path)
+            raise _fail(PATH_OUTSIDE_BATCH, rel_path, case="link", name=name)
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise _fail(PHOTO_UNREADABLE, f"{name} does not exist (or is a broken link). Check that the file "
-                    "was copied into the batch.", rel_path) from None
+        raise _fail(PHOTO_UNREADABLE, rel_path, case="missing", name=name) from None
     except OSError as e:
-        raise _fail(PHOTO_UNREADABLE, f"{name} could not be opened ({e.strerror or e}). Check the file and "
-                    "its permissions.", rel_path) from None
+        raise _fail(PHOTO_UNREADABLE, rel_path, case="open", name=name, error=str(e.strerror or e)) from None
     if stat.S_ISDIR(st.st_mode):
-        raise _fail(PHOTO_UNREADABLE, f"{name} is a folder, not a photo file. Remove it or put the photo "
-                    "file in its place.", rel_path)
+        raise _fail(PHOTO_UNREADABLE, rel_path, case="folder", name=name)
     if not stat.S_ISREG(st.st_mode):
-        raise _fail(PHOTO_UNREADABLE, f"{name} is not a regular file (a device, pipe or socket); it was not "
-                    "opened. Replace it with the photo file.", rel_path)
+        raise _fail(PHOTO_UNREADABLE, rel_path, case="special", name=name)
     if st.st_size == 0:
-        raise _fail(PHOTO_EMPTY, f"{name} is empty (0 bytes). Ask the entrant to upload the photo again.",
-                    rel_path)
+        raise _fail(PHOTO_EMPTY, rel_path, name=name)
     if st.st_size > cfg.max_file_bytes:
-        raise _fail(PHOTO_TOO_LARGE, f"{name} is {_mib(st.st_size)}, more than the limit of "
-                    f"{_mib(cfg.max_file_bytes)} (load.max_file_bytes); it was not read. Ask for a smaller "
-                    "copy, or raise the limit if the photo is genuine.", rel_path)
+        raise _fail(PHOTO_TOO_LARGE, rel_path, case="file", name=name, size=st.st_size, limit=cfg.max_file_bytes)
     try:
         with open(path, "rb") as f:
             data = f.read(cfg.max_file_bytes + 1)  # the file may have grown since stat
     except OSError as e:
-        raise _fail(PHOTO_UNREADABLE, f"{name} could not be read ({e.strerror or e}). Check the file and "
-                    "its permissions.", rel_path) from None
+        raise _fail(PHOTO_UNREADABLE, rel_path, case="read", name=name, error=str(e.strerror or e)) from None
     if not data:
-        raise _fail(PHOTO_EMPTY, f"{name} is empty (0 bytes). Ask the entrant to upload the photo again.",
-                    rel_path)
+        raise _fail(PHOTO_EMPTY, rel_path, name=name)
     if len(data) > cfg.max_file_bytes:
-        raise _fail(PHOTO_TOO_LARGE, f"{name} is larger than the limit of {_mib(cfg.max_file_bytes)} "
-                    "(load.max_file_bytes). Ask for a smaller copy.", rel_path)
+        raise _fail(PHOTO_TOO_LARGE, rel_path, case="read", name=name, limit=cfg.max_file_bytes)
     return data
 
 
@@ -218,12 +209,10 @@ def load_photo(data: bytes, cfg: LoadConfig, sha256: str | None = None, *,
     invalid). ``rel_path`` goes into ``Problem.path`` of a failure.
     """
     if not data:
-        raise _fail(PHOTO_EMPTY, f"{rel_path or 'The photo'} is empty (0 bytes). Ask the entrant to upload "
-                    "the photo again.", rel_path)
+        raise _fail(PHOTO_EMPTY, rel_path, name=rel_path)
     name = rel_path or "the photo"
     if len(data) > cfg.max_file_bytes:
-        raise _fail(PHOTO_TOO_LARGE, f"{name} is {_mib(len(data))}, more than the limit of "
-                    f"{_mib(cfg.max_file_bytes)} (load.max_file_bytes).", rel_path)
+        raise _fail(PHOTO_TOO_LARGE, rel_path, name=rel_path, size=len(data), limit=cfg.max_file_bytes)
     if sha256 is None:
         sha256 = hashlib.sha256(data).hexdigest()
     _register_heif()
@@ -236,11 +225,9 @@ def load_photo(data: bytes, cfg: LoadConfig, sha256: str | None = None, *,
     except PhotoError:
         raise
     except Image.DecompressionBombError as e:
-        raise _fail(PHOTO_TOO_MANY_PIXELS, f"{name} declares more pixels than the image library allows "
-                    f"({e}). Refused before decoding; ask for a normal-size copy.", rel_path) from None
+        raise _fail(PHOTO_TOO_MANY_PIXELS, rel_path, name=rel_path, error=str(e)) from None
     except MemoryError:
-        raise _fail(PHOTO_CORRUPT, f"{name} could not be decoded: out of memory. The file is probably "
-                    "damaged or hostile; ask for the original photo.", rel_path) from None
+        raise _fail(PHOTO_CORRUPT, rel_path, case="memory", name=rel_path) from None
     except Exception as e:  # noqa: BLE001 - any decoder failure becomes a recorded problem, never a crash
         raise _classify_decode_error(e, name, rel_path, data) from None
 
@@ -255,18 +242,14 @@ def _open(data: bytes, name: str, rel_path: str | None) -> Image.Image:
             pass
         other = _identify_any(data)
     if other is not None:
-        raise _fail(PHOTO_UNSUPPORTED, f"{name} is a {other} image; the pipeline takes JPEG, PNG, WebP, "
-                    "HEIC/HEIF and AVIF. Ask for the photo as JPEG.", rel_path)
+        raise _fail(PHOTO_UNSUPPORTED, rel_path, case="format", name=rel_path, format=other)
     if _container_truncated(data):
         raise _classify_decode_error(EOFError("the file is shorter than its header says"), name, rel_path)
     if _looks_like_heif_container(data):
-        raise _fail(PHOTO_CORRUPT, f"{name} looks like a HEIC/HEIF file but could not be read; it is damaged "
-                    "or uses a codec that is not installed. Ask for the photo as JPEG.", rel_path)
+        raise _fail(PHOTO_CORRUPT, rel_path, case="heif", name=rel_path)
     if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or data[:4] == b"RIFF":
-        raise _fail(PHOTO_CORRUPT, f"{name} starts like a photo but its header is damaged. Ask the entrant "
-                    "to upload the original photo again.", rel_path)
-    raise _fail(PHOTO_NOT_IMAGE, f"{name} is not an image ({_describe_content(data)}). Ask the entrant to "
-                "upload the actual photo.", rel_path)
+        raise _fail(PHOTO_CORRUPT, rel_path, case="header", name=rel_path)
+    raise _fail(PHOTO_NOT_IMAGE, rel_path, name=rel_path, content=_describe_content(data))
 
 
 def _identify_any(data: bytes) -> str | None:
@@ -330,28 +313,23 @@ def _classify_decode_error(e: Exception, name: str, rel_path: str | None,
     low = text.lower()
     if isinstance(e, EOFError) or "truncated" in low or "premature end" in low or "not enough data" in low \
             or _container_truncated(data):
-        return _fail(PHOTO_TRUNCATED, f"{name} is incomplete: the file ends before the image does ({text}). "
-                     "It was probably cut off during upload; ask the entrant to upload it again.", rel_path)
+        return _fail(PHOTO_TRUNCATED, rel_path, name=rel_path, error=text)
     if "no decoding plugin" in low or "unsupported" in low and "codec" in low:
-        return _fail(PHOTO_UNSUPPORTED, f"{name} uses an image codec that is not installed ({text}). Ask for "
-                     "the photo as JPEG.", rel_path)
-    return _fail(PHOTO_CORRUPT, f"{name} is damaged and could not be decoded ({text}). Ask the entrant to "
-                 "upload the original photo again.", rel_path)
+        return _fail(PHOTO_UNSUPPORTED, rel_path, case="codec", name=rel_path, error=text)
+    return _fail(PHOTO_CORRUPT, rel_path, case="decode", name=rel_path, error=text)
 
 
 def _decode(img: Image.Image, data: bytes, cfg: LoadConfig, sha256: str, name: str,
             rel_path: str | None) -> LoadedPhoto:
     fmt = img.format
     if fmt not in SUPPORTED_FORMATS:  # cannot happen with formats=..., kept as a guard
-        raise _fail(PHOTO_UNSUPPORTED, f"{name} is a {fmt} image; the pipeline takes JPEG, PNG, WebP, "
-                    "HEIC/HEIF and AVIF.", rel_path)
+        raise _fail(PHOTO_UNSUPPORTED, rel_path, case="decoded_format", name=rel_path, format=fmt)
     w, h = img.size  # stored (not yet oriented) full size, from the header
     if w <= 0 or h <= 0:
-        raise _fail(PHOTO_CORRUPT, f"{name} declares an empty image ({w}x{h} pixels).", rel_path)
+        raise _fail(PHOTO_CORRUPT, rel_path, case="empty_image", name=rel_path, width=w, height=h)
     if w * h > cfg.max_pixels:
-        raise _fail(PHOTO_TOO_MANY_PIXELS, f"{name} declares {w}x{h} = {w * h / 1e6:.0f} megapixels, more "
-                    f"than the limit of {cfg.max_pixels / 1e6:.0f} (load.max_pixels). It was refused before "
-                    "decoding (possible decompression bomb); ask for a normal-size copy.", rel_path)
+        raise _fail(PHOTO_TOO_MANY_PIXELS, rel_path, case="declared", name=rel_path, width=w, height=h,
+                    limit=cfg.max_pixels)
 
     # Target size of the analysis image, in stored orientation.
     long_side = max(w, h)
@@ -367,8 +345,7 @@ def _decode(img: Image.Image, data: bytes, cfg: LoadConfig, sha256: str, name: s
         img.draft("RGB", (tw, th))  # HEIF: an embedded thumbnail at least this large, if any; others: no-op
     img.load()
     if fmt in ("JPEG", "MPO") and ImageFile.LOAD_TRUNCATED_IMAGES and _jpeg_looks_truncated(data):
-        raise _fail(PHOTO_TRUNCATED, f"{name} is incomplete: the JPEG data stops before its end marker. Ask "
-                    "the entrant to upload it again.", rel_path)
+        raise _fail(PHOTO_TRUNCATED, rel_path, case="jpeg_end", name=rel_path)
 
     meta_exif = _read_exif(img)
     orientation = meta_exif.pop("applied_orientation")
@@ -380,7 +357,7 @@ def _decode(img: Image.Image, data: bytes, cfg: LoadConfig, sha256: str, name: s
     ow, oh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     image = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
     if image.ndim != 3 or image.shape[2] != 3:  # defensive: never hand a wrong shape to the stages
-        raise _fail(PHOTO_CORRUPT, f"{name} decoded to an unexpected shape {image.shape}.", rel_path)
+        raise _fail(PHOTO_CORRUPT, rel_path, case="shape", name=rel_path, shape=[int(v) for v in image.shape])
     meta = PhotoMeta(sha256=sha256, size_bytes=len(data), format=fmt, width=ow, height=oh, **meta_exif)
     return LoadedPhoto(meta=meta, image=image, scale=max(tw, th) / long_side)
 

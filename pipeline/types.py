@@ -22,25 +22,69 @@ SEVERITIES: tuple[str, ...] = ("high", "medium", "low", "info")
 Status = Literal["scored", "needs_review", "error"]
 
 
+# --------------------------------------------------------------------------------------------- words
+class Worded:
+    """A finding whose words (English, Vietnamese) are rendered from its ``code`` and ``params`` where it is
+    shown (:meth:`_render`), unless it holds words given as they are (``text``)."""
+
+    code: str
+    params: dict[str, Any]
+    text: tuple[str, str] | None
+
+    def _render(self) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def words(self) -> tuple[str, str]:
+        return self.text if self.text is not None else self._render()
+
+    @property
+    def message(self) -> str:
+        return self.words()[0]
+
+    @property
+    def message_vi(self) -> str:
+        return self.words()[1]
+
+
 # --------------------------------------------------------------------------------------------- ingest
 @dataclass(frozen=True)
-class Problem:
+class Problem(Worded):
     """Something wrong with an entry or a photo. Recorded, shown, never fatal for the batch.
 
-    ``code`` is UPPER_SNAKE_CASE and stable (e.g. ``PHOTO_TRUNCATED``); ``path`` is the photo's path
-    relative to the batch folder when the problem concerns one photo.
+    ``code`` is UPPER_SNAKE_CASE and stable (e.g. ``PHOTO_TRUNCATED``); ``params``: the facts behind it (plain
+    JSON values; ``case`` tells apart the situations one code covers); ``path`` is the photo's path relative
+    to the batch folder when the problem concerns one photo. Like :class:`Flag`, the words are not stored:
+    :attr:`message` and :attr:`message_vi` render ``code`` and ``params`` (:mod:`pipeline.problemtext`)
+    where the problem is shown. ``text`` holds words given as they are: by :meth:`worded`, or read from a
+    workspace written before problems carried parameters.
     """
 
     code: str
-    message: str
+    params: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    text: tuple[str, str] | None = None
+
+    @classmethod
+    def worded(cls, code: str, message: str, path: str | None = None, message_vi: str = "") -> "Problem":
+        """A problem with fixed words (no parameters)."""
+        return cls(code, {}, path, (message, message_vi))
+
+    def _render(self) -> tuple[str, str]:
+        from .problemtext import render  # the words are looked up only where a problem is shown
+
+        return render(self.code, self.params)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form: facts only (words too for a problem with fixed words)."""
+        d: dict[str, Any] = {"code": self.code, "params": dict(self.params), "path": self.path}
+        if self.text is not None:
+            d["message"], d["message_vi"] = self.text
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Problem":
-        return cls(code=d["code"], message=d["message"], path=d.get("path"))
+        text = (d["message"], d.get("message_vi", "")) if "message" in d else None
+        return cls(code=d["code"], params=dict(d.get("params") or {}), path=d.get("path"), text=text)
 
 
 @dataclass(frozen=True)
@@ -382,7 +426,7 @@ class LitterChange:
 
 # ---------------------------------------------------------------------------------------------- score
 @dataclass(frozen=True)
-class Flag:
+class Flag(Worded):
     """A finding a judge should see: a stable ``code`` (README table), its severity, the facts behind it
     (``params``: plain JSON values) and the photos (rel_paths) it concerns.
 
@@ -402,20 +446,10 @@ class Flag:
         """A flag with fixed words (no parameters)."""
         return cls(code, severity, {}, tuple(photos), (message, message_vi))
 
-    def words(self) -> tuple[str, str]:
-        if self.text is not None:
-            return self.text
+    def _render(self) -> tuple[str, str]:
         from .flagtext import render  # the words are looked up only where a flag is shown
 
         return render(self.code, self.params)
-
-    @property
-    def message(self) -> str:
-        return self.words()[0]
-
-    @property
-    def message_vi(self) -> str:
-        return self.words()[1]
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form: facts only (words too for a flag that has no parameters but fixed words)."""
@@ -441,7 +475,9 @@ class Flag:
 @dataclass(frozen=True)
 class ScoreCard:
     """The pipeline's judgement of one entry: 0-100 score (None when it cannot be scored), its parts,
-    flags, and a plain-language explanation in English and Vietnamese."""
+    flags, and the facts its plain-language explanation cites. The explanation's words are rendered where
+    they are shown (:func:`pipeline.score.explain.card_words`); ``explanation``/``explanation_vi`` hold
+    words given as they are (a card stored before cards carried facts), "" otherwise."""
 
     entry_id: str
     score: float | None
@@ -456,8 +492,8 @@ class ScoreCard:
     inputs: dict[str, Any] | None = None  # keys of the stored results it was made from (stage -> key)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form: with ``facts``, the explanation's words are not stored but rendered when the card
-        is read (:meth:`from_dict`), like the flags' words."""
+        """The stored form: with ``facts``, the explanation's words are not stored but rendered where the card
+        is shown, like the flags' words."""
         d = {
             "entry_id": self.entry_id,
             "score": self.score,
@@ -477,13 +513,10 @@ class ScoreCard:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ScoreCard":
+        """The stored card as it is: nothing is rendered."""
         flags = tuple(Flag.from_dict(f) for f in d["flags"])
         facts = d.get("facts")
         en, vi = d.get("explanation", ""), d.get("explanation_vi", "")
-        if facts is not None:
-            from .score.explain import ScoreFacts, explain  # the words, rendered where the card is read
-
-            en, vi = explain(ScoreFacts(**facts), flags)
         return cls(entry_id=d["entry_id"], score=d["score"], status=d["status"],
                    components=dict(d["components"]), flags=flags, model_id=d["model_id"],
                    config_hash=d["config_hash"], explanation=en, explanation_vi=vi, facts=facts,
@@ -493,7 +526,7 @@ class ScoreCard:
 # -------------------------------------------------------------------------------------------- storage
 @dataclass(frozen=True)
 class EntryPhoto:
-    """One photo of an entry as the workspace stores it (:meth:`pipeline.workspace.Workspace.entry_photos`):
+    """One photo of an entry as the workspace stores it (:meth:`pipeline.store.Workspace.entry_photos`):
     ``sha256`` is None when the file could not be read at all; ``error``: why the photo cannot be used."""
 
     rel_path: str
@@ -505,7 +538,7 @@ class EntryPhoto:
 @dataclass(frozen=True)
 class RankingFacts:
     """What the ranking needs of one entry, decoded once from the stored entry and score card
-    (:meth:`pipeline.workspace.Workspace.ranking_facts`). ``scored``: a score card is stored; ``flags``:
+    (:meth:`pipeline.store.Workspace.ranking_facts`). ``scored``: a score card is stored; ``flags``:
     the card's flags (empty when it has none or they cannot be read)."""
 
     entry_id: str
@@ -533,3 +566,33 @@ class Review:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A judge's correction of one photo's detections for one model.
+
+    ``kind``: ``not_litter`` (detection ``det_index`` is a false positive) or ``missed`` (litter the model
+    did not box). ``box``: xyxy in pixels of the oriented full-size photo.
+    """
+
+    sha256: str
+    model_id: str
+    kind: Literal["not_litter", "missed"]
+    box: tuple[float, float, float, float]
+    det_index: int | None
+    judge: str
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "model_id": self.model_id, "kind": self.kind, "box": list(self.box),
+                "det_index": self.det_index, "judge": self.judge, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class User:
+    """A review app account (``password_hash``: argon2id, PHC string)."""
+
+    username: str
+    role: str
+    password_hash: str

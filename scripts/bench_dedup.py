@@ -42,7 +42,7 @@ from pipeline.dedup.hashing import compute_hashes  # noqa: E402
 from pipeline.dedup.index import HashIndex, load_index  # noqa: E402
 from pipeline.dedup.mih import MultiIndex, best_join_layout, brute_force, join_cost  # noqa: E402
 from pipeline.load import load_photo  # noqa: E402
-from pipeline.workspace import Workspace  # noqa: E402
+from pipeline.store import Workspace  # noqa: E402
 
 
 def peak_mib() -> float:
@@ -334,7 +334,7 @@ def bench_stage(batch: list[bytes], rounds: int = 2, baseline_rev: str = BASELIN
     hashes or views, no confirmation; the stage before issue 13), ``baseline`` (the code at
     ``baseline_rev``, issue 13 as landed, loaded with :func:`load_baseline`) and ``new`` (this code, the
     defaults). Hashing is interleaved photo by photo; then one matching pass per arm over an index of the
-    batch (each photo queried once, as pipeline.dedup.store does), the arms' order rotating every round.
+    batch (each photo queried once, as pipeline.dedup.query does), the arms' order rotating every round.
     Returns ms per photo by part and arm."""
     from pipeline.config import DedupConfig
     from pipeline.dedup.match import match_one

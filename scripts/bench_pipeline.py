@@ -13,7 +13,7 @@ Measured, each in a fresh process (so that peak RSS and start-up are its own), o
   loaded and run once before the clock starts;
 * ``serial``, ``local`` (process pool) and ``ray`` (a local Ray with as many CPUs): ``run_batch`` into a
   fresh workspace. Likewise the executor is started and each of its workers has loaded and run its
-  detector (:func:`pipeline.work.warm_detector`) before the clock; that start-up (Ray's own start
+  detector (:func:`pipeline.detect.process.warm_detector`) before the clock; that start-up (Ray's own start
   included) is timed and reported apart (``executor_startup_s``), and each ratio to the detector is
   given without it (``x_detector``) and with it (``x_detector_with_startup``). Every executor's detector
   runs torch on one thread (``[detect] torch_threads``: results do not depend on the executor);
@@ -221,9 +221,9 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
         for p in photos:
             model.predict(str(p), imgsz=cfg.detect.imgsz, conf=cfg.detect.confidence, verbose=False)
         return {"seconds": time.perf_counter() - t, "photos": len(photos), **_peak()}
-    from pipeline.executors import make_executor
-    from pipeline.runner import run_batch
-    from pipeline.workspace import Workspace
+    from pipeline.run.executors import make_executor
+    from pipeline.run.runner import run_batch
+    from pipeline.store import Workspace
 
     t0 = time.perf_counter()
     ex = make_executor("ray" if kind == "ray" else ("serial" if kind == "rerun" else kind), workers=workers)
@@ -250,7 +250,7 @@ def _warm(ex, cfg) -> None:
     """Start the executor's workers and load each one's detector (imports, weights, a first forward pass):
     the start-up, timed apart, as the plain detector is loaded before its clock. A local pool's workers are
     known: warm until each has answered. Ray's are not: as many warm tasks as CPUs, twice."""
-    from pipeline.work import warm_detector
+    from pipeline.detect.process import warm_detector
 
     pool = getattr(ex, "pool", None)
     if pool is None:
@@ -390,9 +390,9 @@ class _RssSampler:
 def memory(batch: Path, ws: Path, workers: int) -> dict:
     """A whole run with the ``local`` pool, the RSS of every process sampled (called in a fresh process)."""
     from pipeline.config import Config
-    from pipeline.executors import make_executor
-    from pipeline.runner import run_batch
-    from pipeline.workspace import Workspace
+    from pipeline.run.executors import make_executor
+    from pipeline.run.runner import run_batch
+    from pipeline.store import Workspace
 
     photos = len(list(batch.glob("*/*/*.jpg")))
     marks = sorted({max(1, photos // 10), photos // 2, photos})

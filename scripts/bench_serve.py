@@ -28,9 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from pipeline.review import auth, store  # noqa: E402
+from pipeline.review import auth  # noqa: E402
+from pipeline.review.decisions import add_user, decide  # noqa: E402
 from pipeline.review.app import BackgroundServer, create_app  # noqa: E402
-from pipeline.workspace import Workspace  # noqa: E402
+from pipeline.store import Workspace  # noqa: E402
 from wsfactory import make_workspace  # noqa: E402
 
 PASSWORD = "bench password"
@@ -42,9 +43,9 @@ def build(root: Path, n: int, decisions: int, seed: int) -> list[str]:
     ids = make_workspace(root, n, seed=seed, thumb_side=160)
     rng = random.Random(seed)
     with Workspace(root) as ws:
-        store.add_user(ws, "bench", "judge", auth.hash_password(PASSWORD))
+        add_user(ws, "bench", "judge", auth.hash_password(PASSWORD))
         for eid in rng.sample(ids, min(decisions, len(ids))):
-            store.decide(ws, eid, "bench", "override", round(rng.uniform(0, 100), 1), "bench decision", 0)
+            decide(ws, eid, "bench", "override", round(rng.uniform(0, 100), 1), "bench decision", 0)
     print(f"workspace: {n} entries, {decisions} decisions, built in {time.perf_counter() - t:.1f} s")
     return ids
 

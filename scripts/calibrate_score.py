@@ -36,6 +36,7 @@ from pipeline.config import Config  # noqa: E402
 from pipeline.ingest import ingest  # noqa: E402
 from pipeline.load import PhotoError, load_photo, read_photo  # noqa: E402
 from pipeline.score import PhotoInfo, ScoreInputs, score_entry  # noqa: E402
+from pipeline.score.explain import card_words  # noqa: E402
 from pipeline.types import Detections, ScoreCard  # noqa: E402
 from pipeline.verify import measure_quality  # noqa: E402
 from pipeline.verify.entry import count_changes, pair_entry  # noqa: E402
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         exp = set(o.truth.expected_flags)
         for code in TRUTH_FLAGS:
             if (code in got) != (code in exp):
-                why = next((f.message for f in o.card.flags if f.code == code), o.card.explanation[:160])
+                why = next((f.message for f in o.card.flags if f.code == code), card_words(o.card)[0][:160])
                 misses.append(f"{o.truth.entry_id} ({o.truth.kind}, {o.truth.scenario}): "
                               f"{'missed' if code in exp else 'false'} {code}; score {o.card.score}, truth removed "
                               f"{o.truth.true_fraction_removed}; {why}")

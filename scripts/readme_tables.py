@@ -14,7 +14,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def tables() -> dict[str, str]:
     from pipeline.load import ERROR_CODES
-    from pipeline.score.flags import flag_table_markdown
+    from pipeline.score.flag_codes import flag_table_markdown
 
     photo = "| code | meaning |\n|---|---|\n" + "".join(f"| `{c}` | {m} |\n" for c, m in ERROR_CODES.items())
     return {"flags": flag_table_markdown().strip() + "\n", "photo-errors": photo}

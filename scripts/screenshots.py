@@ -31,9 +31,10 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from pipeline.report import views
-    from pipeline.review import auth, store
+    from pipeline.review import auth, decisions
     from pipeline.review.app import BackgroundServer, create_app
-    from pipeline.workspace import Workspace
+    from pipeline.store import Workspace
+    from pipeline.store import reviews as review_rows
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workspace", type=Path, help="an existing workspace (default: a generated one)")
@@ -47,11 +48,11 @@ def main() -> int:
         root = Path(tmp.name) / "ws"
         ids = make_workspace(root, 12, seed=11, thumb_side=480)
         with Workspace(root) as ws:
-            store.decide(ws, ids[4], "lan", "override", 72.0, "the after photo shows the whole street cleaned", 0)
-            store.decide(ws, ids[8], "minh", "accept", None, "", 0)
+            decisions.decide(ws, ids[4], "lan", "override", 72.0, "the after photo shows the whole street cleaned", 0)
+            decisions.decide(ws, ids[8], "minh", "accept", None, "", 0)
     with Workspace(root) as ws:
-        if store.get_user(ws, "screenshot") is None:
-            store.add_user(ws, "screenshot", "judge", auth.hash_password("screenshot password"))
+        if review_rows.get_user(ws, "screenshot") is None:
+            decisions.add_user(ws, "screenshot", "judge", auth.hash_password("screenshot password"))
         rows = views.ranking_rows(ws)
         entry = args.entry or next((r.entry_id for r in rows if "DUPLICATE_PHOTO" in r.flag_codes), ws.entry_ids()[0])
         parts_entry = next((r.entry_id for r in rows if (r.score or 0) > 0 and _parts_add_up(ws, r.entry_id)),

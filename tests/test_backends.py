@@ -113,6 +113,25 @@ def test_registry_refuses_a_model_whose_files_are_missing_or_changed(tmp_path, m
         registry.resolve_model("m1", "onnx")
 
 
+def test_registry_takes_the_torch_weights_the_card_lists(tmp_path, monkeypatch):
+    folder = _copy_model(PLACEHOLDER, tmp_path, "m3")
+    before = registry.resolve_model(str(folder)).model_id.split("@")[1]
+    (folder / "weights.pt").rename(folder / "best.pt")
+    monkeypatch.setenv("CLEANUP_VERIFY_MODELS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="unknown model 'm3'"):
+        registry.resolve_model("m3")  # neither weights.pt nor a card naming another file
+    card = registry.resolve_model(str(folder / "best.pt")).card
+    card["files"] = {"torch": {"path": "best.pt"}}
+    registry.save_card(folder, card)
+    info = registry.resolve_model("m3")
+    assert info.path.name == "best.pt" and info.model_id == f"m3@{before}"  # same bytes, same id
+    assert [m.name for m in registry.list_models()] == ["m3"]
+    card["files"] = {"torch": {"path": "../elsewhere.pt"}}
+    registry.save_card(folder, card)
+    with pytest.raises(ValueError, match="relative 'path'"):
+        registry.resolve_model("m3")
+
+
 def test_registry_names_the_missing_backend(tmp_path, monkeypatch):
     _copy_model(PLACEHOLDER, tmp_path, "m2")
     monkeypatch.setenv("CLEANUP_VERIFY_MODELS", str(tmp_path))

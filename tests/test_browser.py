@@ -24,15 +24,15 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwrig
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from pipeline.review import auth, store
+    from pipeline.review import auth, decisions
     from pipeline.review.app import BackgroundServer, create_app
-    from pipeline.workspace import Workspace
+    from pipeline.store import Workspace
     from wsfactory import make_workspace
 
     root = tmp_path_factory.mktemp("ws")
     make_workspace(root, 14, seed=7, hostile=True, thumb_side=200)
     with Workspace(root) as ws:
-        store.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
+        decisions.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
     srv = BackgroundServer(create_app(root))
     yield srv
     srv.stop()

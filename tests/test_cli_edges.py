@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.review import auth, store
-from pipeline.workspace import Workspace
+from pipeline.review import auth, decisions
+from pipeline.store import Workspace
 from wsfactory import make_workspace
 
 PASSWORD = "correct horse battery"
@@ -25,7 +25,7 @@ def ws_template(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("edges") / "ws"
     make_workspace(root, 3, seed=2, thumb_side=96)
     with Workspace(root) as ws:
-        store.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
+        decisions.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
     return root
 
 

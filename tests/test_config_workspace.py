@@ -5,7 +5,7 @@ import pytest
 
 from pipeline.config import Config
 from pipeline.types import Detections, PhotoMeta, PhotoRef, Problem, ScoreCard, Flag, Submission
-from pipeline.workspace import SCHEMA_VERSION, Workspace, WorkspaceError, atomic_write_text
+from pipeline.store import SCHEMA_VERSION, Workspace, WorkspaceError, atomic_write_text, queries
 
 
 def test_config_from_toml_overrides_and_hashes(tmp_path):
@@ -41,7 +41,7 @@ def _sub(entry_id="e1", n=2):
 def test_workspace_schema_wal_and_roundtrips(tmp_path):
     with Workspace(tmp_path / "ws") as ws:
         assert ws.schema_version == SCHEMA_VERSION
-        assert ws.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert ws.journal_mode() == "wal"
         ws.put_submission(_sub("e2"), "b")
         ws.put_submission(_sub("e1", 3), "b")
         ws.put_submission(_sub("e2", 1), "b")  # update keeps arrival order, drops the vanished photo
@@ -52,12 +52,12 @@ def test_workspace_schema_wal_and_roundtrips(tmp_path):
         ws.put_photo(PhotoMeta(sha256="aa", size_bytes=3, width=5), "e2", "e2/0.jpg")
         assert ws.photo_seq("aa") == 1 and ws.photo_meta("aa").width == 5
         ws.set_entry_photo("e1", "e1/0.jpg", "aa", None)
-        ws.set_entry_photo("e2", "e2/0.jpg", "aa", Problem("X", "y"))
+        ws.set_entry_photo("e2", "e2/0.jpg", "aa", Problem.worded("X", "y"))
         assert [u[0] for u in ws.entries_with_photo("aa")] == ["e2", "e1"]
         d = Detections([[1, 2, 3, 4]], [0.9], [0], ("litter",), "m@1", (10, 10))
         ws.put_result("aa", "detect", "1", "cfg", d.to_dict(), model_id="m@1")
         ws.put_result("aa", "detect", "1", "cfg", d.to_dict(), model_id="m@1")  # no duplicate row
-        assert ws.conn.execute("SELECT COUNT(*) FROM stage_results").fetchone()[0] == 1
+        assert queries.table_counts(ws).stage_results == {"detect": 1}
         assert ws.get_result("aa", "detect", "1", "cfg") is None  # model id is part of the key
         assert Detections.from_dict(ws.get_result("aa", "detect", "1", "cfg", "m@1")).xyxy.tolist() == [[1, 2, 3, 4]]
         card = ScoreCard("e1", 50.0, "scored", {"removed": 0.5}, (Flag.worded("X", "low", "m"),), "m@1", "h")
@@ -75,10 +75,10 @@ def test_storage_rows_are_typed_and_ranking_facts_decode_each_card_once(tmp_path
     with Workspace(tmp_path / "ws") as ws:
         for e in ("e1", "e2", "e3", "e4"):
             ws.put_submission(_sub(e, 2), "b")
-        ws.set_entry_photo("e1", "e1/1.jpg", None, Problem("UNREADABLE", "gone"))
+        ws.set_entry_photo("e1", "e1/1.jpg", None, Problem.worded("UNREADABLE", "gone"))
         rows = ws.entry_photos("e1")
         assert rows == [EntryPhoto("e1/0.jpg", "before", None), EntryPhoto("e1/1.jpg", "after", None,
-                                                                             Problem("UNREADABLE", "gone"))]
+                                                                             Problem.worded("UNREADABLE", "gone"))]
         with pytest.raises(FrozenInstanceError):
             rows[0].sha256 = "x"  # type: ignore[misc]
         low, high = Flag("DUPLICATE_PHOTO", "low", {}), Flag("SCENE_MISMATCH", "high", {})
@@ -111,10 +111,11 @@ def test_workspace_refuses_newer_schema_and_missing(tmp_path):
 def test_transaction_rolls_back(tmp_path):
     with Workspace(tmp_path / "ws") as ws:
         with pytest.raises(RuntimeError):
-            with ws.transaction() as c:
-                c.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')")
+            with ws.transaction():
+                ws.put_result("aa", "quality", "1", "cfg", {"sharp": 1.0})
                 raise RuntimeError
-        assert ws.conn.execute("SELECT COUNT(*) FROM meta WHERE key='k'").fetchone()[0] == 0
+        assert ws.get_result("aa", "quality", "1", "cfg") is None
+        assert queries.table_counts(ws).stage_results == {}
 
 
 def test_atomic_write_never_leaves_partial_file(tmp_path):

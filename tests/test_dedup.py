@@ -17,14 +17,15 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from pipeline.config import Config, DedupConfig
 from pipeline.dedup import index as dindex
-from pipeline.dedup.flags import (DUPLICATE_PHOTO, PHOTO_COPIED_BY_LATER, UNCHANGED_AFTER, duplicate_flags,
-                                  stored_result)
+from pipeline.dedup.flags import (DUPLICATE_PHOTO, PHOTO_COPIED_BY_LATER, UNCHANGED_AFTER, dedup_result, gather,
+                                  store_result, stored_result)
+from pipeline.dedup.query import query_new
 from pipeline.dedup.hashing import DedupHashes, compute_hashes, hamming, hash_base
 from pipeline.dedup.match import group_matches, match_photos
 from pipeline.dedup.mih import MultiIndex, brute_force, hamming_rows
 from pipeline.load import load_photo
 from pipeline.types import PhotoHashes, PhotoMeta, PhotoRef, Submission
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace, queries
 
 CFG = Config()
 
@@ -214,11 +215,20 @@ def test_mih_empty_and_tiny():
 
 
 # ---------------------------------------------------------------------------------------- workspace
+def entry_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list:
+    """An entry's dedup flags the way the runner makes them: the writer queries its photos not yet matched,
+    the facts are read, the flags computed (pure) and the result stored."""
+    query_new(ws, [p.sha256 for p in ws.entry_photos(entry_id) if p.sha256], cfg)
+    result = dedup_result(gather(ws, entry_id, cfg), cfg)
+    store_result(ws, result, cfg)
+    return list(result.flags)
+
+
 def put_entry(ws: Workspace, entry_id: str, batch: str, photos: list[tuple[str, str, bytes]],
               with_pdq: bool = False) -> None:
     """Record an entry and its photos the way the runner does, hashing and indexing each photo."""
     refs = tuple(PhotoRef(entry_id, role, Path("/batch") / entry_id / rel, rel) for rel, role, _ in photos)
-    run_id = ws.conn.execute("SELECT MIN(run_id) FROM runs WHERE batch=?", (batch,)).fetchone()[0] \
+    run_id = queries.first_run_of_batch(ws, batch) \
         or ws.start_run(batch, "{}", "test")  # one round per batch name
     ws.put_submission(Submission(entry_id, photos=refs), batch)
     for rel, _, data in photos:
@@ -288,22 +298,40 @@ def test_duplicate_flags_within_one_batch_and_across_batches(tmp_path):
         put_entry(ws, "E3", "round2", [("before/p.jpg", "before", cdata), ("after/q.jpg", "after", jpeg(scene(35)[0]))])
         put_entry(ws, "E4", "round2", [("before/r.jpg", "before", jpeg(scene(36)[0])), ("after/s.jpg", "after", cdata)])
         cfg = DedupConfig()
-        f2 = duplicate_flags(ws, "E2", cfg)
+        f2 = entry_flags(ws, "E2", cfg)
         assert [f.code for f in f2] == [DUPLICATE_PHOTO]
         assert "E1" in f2[0].message and "before/1.jpg" in f2[0].message
         assert "E1 had it first (an earlier round)" in f2[0].message
         assert f2[0].photos == ("before/x.jpg",) and f2[0].severity == "high" and f2[0].message_vi
         # same round, no capture or submission times: no order, both need review
-        f3, f4 = duplicate_flags(ws, "E3", cfg), duplicate_flags(ws, "E4", cfg)
+        f3, f4 = entry_flags(ws, "E3", cfg), entry_flags(ws, "E4", cfg)
         assert [f.code for f in f3] == [DUPLICATE_PHOTO] and "no order can be shown" in f3[0].message
         assert [f.code for f in f4] == [DUPLICATE_PHOTO] and "no order can be shown" in f4[0].message
         assert "an exact copy" in f4[0].message and f3[0].params["other_first"] is None
         # the earlier entry, re-checked, keeps its evidence: an info flag naming the later entry
-        f1 = duplicate_flags(ws, "E1", cfg)
+        f1 = entry_flags(ws, "E1", cfg)
         assert [(f.code, f.severity, f.params["later_entry"]) for f in f1] == [(PHOTO_COPIED_BY_LATER, "info", "E2")]
         assert "Entry E2 later used its before photo before/x.jpg" in f1[0].message
         stored = stored_result(ws, "E2")
         assert stored is not None and stored.flags == tuple(f2) and stored.matches
+
+
+def test_gather_reads_only_and_the_flags_come_once_the_writer_queried(tmp_path):
+    """gather (the plan step) never writes: an entry whose photos were not queried yet has no matches and
+    nothing is queried on its behalf; once the writer queried them (query_new), the flags follow."""
+    from pipeline.store import matches
+
+    a, _ = scene(37)
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "round1", [("before/1.jpg", "before", jpeg(a)), ("after/1.jpg", "after", jpeg(scene(38)[0]))])
+        put_entry(ws, "E2", "round2", [("before/x.jpg", "before", jpeg(a.resize((640, 480)), 60)),
+                                        ("after/y.jpg", "after", jpeg(scene(39)[0]))])
+        cfg = DedupConfig()
+        facts = gather(ws, "E2", cfg)
+        assert facts.matches == () and matches.queried_count(ws) == 0
+        assert dedup_result(facts, cfg).flags == ()
+        assert [f.code for f in entry_flags(ws, "E2", cfg)] == [DUPLICATE_PHOTO]
+        assert matches.queried_count(ws) == 2  # E2's two photos, by the writer
 
 
 def test_true_before_after_pair_is_not_unchanged(tmp_path):
@@ -315,12 +343,12 @@ def test_true_before_after_pair_is_not_unchanged(tmp_path):
     after = crop(after_full.rotate(1.0, resample=Image.BICUBIC), 0.06, 0.05, 0.8, 0.3).resize(before.size)
     with Workspace(tmp_path / "ws") as ws:
         put_entry(ws, "E1", "b", [("before/1.jpg", "before", jpeg(before)), ("after/1.jpg", "after", jpeg(after))])
-        assert duplicate_flags(ws, "E1", DedupConfig()) == []
+        assert entry_flags(ws, "E1", DedupConfig()) == []
         # the same after photo re-encoded as the after photo of another entry's before: fine for E1, but an
         # entry whose after photo is its before photo re-encoded is UNCHANGED_AFTER
         put_entry(ws, "E2", "b", [("before/1.jpg", "before", jpeg(scene(42)[0], 95)),
                                    ("after/1.jpg", "after", jpeg(scene(42)[0].resize((800, 600)), 50))])
-        f = duplicate_flags(ws, "E2", DedupConfig())
+        f = entry_flags(ws, "E2", DedupConfig())
         assert [x.code for x in f] == [UNCHANGED_AFTER]
         assert f[0].photos == ("before/1.jpg", "after/1.jpg") and f[0].message_vi
 
@@ -329,7 +357,7 @@ def test_byte_identical_before_and_after_is_unchanged(tmp_path):
     data = jpeg(scene(51)[0])
     with Workspace(tmp_path / "ws") as ws:
         put_entry(ws, "E1", "b", [("before/1.jpg", "before", data), ("after/1.jpg", "after", data)])
-        f = duplicate_flags(ws, "E1", DedupConfig())
+        f = entry_flags(ws, "E1", DedupConfig())
         assert [x.code for x in f] == [UNCHANGED_AFTER] and "an exact copy" in f[0].message
 
 
@@ -385,7 +413,7 @@ def test_fixed_camera_with_one_thing_moved_is_not_a_copy(tmp_path):
         assert found == {hashlib.sha256(copy).hexdigest(): "same_image", h2.sha256: "same_spot"}
         assert found == {m.other_sha256: m.kind
                          for m in match_photos(ws, [h1.sha256], DedupConfig(match_reuse=False))} | {h2.sha256: "same_spot"}
-        flags = duplicate_flags(ws, "E1", DedupConfig())
+        flags = entry_flags(ws, "E1", DedupConfig())
         assert [(f.code, f.photos) for f in flags] == [(UNCHANGED_AFTER, ("before/1.jpg", "after/2.jpg"))]
 
 
@@ -404,7 +432,7 @@ def _reference_difference_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_difference_map_equals_its_plain_definition():
-    from pipeline.dedup.verify import _difference_map_ranked, _Ranked, difference_map
+    from pipeline.dedup.pixel_check import _difference_map_ranked, _Ranked, difference_map
     rng = np.random.default_rng(5)
     for _ in range(20):
         a = rng.integers(0, 256, (32, 32)).astype(np.uint8)  # ties: 1024 pixels over 256 levels
@@ -418,7 +446,7 @@ def test_difference_map_equals_its_plain_definition():
 def test_crop_search_at_the_signature_edge_does_not_raise():
     # a window flush with the left/top edge: the search probes edges a hair outside (tolerated up to
     # 0.01 px), which Pillow's resize refuses; they must be clamped, not crash the dedup pass
-    from pipeline.dedup.verify import crop_difference
+    from pipeline.dedup.pixel_check import crop_difference
     big = np.asarray(background(3, (64, 64)).convert("L"))
     small = np.asarray(Image.fromarray(big).resize((64, 64), Image.Resampling.BILINEAR, box=(0, 0, 57.6, 57.6)))
     diff, box = crop_difference(big, small, (-0.0001, -0.0001, 0.9, 0.9))
@@ -435,7 +463,7 @@ def _store_batches():
 
 
 def _kinds(ws, entry_id, cfg=DedupConfig()):
-    from pipeline.dedup.store import stored_matches
+    from pipeline.dedup.query import stored_matches
     shas = [p.sha256 for p in ws.entry_photos(entry_id)]
     ms, _ = stored_matches(ws, shas, cfg)
     names = {p.sha256: f'{e}/{p.rel_path}' for e in ws.entry_ids() for p in ws.entry_photos(e)}
@@ -444,7 +472,7 @@ def _kinds(ws, entry_id, cfg=DedupConfig()):
 
 def test_each_photo_is_queried_once_and_later_photos_find_earlier_ones(tmp_path):
     from pipeline.dedup.match import match_index
-    from pipeline.dedup.store import query_new, unqueried
+    from pipeline.dedup.query import query_new, unqueried
     cfg = DedupConfig()
     with Workspace(tmp_path / "ws") as ws:
         (b1, round1), (b2, round2) = _store_batches()
@@ -469,7 +497,7 @@ def test_each_photo_is_queried_once_and_later_photos_find_earlier_ones(tmp_path)
 
 
 def test_stored_matches_do_not_depend_on_query_order(tmp_path):
-    from pipeline.dedup.store import query_new
+    from pipeline.dedup.query import query_new
     results = []
     for name, reverse in (("a", False), ("b", True)):
         with Workspace(tmp_path / name) as ws:
@@ -590,14 +618,14 @@ def test_reused_copies_are_found_and_flagged(tmp_path, kind):
         assert not match_photos(ws, [sha_r], DedupConfig(match_reuse=False))
         assert {m.other_sha256: m.kind for m in match_photos(ws, [sha_r], DedupConfig())} == {sha_o: expected}
         assert {m.other_sha256: m.kind for m in match_photos(ws, [sha_o], DedupConfig())} == {sha_r: expected}
-        f = duplicate_flags(ws, "E2", DedupConfig())
+        f = entry_flags(ws, "E2", DedupConfig())
         assert [x.code for x in f] == [DUPLICATE_PHOTO] and "E1" in f[0].message and f[0].message_vi
 
 
 def test_same_spot_moments_apart_is_its_own_medium_flag(tmp_path):
     """Two frames of a fixed camera with something moved, in two entries: SAME_SPOT_PHOTO naming both."""
     from pipeline.dedup.flags import SAME_SPOT_PHOTO
-    from pipeline.score.flags import FLAGS
+    from pipeline.score.flag_codes import FLAGS
 
     bg = background(101)
     _, objs = scene(101, objects=6)
@@ -606,7 +634,7 @@ def test_same_spot_moments_apart_is_its_own_medium_flag(tmp_path):
     with Workspace(tmp_path / "ws") as ws:
         put_entry(ws, "E1", "r", [("before/1.jpg", "before", jpeg(frame1)), ("after/1.jpg", "after", jpeg(scene(102)[0]))])
         put_entry(ws, "E2", "r", [("before/1.jpg", "before", jpeg(frame2)), ("after/1.jpg", "after", jpeg(scene(103)[0]))])
-        f = duplicate_flags(ws, "E2", DedupConfig())
+        f = entry_flags(ws, "E2", DedupConfig())
         assert [x.code for x in f] == [SAME_SPOT_PHOTO] and f[0].severity == FLAGS[SAME_SPOT_PHOTO].severity == "medium"
         assert "E1" in f[0].message and "E2" in f[0].message and f[0].message_vi
         assert group_matches([m for m in stored_result(ws, "E2").matches]) == []  # not a copy group
@@ -725,4 +753,4 @@ def test_before_after_with_litter_removed_is_never_a_copy(tmp_path):
         shas = [hashlib.sha256(jpeg(before)).hexdigest()]
         kinds = {m.kind for m in match_photos(ws, shas, DedupConfig())}
         assert kinds == {"same_spot"}  # found, and found to be the same spot, not a copy
-        assert duplicate_flags(ws, "E1", DedupConfig()) == []
+        assert entry_flags(ws, "E1", DedupConfig()) == []

@@ -16,11 +16,11 @@ from pipeline import export
 from pipeline.config import Config
 from pipeline.dedup.index import HashIndex, load_index
 from pipeline.dedup.match import match_one
-from pipeline.dedup.store import match_chunk
-from pipeline.executors import LocalExecutor, SerialExecutor, make_executor
-from pipeline.runner import run_batch
-from pipeline.work import EntryTask, PhotoTask, execute_entry
-from pipeline.workspace import Workspace
+from pipeline.dedup.query import match_chunk
+from pipeline.run.executors import LocalExecutor, SerialExecutor, make_executor
+from pipeline.run.runner import run_batch
+from pipeline.run.work import EntryTask, PhotoTask, execute_entry
+from pipeline.store import Workspace
 from runkill import kill_mid_run, wait_gone
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,14 +65,30 @@ def test_serial_run_opens_no_connection(serial):
     assert not log.exists() or log.read_text() == "", log.read_text()
 
 
+class _RecordingPool(LocalExecutor):
+    """A local pool that records which work each ``imap`` call ran."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.calls: list[str] = []
+
+    def imap(self, fn, items, shared=None):
+        self.calls.append(fn.__name__)
+        return super().imap(fn, items, shared)
+
+
 def test_local_pool_exports_the_same_bytes_and_reruns_decode_nothing(sample, serial, tmp_path):
+    """One pool serves the three passes of a run, and the runs after it: its workers start once."""
     (jsonl, csv), _ = serial
-    with LocalExecutor(workers=2) as ex, Workspace(tmp_path / "ws") as ws:
+    with _RecordingPool(workers=2) as ex, Workspace(tmp_path / "ws") as ws:
         first = run_batch(sample.root, ws, Config(), quiet=True, executor=ex)
+        assert ex.calls == ["_execute", "match_chunk", "_score_compute"]  # pass 1, 2 and 3 on this pool
+        workers = set(ex.pool._processes)
         assert (export.to_jsonl(ws), export.to_csv(ws)) == (jsonl, csv)
         again = run_batch(sample.root, ws, Config(), quiet=True, executor=ex)
         assert again.photos_decoded == 0 and again.photos_matched == 0
         assert (export.to_jsonl(ws), export.to_csv(ws)) == (jsonl, csv)
+        assert set(ex.pool._processes) == workers and len(workers) == 2  # the same worker processes
     assert first.photos_decoded > 0
 
 
@@ -118,7 +134,8 @@ def test_entry_work_runs_without_a_workspace_and_pickles(sample):
     assert out.error is None and out.decoded == len(refs)
     for po in out.photos:
         assert po.problem is None and po.meta.sha256 == po.sha256
-        assert po.hashes.sha256 == po.sha256 and po.thumb[:2] == b"\xff\xd8" and po.detections is not None
+        assert po.results["hash"].sha256 == po.sha256 and po.thumb[:2] == b"\xff\xd8"
+        assert po.results["detect"] is not None and po.results["quality"] is not None
     assert out.verification.same_place_pairs, out.verification
     assert sorted(out.usable) == sorted((r.rel_path, r.role, hashlib.sha256(r.path.read_bytes()).hexdigest())
                                         for r in refs)
@@ -137,8 +154,8 @@ def test_detections_are_the_same_bits_here_and_in_a_pool_worker(sample):
     core of the pool's) find the same bits."""
     import numpy as np
 
-    from pipeline.runner import _execute
-    from pipeline.work import set_process_threads
+    from pipeline.run.runner import _execute
+    from pipeline.detect.process import set_process_threads
 
     refs = [p for p in _submission(sample, "01-full-cleanup").photos]
     task = EntryTask("01-full-cleanup", str(sample.root), tuple(
@@ -148,11 +165,11 @@ def test_detections_are_the_same_bits_here_and_in_a_pool_worker(sample):
     here = execute_entry(task, Config())
     with LocalExecutor(workers=2) as pool:
         there = list(pool.imap(_execute, [task, task], Config()))
-    assert sum(len(p.detections.confidence) for p in here.photos) > 0
+    assert sum(len(p.results["detect"].confidence) for p in here.photos) > 0
     for out in there:
         for a, b in zip(here.photos, out.photos, strict=True):
-            assert np.array_equal(a.detections.xyxy, b.detections.xyxy)
-            assert np.array_equal(a.detections.confidence, b.detections.confidence)
+            assert np.array_equal(a.results["detect"].xyxy, b.results["detect"].xyxy)
+            assert np.array_equal(a.results["detect"].confidence, b.results["detect"].confidence)
 
 
 def _submission(sample, entry_id):
@@ -229,7 +246,7 @@ def _length(shared: _Counted, i: int) -> int:
 def test_a_large_shared_value_reaches_each_pool_worker_once_per_call(tmp_path):
     """The hash index a matching pass shares is loaded once per worker, not once per chunk (each copy in
     flight used to cost a worker its size again), and the file that carried it is gone after the call."""
-    from pipeline.executors import PUBLISH_BYTES
+    from pipeline.run.executors import PUBLISH_BYTES
 
     log = tmp_path / "unpickled.log"
     big = _Counted(str(log), PUBLISH_BYTES + 1)
@@ -249,7 +266,8 @@ def test_a_large_shared_value_reaches_each_pool_worker_once_per_call(tmp_path):
 def test_pool_workers_size_their_thread_pools_before_numpy_is_imported():
     """Each worker's OpenMP/OpenBLAS/MKL pools get its share of the cores (1 of 2 here), set before numpy is
     imported in it; otherwise numpy starts a thread per core in every worker (as Ray's workers do not)."""
-    from pipeline.executors import THREAD_VARS, default_workers, worker_thread_limits
+    from pipeline.run.cores import default_workers
+    from pipeline.run.executors import THREAD_VARS, worker_thread_limits
 
     share = str(max(1, default_workers() // 2))
     with LocalExecutor(workers=2) as pool:

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from pipeline import flagtext
-from pipeline.score.flags import FLAGS, make_flag
+from pipeline.score.explain import card_words
+from pipeline.score.flag_codes import FLAGS, make_flag
 from pipeline.types import Flag, ScoreCard
 
 EXACT_COPY = {"photo": "b.jpg", "role": "before", "other_entry": "e9", "other_photo": "o.jpg", "other_role": "before",
@@ -99,7 +100,8 @@ def test_stored_flags_hold_facts_not_words_and_words_follow_the_text_table(monke
     monkeypatch.setitem(flagtext.TEXT, "LITTER_REMAINS", lambda p: (f"{p['remaining'] + p['new']} items left", "x"))
     again = ScoreCard.from_dict(json.loads(stored))
     assert again.flags[0].message == "3 items left"
-    assert "Also: 3 items left" in again.explanation and again.explanation.startswith("Score 40/100.")
+    en, _ = card_words(again)
+    assert "Also: 3 items left" in en and en.startswith("Score 40/100.")
 
 
 def test_words_stored_by_an_older_version_are_kept():

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.report import build_report, views
-from pipeline.score.flags import make_flag
+from pipeline.score.flag_codes import make_flag
 from pipeline.types import LitterChange, Problem, ScoreCard
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace, queries
 from wsfactory import MODEL_ID, make_workspace
 
 COMPONENTS = {"removed": 0.5, "amount": 0.6, "evidence": 0.6875, "evidence_match": 1.0, "evidence_quality": 1.0,
@@ -25,7 +25,7 @@ def site(tmp_path_factory) -> tuple[Path, str, dict[str, str]]:
     ids = make_workspace(root, 3, seed=8, thumb_side=96)
     entry = ids[1]
     with Workspace(root) as ws:
-        cfg_hash = ws.conn.execute("SELECT config_hash FROM runs ORDER BY run_id LIMIT 1").fetchone()[0]
+        cfg_hash = queries.first_run_config_hash(ws)
         dups = [make_flag("DUPLICATE_PHOTO", (f"before/{n}.jpg",), photo=f"before/{n}.jpg", role="before",
                           other_entry=ids[0], other_photo=f"after/{n}.jpg", other_role="after", kind=kind,
                           hash_name="phash", distance=d, other_first=True)
@@ -34,7 +34,7 @@ def site(tmp_path_factory) -> tuple[Path, str, dict[str, str]]:
         ws.put_entry_result(entry, "score", "words", card.to_dict())
         sub = ws.submission(entry)
         import dataclasses
-        ws.put_submission(dataclasses.replace(sub, problems=(Problem("ENTRY_JSON_INVALID", "entry.json unreadable",
+        ws.put_submission(dataclasses.replace(sub, problems=(Problem.worded("ENTRY_JSON_INVALID", "entry.json unreadable",
                                                                      f"{entry}/entry.json"),)), "synthetic")
         before_sha = next(p.sha256 for p in ws.entry_photos(entry) if p.role == "before")
         after_sha = next(p.sha256 for p in ws.entry_photos(entry) if p.role == "after")

@@ -9,9 +9,10 @@ from pathlib import Path
 import time
 import pytest
 
-from pipeline import export, runguard, runner
+from pipeline import export
+from pipeline.run import runguard, runner
 from pipeline.cli import main
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace, queries
 
 ENTRIES = ("01-full-cleanup", "04-shared-photo-a", "05-shared-photo-b", "09-corrupt-file")
 
@@ -64,7 +65,7 @@ def test_disk_full_stops_at_first_failed_write_and_rerun_resumes(small_batch, cl
     assert "is full (" in lines[0] and "bytes free" in lines[0] and "free space and rerun to resume" in lines[0]
     assert "Traceback" not in err
     with Workspace(ws) as w:
-        assert w.conn.execute("SELECT status FROM runs").fetchall()[0][0] == "failed"
+        assert queries.run_statuses(w)[0] == "failed"
     monkeypatch.undo()
     assert main(["run", str(small_batch), "--workspace", str(ws), "--quiet"]) == 0
     with Workspace(ws) as w:
@@ -104,7 +105,7 @@ def test_second_run_refuses_or_waits(small_batch, clean_export, tmp_path, capsys
         err = capsys.readouterr().err
         assert "another run is using workspace" in err and "pid " in err and "--no-wait" in err
         with Workspace(ws) as w:
-            assert w.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0  # nothing was done
+            assert queries.run_statuses(w) == []  # nothing was done
         threading.Timer(1.0, release.set).start()
         t0 = time.monotonic()
         assert main(["run", str(small_batch), "--workspace", str(ws), "--quiet"]) == 0
@@ -230,7 +231,7 @@ def test_dedup_text_output_counts_and_paths(tmp_path, capsys):
 
 def test_demo_checks_each_story(sample, capsys):
     from pipeline.commands import _print_story
-    from pipeline.demo_checks import check_stories
+    from pipeline.demo.checks import check_stories
 
     def record(e, score):
         codes = sample.expected_flags[e] | sample.expected_with_detector[e]

@@ -19,11 +19,12 @@ from PIL import ExifTags, Image
 from pipeline.config import Config
 from pipeline.dedup.order import Arrival, Precedence, precedence
 from pipeline.ingest import ingest
-from pipeline.runner import run_batch
+from pipeline.run.runner import run_batch
 from pipeline.score.card import with_copy_notes
-from pipeline.score.flags import make_flag
+from pipeline.score.explain import card_words
+from pipeline.score.flag_codes import make_flag
 from pipeline.types import ScoreCard
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
 
 DUP, COPIED = "DUPLICATE_PHOTO", "PHOTO_COPIED_BY_LATER"
 
@@ -84,8 +85,8 @@ def test_copy_notes_change_no_score():
     out = with_copy_notes(card, [dup, new])
     assert [f.code for f in out.flags] == ["LITTER_REMAINS", COPIED]  # the high flag is not taken over
     assert out.flags[1].params["later_entry"] == "E9"
-    assert (out.score, out.status, out.components, out.explanation) == (61.5, "scored", card.components,
-                                                                         card.explanation)
+    assert (out.score, out.status, out.components, card_words(out)) == (61.5, "scored", card.components,
+                                                                         card_words(card))
 
 
 # ------------------------------------------------------------------------------------- end to end

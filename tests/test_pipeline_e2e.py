@@ -11,9 +11,9 @@ import pytest
 
 from pipeline import export
 from pipeline.config import Config
-from pipeline.runner import run_batch
+from pipeline.run.runner import run_batch
 from pipeline.demo import make_sample
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace, matches, queries
 from runkill import kill_mid_run, wait_gone
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,11 +73,10 @@ def test_rerun_decodes_nothing_and_exports_the_same(sample, sample_ws):
         again = run_batch(sample.root, ws, Config(), quiet=True)
         assert again.photos_decoded == 0
         assert again.photos_matched == 0  # every photo was matched against the index once, in the first run
-        photos = ws.conn.execute("SELECT COUNT(DISTINCT sha256) FROM entry_photos "
-                                 "WHERE sha256 IS NOT NULL AND error_json IS NULL").fetchone()[0]
-        assert ws.conn.execute("SELECT COUNT(*) FROM dedup_queried").fetchone()[0] == photos
+        photos = ws.photo_counts()["distinct_photos"]  # distinct usable photos
+        assert matches.queried_count(ws) == photos
         assert list(export.records(ws)) == records
-        assert ws.conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == len(records)
+        assert queries.table_counts(ws).entries == len(records)
 
 
 def _cli(*args, env=None, **kw):
@@ -104,7 +103,7 @@ def test_sigkill_mid_run_then_rerun_gives_identical_export(sample, sample_ws, tm
     assert kids, "the pool had no workers"
     assert not wait_gone(kids), "worker processes of the killed run are left"
     with Workspace(ws) as w:
-        assert w.conn.execute("SELECT COUNT(*) FROM entry_results WHERE stage='score'").fetchone()[0] < len(records)
+        assert queries.table_counts(w).entry_results.get("score", 0) < len(records)
     r = _cli("run", str(sample.root), "--workspace", str(ws), "--workers", "2", "--quiet", env=env)
     assert r.returncode == 0, r.stderr
     assert not log.exists() or log.read_text() == "", log.read_text()
@@ -113,10 +112,9 @@ def test_sigkill_mid_run_then_rerun_gives_identical_export(sample, sample_ws, tm
     got = [json.loads(line) for line in out.stdout.splitlines()]
     assert got == json.loads(json.dumps(records))
     with Workspace(ws) as w:
-        for table, key in (("entries", "entry_id"), ("photos", "sha256")):
-            dup = w.conn.execute(f"SELECT {key}, COUNT(*) c FROM {table} GROUP BY {key} HAVING c > 1").fetchall()
-            assert not dup
-        assert w.conn.execute("SELECT COUNT(*) FROM runs WHERE status='finished'").fetchone()[0] == 1
+        dup = queries.duplicate_keys(w)
+        assert dup["entries"] == 0 and dup["photos"] == 0, dup
+        assert queries.run_statuses(w).count("finished") == 1
 
 
 def test_hostile_batch_runs_to_the_end(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.report import build_report, views
 from pipeline.types import Problem
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
 from wsfactory import make_workspace
 
 HOSTILE = '<img src=x onerror=alert(1)>=cmd|" /C calc"!A0.csv'
@@ -33,7 +33,7 @@ def ws_path(tmp_path) -> Path:
             {"code": "UNEXPECTED_FILE", "message": "stray file notes.txt", "path": "notes.txt"},
             {"code": "MANIFEST_ROW_INVALID", "message": "row 7 has no entry_id", "path": HOSTILE}]})
         sub = ws.submission(ids[2])
-        ws.put_submission(dataclasses.replace(sub, problems=(Problem("ENTRY_JSON_INVALID", "entry.json unreadable",
+        ws.put_submission(dataclasses.replace(sub, problems=(Problem.worded("ENTRY_JSON_INVALID", "entry.json unreadable",
                                                                      f"{ids[2]}/entry.json"),)), "synthetic")
     return root
 

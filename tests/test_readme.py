@@ -14,7 +14,7 @@ def test_generated_tables_are_up_to_date():
 
 
 def test_every_flag_code_is_documented_once():
-    from pipeline.score.flags import FLAGS
+    from pipeline.score.flag_codes import FLAGS
 
     text = (REPO / "README.md").read_text(encoding="utf-8")
     for code in FLAGS:
@@ -33,7 +33,7 @@ def test_two_setup_commands_exist_in_makefile():
 
 def test_output_table_lists_every_export_field(tmp_path):
     from pipeline import export
-    from pipeline.workspace import Workspace
+    from pipeline.store import Workspace
     from wsfactory import make_workspace
 
     make_workspace(tmp_path / "ws", 2, seed=3, thumbs=False)

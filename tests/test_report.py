@@ -10,7 +10,7 @@ import pytest
 from pipeline.report import build_report, views
 from pipeline.report.site import MARKER, ReportError
 from pipeline.types import SceneMatch
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace, matches
 from wsfactory import HOSTILE_ENTRY_ID, HOSTILE_PARTICIPANT, make_workspace
 
 
@@ -165,16 +165,14 @@ def test_participant_shown_verbatim(ws_path):
 
 
 def test_near_duplicates_from_the_dedup_stage_are_shown_on_both_entries(tmp_path):
-    import pipeline.dedup.store  # noqa: F401  (its tables)
     from pipeline.types import DuplicateMatch
     ids = make_workspace(tmp_path / "ws", 4, seed=9, thumb_side=64)
     with Workspace(tmp_path / "ws") as ws:
         a = ws.entry_photos(ids[0])[0].sha256
         b = ws.entry_photos(ids[1])[1].sha256
         m = DuplicateMatch(b, a, "mirrored_rotated", 3, "phash", "other")
-        # as the dedup stage records it: the match (pipeline.dedup.store) and the later entry's result
-        ws.conn.execute("INSERT INTO dedup_matches(key, photo, other, kind, distance, hash_name, difference) "
-                        "VALUES ('k', ?, ?, 'mirrored_rotated', 3, 'phash', 0.01)", (b, a))
+        # as the dedup stage records it: the match (pipeline.store.matches) and the later entry's result
+        matches.put_matches(ws, "k", [b], [matches.StoredMatch(b, a, "mirrored_rotated", 3, "phash", 0.01)])
         ws.put_entry_result(ids[1], "dedup", "k", {"entry_id": ids[1], "matches": [m.to_dict()], "flags": []})
         assert "mirrored_rotated" not in {d.kind for d in views.entry_view(ws, ids[2]).duplicates}  # not involved
         later = views.entry_view(ws, ids[1])

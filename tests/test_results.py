@@ -17,11 +17,11 @@ import pytest
 from pipeline import export, ranking
 from pipeline.cli import main
 from pipeline.config import Config
-from pipeline.review import auth, store
+from pipeline.review import auth, decisions
 from pipeline.review.app import create_app
-from pipeline.runner import run_batch
+from pipeline.run.runner import run_batch
 from pipeline.types import Review
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
 
 PASSWORD = "correct horse battery"
 
@@ -31,7 +31,7 @@ def sample_ws(sample, tmp_path_factory):
     root = tmp_path_factory.mktemp("ws") / "ws"
     with Workspace(root) as ws:
         run_batch(sample.root, ws, Config(), quiet=True)
-        store.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
+        decisions.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
     return root
 
 
@@ -209,7 +209,7 @@ def test_csv_flags_column_holds_the_jsonl_flags(ws_path):
 
 def test_csv_guards_formulas_in_decisions(ws_path):
     with Workspace(ws_path) as ws:
-        store.decide(ws, "01-full-cleanup", "ann", "disqualify", None, "=HYPERLINK(\"http://x\")", 0)
+        decisions.decide(ws, "01-full-cleanup", "ann", "disqualify", None, "=HYPERLINK(\"http://x\")", 0)
         text = export.to_csv(ws)
     row = next(r for r in csv.DictReader(io.StringIO(text)) if r["entry_id"] == "01-full-cleanup")
     assert row["review_reason"].startswith("'=")

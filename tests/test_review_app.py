@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.review import auth, store
+from pipeline.review import auth, decisions
 from pipeline.review.app import create_app
 from pipeline.review.corrections_export import corrected_labels, export_corrections
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
+from pipeline.store import reviews as review_rows
 from wsfactory import HOSTILE_PARTICIPANT, make_workspace
 
 PASSWORD = "correct horse battery"
@@ -26,8 +27,8 @@ def ws_template(tmp_path_factory):
     make_workspace(root, 12, seed=5, hostile=True, thumb_side=120)
     with Workspace(root) as ws:
         h = auth.hash_password(PASSWORD)
-        store.add_user(ws, "ann", "judge", h)
-        store.add_user(ws, "bao", "judge", h)
+        decisions.add_user(ws, "ann", "judge", h)
+        decisions.add_user(ws, "bao", "judge", h)
     return root
 
 
@@ -91,7 +92,7 @@ def test_post_without_valid_csrf_is_refused(ws_path):
     assert c.post("/entry/decide", data=data).status_code == 400
     assert c.post("/entry/decide", data={**data, "csrf_token": "x" + tok}).status_code == 400
     with Workspace(ws_path) as ws:
-        assert store.entry_reviews(ws, "E05-00001") == []
+        assert review_rows.entry_reviews(ws, "E05-00001") == []
     assert c.post("/entry/decide", data={**data, "csrf_token": tok}).status_code == 302
 
 
@@ -143,7 +144,7 @@ def test_second_judge_is_told_and_shown_the_first_decision(ws_path):
     assert "Another judge decided" in r2.text and "half the litter left" in r2.text and "ann" in r2.text
     assert 'name="base_version" value="1"' in r2.text  # the form now carries the new version
     with Workspace(ws_path) as ws:
-        reviews = store.entry_reviews(ws, eid)
+        reviews = review_rows.entry_reviews(ws, eid)
     assert [(r.judge, r.version, r.score_override) for r in reviews] == [("ann", 1, 12.5)]
 
 
@@ -154,7 +155,7 @@ def test_concurrent_decisions_store_exactly_one(ws_path):
     def judge(i: int) -> None:
         with Workspace(ws_path) as ws:
             barrier.wait()
-            results.append(store.decide(ws, "E05-00004", f"j{i}", "accept", None, "", base_version=0))
+            results.append(decisions.decide(ws, "E05-00004", f"j{i}", "accept", None, "", base_version=0))
 
     threads = [threading.Thread(target=judge, args=(i,)) for i in range(8)]
     for t in threads:
@@ -265,7 +266,7 @@ def test_export_uses_original_photo_when_reachable(ws_path, tmp_path):
         ws.put_submission(Submission("ORIG", photos=(PhotoRef("ORIG", "before", tmp_path / "batch" / "b.jpg", "b.jpg"),)), "b")
         ws.put_photo(PhotoMeta(sha, len(data), "JPEG", 64, 48), "ORIG", "b.jpg")
         ws.set_entry_photo("ORIG", "b.jpg", sha, None)
-        store.replace_corrections(ws, sha, "m@1", "ann", [], [(1, 2, 30, 40)], (64, 48))
+        decisions.replace_corrections(ws, sha, "m@1", "ann", [], [(1, 2, 30, 40)], (64, 48))
         s = export_corrections(ws, tmp_path / "ds", images="original")
         assert (s.images, s.originals) == (1, 1)
         (tmp_path / "batch" / "b.jpg").write_bytes(b"changed")
@@ -279,7 +280,7 @@ def test_users_add_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
     assert main(["users", "add", "chi", "--role", "admin", "--workspace", str(tmp_path / "w")]) == 0
     with Workspace(tmp_path / "w") as ws:
-        u = store.get_user(ws, "chi")
+        u = review_rows.get_user(ws, "chi")
     assert u.role == "admin" and u.password_hash.startswith("$argon2id$")
     assert auth.verify_password(u.password_hash, "a long password")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
@@ -317,8 +318,8 @@ def test_entry_page_links_to_the_next_unreviewed_entry(ws_path):
     ("accept", 50, ""), ("disqualify", None, ""), ("delete", None, "x"), ("accept", None, "x" * 2001),
 ])
 def test_malformed_decisions_are_refused(decision, score, reason):
-    with pytest.raises(store.ReviewError):
-        store.validate_decision(decision, score, reason)
+    with pytest.raises(decisions.ReviewError):
+        decisions.validate_decision(decision, score, reason)
 
 
 def test_override_out_of_range_through_the_form_is_refused(ws_path):
@@ -333,7 +334,7 @@ def test_override_out_of_range_through_the_form_is_refused(ws_path):
                                       "reason": "", "csrf_token": tok})
     assert r.status_code == 404
     with Workspace(ws_path) as ws:
-        assert store.audit_log(ws)[1] == 0
+        assert review_rows.audit_log(ws)[1] == 0
 
 
 def test_repeated_failed_sign_ins_lock_the_name_then_expire(ws_path):
@@ -439,7 +440,7 @@ def test_users_list_passwd_remove(ws_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("a brand new password\n"))
     assert main(["users", "passwd", "ann", "--workspace", ws]) == 0
     with Workspace(ws_path) as w:
-        h = store.get_user(w, "ann").password_hash
+        h = review_rows.get_user(w, "ann").password_hash
     assert auth.verify_password(h, "a brand new password") and not auth.verify_password(h, PASSWORD)
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "passwd", "bao", "--workspace", ws]) == 2

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.config import Config, ScoreConfig
 from pipeline.score import FLAGS, PhotoInfo, ScoreInputs, flag_table_markdown, haversine_m, score_entry
+from pipeline.score.explain import card_words
 from pipeline.types import (Flag, LitterChange, Location, PhotoMeta, PhotoRef, Problem, Reported, SceneMatch,
                             ScoreCard, Submission)
 from pipeline.verify import EntryVerification, PhotoQuality, VerifiedPair
@@ -68,13 +69,15 @@ def test_clean_entry_scores_without_flags_and_records_config_and_model():
 
 def test_explanations_in_both_languages():
     card = score_entry(make_inputs())
-    assert "3 of 4 litter items removed" in card.explanation
-    assert "212 matching points" in card.explanation
-    assert "Đã dọn 3 trên 4 vật rác" in card.explanation_vi
-    assert "ảnh sau khớp với ảnh trước (212 điểm trùng khớp)" in card.explanation_vi
-    bad = score_entry(make_inputs(same_place=False))
-    assert bad.explanation and bad.explanation_vi and bad.explanation != bad.explanation_vi
-    assert "Giám khảo cần kiểm tra" in bad.explanation_vi
+    en, vi = card_words(card)
+    assert "3 of 4 litter items removed" in en
+    assert "212 matching points" in en
+    assert "Đã dọn 3 trên 4 vật rác" in vi
+    assert "ảnh sau khớp với ảnh trước (212 điểm trùng khớp)" in vi
+    bad_en, bad_vi = card_words(score_entry(make_inputs(same_place=False)))
+    assert bad_en and bad_vi and bad_en != bad_vi
+    assert "Giám khảo cần kiểm tra" in bad_vi
+    assert card.explanation == "" and card_words(ScoreCard.from_dict(card.to_dict())) == (en, vi)  # rendered at the edge
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -95,14 +98,15 @@ def test_more_litter_before_scores_higher_when_all_removed():
 
 
 def test_missing_photos_is_an_error_without_score():
-    card = score_entry(make_inputs(problems={A: Problem("PHOTO_TRUNCATED", "file is truncated", A)}))
+    card = score_entry(make_inputs(problems={A: Problem.worded("PHOTO_TRUNCATED", "file is truncated", A)}))
     assert card.score is None and card.status == "error"
     assert {"MISSING_PHOTOS", "PHOTO_ERROR"} <= codes(card)
-    assert card.explanation.startswith("Not scored") and card.explanation_vi.startswith("Không chấm điểm")
+    en, vi = card_words(card)
+    assert en.startswith("Not scored") and vi.startswith("Không chấm điểm")
 
 
 def test_photo_error_names_the_photo_and_the_entry_is_scored_from_the_rest():
-    extra = {"e1/after/x.jpg": PhotoInfo("after", None, Problem("PHOTO_UNREADABLE", "not an image", "e1/after/x.jpg"))}
+    extra = {"e1/after/x.jpg": PhotoInfo("after", None, Problem.worded("PHOTO_UNREADABLE", "not an image", "e1/after/x.jpg"))}
     card = score_entry(make_inputs(extra_photos=extra))
     err = [f for f in card.flags if f.code == "PHOTO_ERROR"]
     assert len(err) == 1 and err[0].severity == "medium" and "x.jpg" in err[0].message and "not an image" in err[0].message

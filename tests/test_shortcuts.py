@@ -10,9 +10,9 @@ from urllib.parse import unquote_plus
 import pytest
 
 from pipeline.report import views
-from pipeline.review import auth, store
+from pipeline.review import auth, decisions
 from pipeline.review.app import create_app
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
 from wsfactory import make_workspace
 
 PASSWORD = "correct horse battery"
@@ -23,7 +23,7 @@ JS = Path(__file__).resolve().parents[1] / "pipeline" / "report" / "static" / "r
 def client(tmp_path):
     make_workspace(tmp_path / "ws", 9, seed=12, thumbs=False)
     with Workspace(tmp_path / "ws") as ws:
-        store.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
+        decisions.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
         rows = views.ranking_rows(ws)
     c = create_app(tmp_path / "ws").test_client()
     tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)

@@ -15,10 +15,10 @@ import pytest
 from pipeline import export, ranking
 from pipeline.cli import main
 from pipeline.report import build_report, views
-from pipeline.review import auth, store
+from pipeline.review import auth, decisions
 from pipeline.review.app import create_app
 from pipeline.types import Review
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
 from wsfactory import make_workspace
 
 PASSWORD = "correct horse battery"
@@ -29,7 +29,7 @@ def ws_template(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiers") / "ws"
     make_workspace(root, 23, seed=4, thumb_side=64)  # every 7th a copy (needs review), every 11th an error
     with Workspace(root) as ws:
-        store.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
+        decisions.add_user(ws, "ann", "judge", auth.hash_password(PASSWORD))
     return root
 
 
@@ -93,7 +93,7 @@ def test_export_and_status_say_the_results_are_provisional_until_no_entry_waits(
 
     with Workspace(ws_path) as ws:  # judges decide every waiting entry: the results are final
         for e in waiting:
-            store.decide(ws, e, "ann", "disqualify", None, "checked", 0)
+            decisions.decide(ws, e, "ann", "disqualify", None, "checked", 0)
     assert main(["export", "--workspace", str(ws_path), "--out", str(tmp_path / "r.jsonl")]) == 0
     assert capsys.readouterr().err == ""
     assert main(["status", "--workspace", str(ws_path)]) == 0

@@ -20,7 +20,7 @@ from pathlib import Path
 from pipeline.config import Config
 from pipeline.types import (Detections, Flag, LitterChange, Location, PhotoMeta, PhotoRef, Problem, Reported,
                             SceneMatch, ScoreCard, Submission)
-from pipeline.workspace import Workspace
+from pipeline.store import Workspace
 
 FULL_W, FULL_H = 4000, 3000  # full-size photo in pixels
 MODEL_ID = "synthetic-yolo@000000000000"
@@ -64,7 +64,7 @@ def make_workspace(root: str | Path, n_entries: int, seed: int = 0, *, hostile: 
     in arrival order."""
     rng = random.Random(seed)
     ws = Workspace(root)
-    ws.conn.execute("PRAGMA synchronous=OFF")  # test data: speed over durability
+    ws.relax_durability()  # test data: speed over durability
     try:
         cfg = Config()
         ws.start_run("synthetic", json.dumps(cfg.to_dict(), sort_keys=True), cfg.hash)
@@ -120,7 +120,7 @@ def make_workspace(root: str | Path, n_entries: int, seed: int = 0, *, hostile: 
             after_sha = None if broken_after else _sha(seed, entry_id, "after")
             if after_sha is None:
                 ws.set_entry_photo(entry_id, after_rel, None,
-                                   Problem("PHOTO_TRUNCATED", "the file ends before the image data does", after_rel))
+                                   Problem.worded("PHOTO_TRUNCATED", "the file ends before the image data does", after_rel))
             else:
                 ws.put_photo(PhotoMeta(after_sha, 2_800_000, "JPEG", FULL_W, FULL_H, "2026-06-01T10:05:00",
                                        camera_make="Samsung", camera_model="SM-A525F"), entry_id, after_rel)

@@ -156,7 +156,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     scanned = scan(files, cfg)
     ws = None
     if args.workspace:
-        from ..workspace import Workspace, WorkspaceError
+        from ..store import Workspace, WorkspaceError
 
         try:
             ws = Workspace(args.workspace, create=False)

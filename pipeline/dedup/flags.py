@@ -1,12 +1,13 @@
 """Flags of one entry from the reused-photo matches: DUPLICATE_PHOTO, PHOTO_COPIED_BY_LATER,
 SAME_SPOT_PHOTO and UNCHANGED_AFTER.
 
-The runner, after every photo of the batch was hashed, indexed and matched::
+The runner, after every photo of the batch was hashed, indexed and matched (pipeline.dedup.query)::
 
-    result = dedup_result(gather(ws, entry_id, cfg.dedup), cfg.dedup)   # read the facts; pure
-    store_result(ws, result, cfg.dedup)                                  # entry result "dedup" (the writer)
+    facts = gather(ws, entry_id, cfg.dedup)       # plan: read the facts (reads only)
+    result = dedup_result(facts, cfg.dedup)       # execute: pure
+    store_result(ws, result, cfg.dedup)           # commit: entry result "dedup" (the writer)
 
-(:func:`duplicate_flags` does the three). The flags carry facts (entry, photos, kind, distance, which came
+The flags carry facts (entry, photos, kind, distance, which came
 first and why); their words are rendered where they are shown (:mod:`pipeline.flagtext`).
 
 A photo of this entry that is a copy (any kind) of a photo used by ANOTHER entry of the workspace (this
@@ -35,13 +36,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import DedupConfig
-from ..keys import short_hash
-from ..score.flags import make_flag
+from ..digests import short_hash
+from ..score.flag_codes import make_flag
 from ..types import DuplicateMatch, Flag
-from ..workspace import Workspace
+from ..store import Workspace
 from .hashing import STAGE_VERSION
 from .order import Arrival, Precedence, precedence
-from .store import stored_matches
+from .query import stored_matches
 
 DUPLICATE_PHOTO = "DUPLICATE_PHOTO"
 PHOTO_COPIED_BY_LATER = "PHOTO_COPIED_BY_LATER"
@@ -120,15 +121,16 @@ class DedupFacts:
 
 
 def entry_matches(ws: Workspace, entry_id: str, cfg: DedupConfig) -> tuple[list[DuplicateMatch], dict]:
-    """Matches of the entry's photos against the whole workspace index (stored by
-    :mod:`pipeline.dedup.store`; photos not yet queried are queried now), and the signature differences."""
+    """Matches of the entry's photos against the whole workspace index as :mod:`pipeline.dedup.query` stored
+    them, and the signature differences (reads only: photos not yet queried have none)."""
     shas = [p.sha256 for p in ws.entry_photos(entry_id) if p.sha256]
     uses = {s: len(ws.entries_with_photo(s)) for s in dict.fromkeys(shas)}
     return stored_matches(ws, shas, cfg, uses)
 
 
 def gather(ws: Workspace, entry_id: str, cfg: DedupConfig) -> DedupFacts:
-    """The facts of one entry's dedup flags, from the workspace (reads only, once the batch is matched)."""
+    """The facts of one entry's dedup flags, from the workspace (reads only; the entry's photos must have
+    been queried first: :func:`pipeline.dedup.query.query_new`)."""
     matches, diffs = entry_matches(ws, entry_id, cfg)
     mine: dict[str, list[PhotoUse]] = {}
     for u in ws.entry_photos(entry_id):
@@ -206,23 +208,18 @@ def dedup_result(facts: DedupFacts, cfg: DedupConfig) -> DedupResult:
 
 def store_result(ws: Workspace, result: DedupResult, cfg: DedupConfig) -> None:
     """Store an entry's dedup result (entry result ``"dedup"``) for reports and exports."""
-    ws.put_entry_result(result.entry_id, STAGE, _input_key(list(result.matches), cfg), result.to_dict())
+    ws.put_entry_result(result.entry_id, STAGE, result_key(result, cfg), result.to_dict())
 
 
-def duplicate_flags(ws: Workspace, entry_id: str, cfg: DedupConfig) -> list[Flag]:
-    """:func:`gather`, :func:`dedup_result` and :func:`store_result` of one entry: its flags."""
-    result = dedup_result(gather(ws, entry_id, cfg), cfg)
-    store_result(ws, result, cfg)
-    return list(result.flags)
-
-
-def _input_key(matches: list[DuplicateMatch], cfg: DedupConfig) -> str:
+def result_key(result: DedupResult, cfg: DedupConfig) -> str:
+    """The input key of an entry's stored dedup result: the hash version, ``[dedup]`` and its matches."""
+    matches = list(result.matches)
     blob = json.dumps({"v": STAGE_VERSION, "cfg": cfg.__dict__, "m": sorted(json.dumps(x.to_dict(), sort_keys=True)
                                                                               for x in matches)}, sort_keys=True)
     return short_hash(blob)
 
 
 def stored_result(ws: Workspace, entry_id: str) -> DedupResult | None:
-    """The dedup result last stored for an entry by :func:`duplicate_flags`, or None."""
+    """The dedup result last stored for an entry by :func:`store_result`, or None."""
     d = ws.get_entry_result(entry_id, STAGE)
     return DedupResult.from_dict(d) if d else None

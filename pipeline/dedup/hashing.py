@@ -23,7 +23,7 @@ Hashes (bit order: row-major over the hash grid, first bit is the most significa
   by querying the index with the variants of the new photo against variant 0 of stored photos.
 - ``crop_phashes``: pHashes of ``CROP_WINDOWS`` sub-windows of the photo, for crops (see ``CROP_WINDOWS``).
 - ``thumb``: a ``THUMB_SIDE`` x ``THUMB_SIDE`` grey signature (aspect ratio squashed), used to verify a
-  hash match pixel by pixel (see ``pipeline.dedup.verify``): hashes alone cannot tell a re-encoded copy
+  hash match pixel by pixel (see ``pipeline.dedup.pixel_check``): hashes alone cannot tell a re-encoded copy
   from a second frame of a fixed camera, or a before photo from its after photo.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ import scipy.fftpack
 from PIL import Image
 
 from ..config import DedupConfig
-from ..keys import digest
+from ..digests import digest
 from ..types import PhotoHashes
 from .frame import photo_box
 

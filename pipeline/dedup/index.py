@@ -1,7 +1,6 @@
 """The workspace's hash index: every photo the workspace has ever hashed, all batches, all rounds.
 
-Persistent part: table ``dedup_hashes`` (one row per photo sha256; hashes as big-endian BLOBs so that
-``sqlite3`` shows them and unsigned 64-bit values survive). In-memory part: :class:`HashIndex`, plain
+Persistent part: tables ``dedup_hashes`` and ``dedup_reuse`` (:mod:`pipeline.store.hash_index`). In-memory part: :class:`HashIndex`, plain
 arrays (and the grey signatures) loaded from the table in one SELECT by :func:`load_index` (rebuilt when the
 table has grown; ~1-3 s for a million photos, see scripts/bench_dedup.py), plus exact multi-index-hashing
 radius search (:mod:`pipeline.dedup.mih`) over pHash, PDQ and the crop windows, built on first use. The
@@ -10,62 +9,27 @@ index holds no database handle: it pickles, so matching can run in other process
 """
 from __future__ import annotations
 
-import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..types import PhotoHashes
-from ..workspace import Workspace, register_schema
+from ..store import hash_index as stored
+from ..store.workspace import Workspace
 from .hashing import CROP_WINDOWS, PART_BOXES, ROT_ANGLES, STAGE_VERSION, THUMB_SIDE, DedupHashes
 from .confirm import ViewFeatures, view_features
 from .hashing import decode_view
 from .mih import MultiIndex
-from .verify import dihedral
+from .pixel_check import dihedral
 
 VIEW_CACHE = 2048  # views whose local features are kept in memory (~100 KB each)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dedup_hashes (
-    sha256 TEXT PRIMARY KEY,
-    stage_version TEXT NOT NULL,
-    phash BLOB NOT NULL,          -- 8 bytes, big-endian
-    dhash BLOB NOT NULL,          -- 8 bytes
-    pdq BLOB,                     -- 32 bytes, NULL when not computed
-    pdq_quality INTEGER,          -- 0-100
-    phash_variants BLOB,          -- 8 x 8 bytes, hashing.VARIANT_NAMES order
-    pdq_variants BLOB,            -- 8 x 32 bytes
-    crop_phashes BLOB,            -- len(CROP_WINDOWS) x 8 bytes
-    thumb BLOB                    -- THUMB_SIDE^2 bytes of grey signature
-);
-"""
-register_schema(SCHEMA)
-
-#: the hashes and views for reused photos (issue 13), one row per photo hashed with them; a separate table
-#: so that workspaces made before them need no migration (their photos simply have no row)
-REUSE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS dedup_reuse (
-    sha256 TEXT PRIMARY KEY,
-    inner_box TEXT,               -- "x0 y0 x1 y1" fractions, NULL when the whole image is the photo
-    inner_phashes BLOB,           -- 0 or 1 x 8 bytes
-    rot_phashes BLOB,             -- len(ROT_ANGLES) x 8 bytes
-    part_phashes BLOB,            -- len(PART_BOXES) x 8 bytes
-    view BLOB,                    -- grey JPEG, VIEW_SIDE px
-    inner_view BLOB               -- grey JPEG of the inner photo
-);
-"""
-register_schema(REUSE_SCHEMA)
 
 N_WINDOWS = len(CROP_WINDOWS)
 #: slots of the "alt" index (reuse hashes of every photo): the inner photo, the rotations, the parts
 ALT_INNER = 0
 ALT_ROT = tuple(range(1, 1 + len(ROT_ANGLES)))
 ALT_PART = tuple(range(1 + len(ROT_ANGLES), 1 + len(ROT_ANGLES) + len(PART_BOXES)))
-
-
-def _u64(v: int) -> bytes:
-    return int(v).to_bytes(8, "big")
 
 
 def _ints(blob: bytes | None) -> tuple[int, ...]:
@@ -87,35 +51,16 @@ def add(ws: Workspace, hashes: PhotoHashes) -> None:
     a plain :class:`PhotoHashes` (e.g. rebuilt with ``PhotoHashes.from_dict`` from a cached result) only
     fills a missing row and never overwrites a complete one.
     """
-    crops = getattr(hashes, "crop_phashes", ())
-    thumb = getattr(hashes, "thumb", b"")
-    verb = "INSERT OR REPLACE" if crops and thumb else "INSERT OR IGNORE"
-    with ws.transaction() as c:
-        c.execute(
-            f"{verb} INTO dedup_hashes(sha256, stage_version, phash, dhash, pdq, pdq_quality, "
-            "phash_variants, pdq_variants, crop_phashes, thumb) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (hashes.sha256, STAGE_VERSION, _u64(hashes.phash), _u64(hashes.dhash), hashes.pdq,
-             hashes.pdq_quality, b"".join(_u64(v) for v in hashes.phash_variants),
-             b"".join(hashes.pdq_variants), b"".join(_u64(v) for v in crops), thumb or None))
-        if getattr(hashes, "view", b""):
-            c.execute("INSERT OR REPLACE INTO dedup_reuse(sha256, inner_box, inner_phashes, rot_phashes, "
-                      "part_phashes, view, inner_view) VALUES (?,?,?,?,?,?,?)",
-                      (hashes.sha256, " ".join(str(v) for v in hashes.inner_box) or None,
-                       b"".join(_u64(v) for v in hashes.inner_phashes),
-                       b"".join(_u64(v) for v in hashes.rot_phashes), b"".join(_u64(v) for v in hashes.part_phashes),
-                       hashes.view, hashes.inner_view or None))
+    stored.put_hashes(ws, hashes, STAGE_VERSION)
 
 
 def get(ws: Workspace, sha256: str) -> DedupHashes | None:
     """A photo's stored hashes, or None when it was never indexed."""
-    row = ws.conn.execute("SELECT d.sha256, d.phash, d.dhash, d.pdq, d.pdq_quality, d.phash_variants, "
-                          "d.pdq_variants, d.crop_phashes, d.thumb, r.inner_box, r.inner_phashes, r.rot_phashes, "
-                          "r.part_phashes, r.view, r.inner_view FROM dedup_hashes d "
-                          "LEFT JOIN dedup_reuse r ON r.sha256 = d.sha256 WHERE d.sha256=?", (sha256,)).fetchone()
+    row = stored.hash_row(ws, sha256)
     return _row_to_hashes(row) if row else None
 
 
-def _row_to_hashes(r: sqlite3.Row | tuple) -> DedupHashes:
+def _row_to_hashes(r: tuple) -> DedupHashes:
     return DedupHashes(sha256=r[0], phash=int.from_bytes(r[1], "big"), dhash=int.from_bytes(r[2], "big"),
                        pdq=r[3], pdq_quality=r[4], phash_variants=_ints(r[5]), pdq_variants=_bytes32(r[6]),
                        crop_phashes=_ints(r[7]), thumb=r[8] or b"",
@@ -136,7 +81,8 @@ def alt_codes(h: PhotoHashes) -> list[tuple[int, int]]:
 
 
 def count(ws: Workspace) -> int:
-    return int(ws.conn.execute("SELECT COUNT(*) FROM dedup_hashes").fetchone()[0])
+    """Photos in the workspace index."""
+    return stored.count_hashes(ws)
 
 
 @dataclass
@@ -219,10 +165,7 @@ class HashIndex:
     def from_workspace(cls, ws: Workspace) -> "HashIndex":
         """Load every row of ``dedup_hashes``, signatures included; arrival order from photos.seq (rows
         without one come last, in insertion order)."""
-        rows = ws.conn.execute(
-            "SELECT d.sha256, d.phash, d.dhash, d.pdq, d.pdq_quality, d.crop_phashes, p.seq, d.rowid, "
-            "d.phash_variants, d.pdq_variants, d.thumb "
-            "FROM dedup_hashes d LEFT JOIN photos p ON p.sha256 = d.sha256 ORDER BY d.rowid").fetchall()
+        rows = stored.index_rows(ws)
         n = len(rows)
         shas = [r[0] for r in rows]
         phash = np.frombuffer(b"".join(r[1] for r in rows), ">u8").astype(np.uint64) if n else np.zeros(0, np.uint64)
@@ -236,8 +179,7 @@ class HashIndex:
         order = np.array([r[6] if r[6] is not None else big + r[7] for r in rows], np.int64)
         pos = {s: i for i, s in enumerate(shas)}
         alt, reuse = [], {}
-        for row in ws.conn.execute("SELECT sha256, inner_box, inner_phashes, rot_phashes, part_phashes, view, "
-                                   "inner_view FROM dedup_reuse ORDER BY rowid"):
+        for row in stored.reuse_rows(ws):
             sha = row[0]
             if sha in pos:
                 reuse[sha] = tuple(row[1:])
@@ -326,8 +268,7 @@ def load_index(ws: Workspace) -> HashIndex:
     """The in-memory index of a workspace, cached per database file and rebuilt when rows were added or
     replaced or photos arrived since (row counts and max rowid: one cheap query per call)."""
     key = str(ws.db_path.resolve())
-    stamp = (id(ws), *ws.conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), (SELECT COUNT(*) FROM photos), "
-                                      "(SELECT COALESCE(MAX(rowid), 0) FROM dedup_reuse) FROM dedup_hashes").fetchone())
+    stamp = (id(ws), *stored.index_stamp(ws))
     hit = _cache.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]

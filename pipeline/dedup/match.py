@@ -9,7 +9,7 @@ For a query photo Q and every other indexed photo O, candidates come from exact 
 * crops: Q's pHash variants against O's crop-window pHashes (Q is a crop of O), and Q's crop windows
   against O's pHash (O is a crop of Q) (``crop_threshold``).
 
-Each candidate is then checked on the grey signatures (:mod:`pipeline.dedup.verify`) and classified:
+Each candidate is then checked on the grey signatures (:mod:`pipeline.dedup.pixel_check`) and classified:
 ``same_image`` (variant 0), ``mirrored_rotated`` (another variant), ``cropped`` (window match). Byte-identical
 files share one sha256 and are ``exact``. Groups are the connected components (union-find) of the matches.
 """
@@ -21,11 +21,11 @@ import numpy as np
 
 from ..config import DedupConfig
 from ..types import DuplicateGroup, DuplicateMatch
-from ..workspace import Workspace
+from ..store import Workspace
 from .hashing import CROP_WINDOWS, DedupHashes
 from .confirm import COPY, DIFFERENT, SAME_SPOT, Confirmation, ConfirmConfig, confirm
 from .index import ALT_INNER, ALT_PART, ALT_ROT, N_WINDOWS, HashIndex, load_index
-from .verify import crop_difference, dihedral, same_image_difference
+from .pixel_check import crop_difference, dihedral, same_image_difference
 
 KIND_RANK = {"exact": 0, "same_image": 1, "mirrored_rotated": 2, "cropped": 3, "straightened": 4,
              "screenshot": 5, "captioned": 6, "same_spot": 9}

@@ -196,7 +196,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                    iou=cfg.detect.iou, negatives=args.negatives, threads=0, progress=True)  # all cores: nothing stored
     print(res.summary())
     if args.out:
-        from ..workspace import atomic_write_text
+        from ..store import atomic_write_text
 
         atomic_write_text(args.out, json.dumps(res.to_dict(), indent=2, sort_keys=True) + "\n")
         print(f"Results: {args.out}", file=sys.stderr)

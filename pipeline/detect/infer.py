@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..config import DetectConfig, section_digest
-from ..keys import digest
+from ..digests import digest
 from ..types import Detections, LoadedPhoto
 from .backends import Runtime, open_runtime
 from .registry import ModelInfo, resolve_model

@@ -1,4 +1,4 @@
-"""The model registry: ``models/<name>/weights.pt`` + ``card.yaml``; ``models/default`` names the default.
+"""The model registry: ``models/<name>/`` with ``card.yaml`` and its files; ``models/default`` names the default.
 
 A model is identified everywhere by ``model_id = "<name>@<sha256(weights.pt)[:12]>"``, so results
 computed with different weights under the same name never mix. A path to a ``.pt`` file outside the
@@ -8,7 +8,8 @@ Backends (:mod:`pipeline.detect.backends`): a model may also carry files exporte
 for ONNX Runtime (``weights.onnx``) and OpenVINO (an IR folder, e.g. ``weights_int8_openvino_model/``).
 The card's ``files:`` section lists every file the model has, by backend, with its sha256
 (``cleanup-verify models export`` writes it); a model whose card lists a file that is missing or
-changed is refused. Results of another backend than PyTorch are identified as
+changed is refused. The PyTorch weights are the file the card lists under ``files.torch.path``, else
+``weights.pt`` (:func:`torch_file`). Results of another backend than PyTorch are identified as
 ``"<name>+<backend>@<sha256 of that file>[:12]"``: an INT8 model's boxes never mix with FP32 ones.
 
 The registry folder is the repo's ``models/`` (located relative to this package), or
@@ -79,24 +80,43 @@ def path_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def card_files(folder: Path, card: dict[str, Any], verify: str = "") -> dict[str, Path]:
-    """``{backend: path}`` of the files a model's card lists (``files:``), torch always ``weights.pt``.
+def _listed_path(folder: Path, backend: str, entry: Any) -> Path:
+    """The file a card's ``files.<backend>`` entry names, inside ``folder`` (ValueError otherwise)."""
+    rel = entry.get("path") if isinstance(entry, dict) else None
+    if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise ValueError(f"model {folder.name}: card.yaml files.{backend} needs a relative 'path'")
+    return folder / rel
+
+
+def _read_card(folder: Path) -> dict[str, Any]:
+    f = folder / CARD
+    return (yaml.safe_load(f.read_text()) or {}) if f.is_file() else {}
+
+
+def torch_file(folder: Path, card: dict[str, Any] | None = None) -> Path:
+    """The PyTorch weights of a model folder: the file its card lists under ``files.torch.path``, else
+    ``weights.pt``."""
+    card = _read_card(folder) if card is None else card
+    entry = (card.get("files") or {}).get("torch")
+    return _listed_path(folder, "torch", entry) if isinstance(entry, dict) and entry.get("path") else folder / WEIGHTS
+
+
+def card_files(folder: Path, card: dict[str, Any], check: str = "") -> dict[str, Path]:
+    """``{backend: path}`` of the files a model's card lists (``files:``; torch: :func:`torch_file`).
     Raises FileNotFoundError when a listed file is missing, ValueError when the file of backend
-    ``verify`` differs from the sha256 the card records (only that one is hashed: they are large)."""
-    out = {"torch": folder / WEIGHTS}
+    ``check`` differs from the sha256 the card records (only that one is hashed: they are large)."""
+    out = {"torch": torch_file(folder, card)}
     for backend, entry in (card.get("files") or {}).items():
         if backend == "torch":
             continue
-        rel = entry.get("path") if isinstance(entry, dict) else None
-        if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise ValueError(f"model {folder.name}: card.yaml files.{backend} needs a relative 'path'")
-        p = folder / rel
+        p = _listed_path(folder, backend, entry)
+        rel = entry["path"]
         if not p.exists():
             raise FileNotFoundError(f"model {folder.name} is incomplete: its card lists {rel} for {backend}, "
                                     f"which is missing (export it again: cleanup-verify models export "
                                     f"{folder.name} --backend {backend})")
         want = entry.get("sha256")
-        if backend == verify and want and path_sha256(p) != want:
+        if backend == check and want and path_sha256(p) != want:
             raise ValueError(f"model {folder.name}: {rel} ({backend}) is not the file its card lists "
                              f"(sha256 differs); export it again")
         out[backend] = p
@@ -111,20 +131,20 @@ def resolve_model(name_or_path: str, backend: str = "torch") -> ModelInfo:
     if spec == "default":
         spec = default_model_name()
     p = Path(spec)
-    if p.suffix == ".pt" or p.is_file() or (p.is_dir() and (p / WEIGHTS).is_file() and len(p.parts) > 1):
-        path = p / WEIGHTS if p.is_dir() else p
+    if p.suffix == ".pt" or p.is_file() or (p.is_dir() and torch_file(p).is_file() and len(p.parts) > 1):
+        path = torch_file(p) if p.is_dir() else p
         if not path.is_file():
             raise FileNotFoundError(f"no weights at {path}")
-        name = path.parent.name if path.name == WEIGHTS else path.stem
+        in_folder = p.is_dir() or path.name == WEIGHTS
+        name = path.parent.name if in_folder else path.stem
     else:
-        path = models_dir() / spec / WEIGHTS
+        path = torch_file(models_dir() / spec) if (models_dir() / spec).is_dir() else models_dir() / spec / WEIGHTS
         if not path.is_file():
             known = ", ".join(m.name for m in list_models()) or "none"
             raise FileNotFoundError(f"unknown model {spec!r} (registered: {known})")
-        name = spec
-    card_file = path.parent / CARD
-    card = (yaml.safe_load(card_file.read_text()) or {}) if card_file.is_file() else {}
-    files = card_files(path.parent, card, verify=backend) if path.name == WEIGHTS else {"torch": path}
+        name, in_folder = spec, True
+    card = _read_card(path.parent)
+    files = card_files(path.parent, card, check=backend) if in_folder else {"torch": path}
     files["torch"] = path
     if backend not in files:
         has = ", ".join(sorted(files))
@@ -141,8 +161,8 @@ def resolve_model(name_or_path: str, backend: str = "torch") -> ModelInfo:
 
 
 def list_models() -> list[ModelInfo]:
-    """Every usable registered model (a folder of ``models/`` holding ``weights.pt`` and every file its
-    card lists), by name; :func:`broken_models` names the others."""
+    """Every usable registered model (a folder of ``models/`` holding its PyTorch weights (:func:`torch_file`)
+    and every file its card lists), by name; :func:`broken_models` names the others."""
     return [m for m in _scan() if isinstance(m, ModelInfo)]
 
 
@@ -157,12 +177,19 @@ def _scan() -> list[ModelInfo | tuple[str, str]]:
         return []
     out: list[ModelInfo | tuple[str, str]] = []
     for p in sorted(d.iterdir()):
-        if (p / WEIGHTS).is_file():
+        if p.is_dir() and _has_torch_file(p):
             try:
                 out.append(resolve_model(str(p)))
             except (FileNotFoundError, ValueError) as e:
                 out.append((p.name, str(e)))
     return out
+
+
+def _has_torch_file(folder: Path) -> bool:
+    try:
+        return torch_file(folder).is_file()
+    except (ValueError, yaml.YAMLError):
+        return (folder / WEIGHTS).is_file()
 
 
 def save_card(folder: Path, card: dict[str, Any]) -> Path:

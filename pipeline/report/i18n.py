@@ -1,6 +1,8 @@
 """Interface labels in English and Vietnamese. ``label(key, lang)`` falls back to English, then the key."""
 from __future__ import annotations
 
+from ..flagtext import KIND_EN, KIND_VI
+
 LANGS: tuple[str, ...] = ("en", "vi")
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -213,8 +215,6 @@ LABELS: dict[str, tuple[str, str]] = {
 
 def _kinds() -> dict[str, tuple[str, str]]:
     """``kind_<k>``: what a copy is (pipeline.flagtext, the words the flags use)."""
-    from ..flagtext import KIND_EN, KIND_VI
-
     return {f"kind_{k}": (KIND_EN[k], KIND_VI.get(k, "")) for k in KIND_EN}
 
 

@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from ..workspace import Workspace
+from ..export import problem_records
+from ..store import Workspace
 from . import views
 from .render import StaticUrls, render
 
@@ -71,7 +72,6 @@ def _write_site(ws: Workspace, root: Path, lang: str) -> None:
     (root / "index.html").write_text(
         render("ranking.html", lang=lang, urls=StaticUrls(0), rows=rows, groups=views.tier_groups(rows),
                summary=views.ranking_summary(rows), photos=ws.photo_counts()), encoding="utf-8")
-    from ..export import problem_records
     problems = [{**p, "key": views.entry_key(p["entry_id"]) if p["entry_id"] is not None else ""}
                 for p in problem_records(ws)]
     (root / "problems.html").write_text(render("problems.html", lang=lang, urls=StaticUrls(0), problems=problems),

@@ -12,7 +12,6 @@ pixels and written as a CSS ``matrix3d``.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,11 +19,12 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..config import Config
-from ..types import (Detections, DuplicateMatch, Flag, LitterChange, Problem, Review, SceneMatch, ScoreCard,
-                     Submission)
-from ..keys import short_hash
-from ..workspace import Workspace
-from ..review import store
+from ..types import (Correction, Detections, DuplicateMatch, Flag, LitterChange, Problem, Review, SceneMatch,
+                     ScoreCard, Submission)
+from ..digests import short_hash
+from ..score.explain import card_words
+from ..store import Workspace, matches, queries
+from ..store import reviews as review_rows
 from .. import ranking
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
@@ -101,7 +101,7 @@ def pipeline_rows(ws: Workspace) -> list[RankingRow]:
 def ranking_rows(ws: Workspace, base: list[RankingRow] | None = None) -> list[RankingRow]:
     """Every entry, ranked by the score judges' decisions leave (see :func:`apply_reviews`). ``base``: the
     rows of :func:`pipeline_rows`, when the caller has them already."""
-    return apply_reviews(pipeline_rows(ws) if base is None else base, store.latest_reviews(ws))
+    return apply_reviews(pipeline_rows(ws) if base is None else base, review_rows.latest_reviews(ws))
 
 
 def apply_reviews(base: list[RankingRow], reviews: dict[str, Review]) -> list[RankingRow]:
@@ -224,7 +224,7 @@ class EntryView:
     pairs: tuple[PairView, ...]
     duplicates: tuple[DuplicateView, ...]
     reviews: tuple[Review, ...] = ()
-    corrections: tuple[store.Correction, ...] = ()
+    corrections: tuple[Correction, ...] = ()
     min_confidence: float = 0.25
     parts: tuple["ScorePart", ...] = ()  # the score's parts, explained (score_parts)
 
@@ -239,6 +239,11 @@ class EntryView:
     @property
     def score(self) -> float | None:
         return effective_score(self.card, self.review)
+
+    @property
+    def explanation(self) -> tuple[str, str]:
+        """The card's explanation (English, Vietnamese), rendered from its facts; empty without a card."""
+        return card_words(self.card) if self.card is not None else ("", "")
 
     @property
     def shown_status(self) -> str:
@@ -318,11 +323,10 @@ def score_parts(ws: Workspace, card: ScoreCard) -> tuple[ScorePart, ...]:
     its weight times its value. Components outside the formula are listed without points."""
     c = card.components or {}
     w = Config().score.weights
-    row = ws.conn.execute("SELECT config_json FROM runs WHERE config_hash=? ORDER BY run_id DESC LIMIT 1",
-                          (card.config_hash,)).fetchone()
-    if row is not None:
+    text = queries.run_config_json(ws, card.config_hash)
+    if text is not None:
         try:
-            w = Config.from_dict(json.loads(row[0])).score.weights
+            w = Config.from_dict(json.loads(text)).score.weights
         except (ValueError, TypeError, KeyError):
             pass
     total = w.removed + w.amount + w.evidence
@@ -347,10 +351,10 @@ def score_parts(ws: Workspace, card: ScoreCard) -> tuple[ScorePart, ...]:
 
 def operating_confidence(ws: Workspace) -> float:
     """The detection threshold of the latest run's configuration (the default when there is none)."""
-    row = ws.conn.execute("SELECT config_json FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
-    if row is not None:
+    text = queries.run_config_json(ws)
+    if text is not None:
         try:
-            return Config.from_dict(json.loads(row[0])).detect.confidence
+            return Config.from_dict(json.loads(text)).detect.confidence
         except (ValueError, TypeError, KeyError):
             pass
     return Config().detect.confidence
@@ -364,7 +368,7 @@ def entry_view(ws: Workspace, entry_id: str, min_confidence: float | None = None
         return None
     conf = operating_confidence(ws) if min_confidence is None else min_confidence
     card = ws.scorecard(entry_id)
-    corrections: list[store.Correction] = []
+    corrections: list[Correction] = []
     photos: list[PhotoView] = []
     for p in ws.entry_photos(entry_id):
         view, corr = _photo_view(ws, p.rel_path, p.role, p.sha256, p.error, conf, card)
@@ -372,7 +376,7 @@ def entry_view(ws: Workspace, entry_id: str, min_confidence: float | None = None
         corrections.extend(corr)
     return EntryView(entry_id=entry_id, key=entry_key(entry_id), submission=sub, card=card, photos=tuple(photos),
                      pairs=tuple(_pairs(ws, entry_id, photos)), duplicates=tuple(_duplicates(ws, entry_id, photos)),
-                     reviews=tuple(store.entry_reviews(ws, entry_id)) if with_reviews else (),
+                     reviews=tuple(review_rows.entry_reviews(ws, entry_id)) if with_reviews else (),
                      corrections=tuple(corrections), min_confidence=conf,
                      parts=score_parts(ws, card) if card is not None else ())
 
@@ -397,7 +401,7 @@ def thumb_size(path: Path) -> tuple[int, int] | None:
 
 
 def _photo_view(ws: Workspace, rel_path: str, role: str, sha: str | None, error: Problem | None,
-                conf: float, card: ScoreCard | None = None) -> tuple[PhotoView, list[store.Correction]]:
+                conf: float, card: ScoreCard | None = None) -> tuple[PhotoView, list[Correction]]:
     if not sha:
         return PhotoView(rel_path, role, None, error, False, None, None), []
     tsize = thumb_size(ws.thumb_path(sha))
@@ -405,12 +409,12 @@ def _photo_view(ws: Workspace, rel_path: str, role: str, sha: str | None, error:
     full = (meta.width, meta.height) if meta and meta.width and meta.height else None
     det = _detections(_scored_detections(ws, sha, card))
     boxes: list[BoxView] = []
-    corrections: list[store.Correction] = []
+    corrections: list[Correction] = []
     model_id = ""
     if det is not None:
         model_id = det.model_id
         full = full or (int(det.image_size[0]), int(det.image_size[1]))
-        corrections = store.photo_corrections(ws, sha, model_id)
+        corrections = review_rows.photo_corrections(ws, sha, model_id)
         rejected = {c.det_index for c in corrections if c.kind == "not_litter"}
         for i in range(len(det)):
             c = float(det.confidence[i])
@@ -562,17 +566,8 @@ def stored_dedup_matches(ws: Workspace, entry_id: str) -> list[DuplicateMatch]:
 
 def _entries_matched_with(ws: Workspace, sha256s: list[str], entry_id: str) -> list[str]:
     """The other entries holding a photo that the dedup stage matched with one of ``sha256s``, from either
-    end (its ``dedup_matches`` table, pipeline.dedup.store, under any [dedup] configuration), in arrival
+    end (its ``dedup_matches`` table, pipeline.store.matches, under any [dedup] configuration), in arrival
     order; none when the workspace has never been matched."""
-    found: set[str] = set()
-    try:
-        keys = [r[0] for r in ws.conn.execute("SELECT DISTINCT key FROM dedup_matches")]
-        marks = ",".join("?" * len(sha256s))
-        for key in keys:  # each query uses an index: (key, photo, other) or (key, other)
-            for col, other in (("photo", "other"), ("other", "photo")):
-                found.update(r[0] for r in ws.conn.execute(
-                    f"SELECT {other} FROM dedup_matches WHERE key=? AND {col} IN ({marks})", (key, *sha256s)))
-    except sqlite3.OperationalError:  # no such table: nothing was matched in this workspace
-        return []
+    found = matches.matched_with(ws, sha256s)
     entries = {e for sha in found for e, _, _ in ws.entries_with_photo(sha) if e != entry_id}
     return [e for e in ws.entry_ids() if e in entries] if entries else []

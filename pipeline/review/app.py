@@ -15,7 +15,7 @@ to ``/login`` otherwise; every POST needs the session's CSRF token in the form f
     GET  /thumbs/<sha256>.jpg      a thumbnail
 
 Each server thread has its own workspace connection. The ranking is computed once and kept until
-:func:`pipeline.review.store.change_marker` reports a change in entries, results or reviews.
+:func:`pipeline.review.review_rows.change_marker` reports a change in entries, results or reviews.
 """
 from __future__ import annotations
 
@@ -32,10 +32,11 @@ from flask import Flask, abort, g, redirect, request, send_file, session, url_fo
 from werkzeug.exceptions import HTTPException
 
 from ..report import views
-from ..report.i18n import LANGS
+from ..report.i18n import LANGS, label
 from ..report.render import render
-from ..workspace import Workspace
-from . import auth, store
+from ..store import Workspace
+from ..store import reviews as review_rows
+from . import auth, decisions
 from .activity import ReviewLog
 from .corrections_export import stored_detections
 
@@ -109,7 +110,7 @@ class _RankingCache:
         self._codes: list[str] = []
 
     def get(self, ws: Workspace) -> tuple[list[views.RankingRow], list[str]]:
-        marker = store.change_marker(ws)
+        marker = review_rows.change_marker(ws)
         with self._lock:
             if marker != self._marker:
                 if marker[:-1] != self._base_marker:
@@ -183,7 +184,7 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
         g.user = None
         name = session.get("user")
         if name:
-            g.user = store.get_user(ws(), name)
+            g.user = review_rows.get_user(ws(), name)
             if g.user is None:  # account removed: sign out
                 session.pop("user", None)
         if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:
@@ -207,7 +208,6 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         key = {400: "bad_request", 404: "not_found"}.get(e.code or 0)
-        from ..report.i18n import label
         heading = label(key, lang()) if key else f"{e.code} {e.name}"
         return page("message.html", http_status=e.code or 500, heading=heading)
 
@@ -216,7 +216,6 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
     def login():
         error = None
         if request.method == "POST":
-            from ..report.i18n import label
             name = request.form.get("username", "")[:64]
             keys = auth.throttle_keys(name, request.remote_addr)
             wait = throttle.locked_for(*keys)
@@ -226,12 +225,12 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
                 html, status = page("login.html", http_status=429,
                                     error=label("too_many_logins", lang()).format(minutes=math.ceil(wait / 60)))
                 return html, status, {"Retry-After": str(math.ceil(wait))}
-            user = store.get_user(ws(), name)
+            user = review_rows.get_user(ws(), name)
             if auth.verify_password(user.password_hash if user else None, request.form.get("password", "")):
                 assert user is not None
                 throttle.succeeded(keys[0])
                 if auth.needs_rehash(user.password_hash):
-                    store.set_password_hash(ws(), name, auth.hash_password(request.form["password"]))
+                    review_rows.set_password_hash(ws(), name, auth.hash_password(request.form["password"]))
                 keep_lang = session.get("lang")
                 session.clear()  # a fresh session (and CSRF token) at sign-in: no session fixation
                 session.permanent = True
@@ -302,7 +301,6 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
 
     @app.get("/entry")
     def entry():
-        from ..report.i18n import label
         msg = {"decision": "saved", "corrections": "corrections_saved"}.get(request.args.get("saved", ""))
         return entry_page(request.args.get("id", ""), message=label(msg, lang()) if msg else None)
 
@@ -319,8 +317,8 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
         except ValueError:
             return entry_page(entry_id, status=400, form=form, error="score and version must be numbers")
         try:
-            result = store.decide(ws(), entry_id, g.user.username, form.decision, score, form.reason, base)
-        except store.ReviewError as e:
+            result = decisions.decide(ws(), entry_id, g.user.username, form.decision, score, form.reason, base)
+        except decisions.ReviewError as e:
             if ws().submission(entry_id) is None:
                 abort(404)
             return entry_page(entry_id, status=400, form=form, error=str(e))
@@ -357,7 +355,7 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
             abort(400)
         assert det is not None or not idx
         not_litter = [(i, tuple(float(v) for v in det.xyxy[i])) for i in idx] if det is not None else []
-        saved = store.replace_corrections(ws(), sha, model_id, g.user.username, not_litter, missed,
+        saved = decisions.replace_corrections(ws(), sha, model_id, g.user.username, not_litter, missed,
                                           (int(size[0]), int(size[1])))
         events.event("corrections", judge=g.user.username, entry=entry_id, photo=sha[:16], model=model_id,
                      not_litter=sum(k.kind == "not_litter" for k in saved),
@@ -371,7 +369,7 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
             pg = max(1, int(request.args.get("page", "1")))
         except ValueError:
             pg = 1
-        reviews, total = store.audit_log(ws(), limit=page_size, offset=(pg - 1) * page_size)
+        reviews, total = review_rows.audit_log(ws(), limit=page_size, offset=(pg - 1) * page_size)
         return page("audit.html", reviews=reviews, page=pg, pages=max(1, math.ceil(total / page_size)))
 
     @app.get("/thumbs/<sha256>.jpg")

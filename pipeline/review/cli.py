@@ -126,7 +126,7 @@ def _check_listen(host: str, port: int) -> None:
 
 def _open_ws(path: Path):
     from ..cli import UsageError
-    from ..workspace import Workspace, WorkspaceError
+    from ..store import Workspace, WorkspaceError
     try:
         return Workspace(path, create=False)
     except WorkspaceError as e:
@@ -149,7 +149,7 @@ def _report(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from ..cli import UsageError
     from .app import create_app
-    from .store import list_users
+    from ..store.reviews import list_users
     with _open_ws(args.workspace) as ws:
         has_accounts = bool(list_users(ws))
     if not has_accounts:
@@ -189,7 +189,7 @@ def _read_password(name: str) -> str:
 def _users_add(args: argparse.Namespace) -> int:
     from ..cli import UsageError
     from .auth import hash_password
-    from .store import ReviewError, add_user
+    from .decisions import ReviewError, add_user
     password = _read_password(args.name)
     with _open_ws(args.workspace) as ws:
         try:
@@ -202,7 +202,7 @@ def _users_add(args: argparse.Namespace) -> int:
 
 
 def _users_list(args: argparse.Namespace) -> int:
-    from .store import list_users
+    from ..store.reviews import list_users
     with _open_ws(args.workspace) as ws:
         users = list_users(ws)
     if not users:
@@ -216,9 +216,9 @@ def _users_list(args: argparse.Namespace) -> int:
 def _users_passwd(args: argparse.Namespace) -> int:
     from ..cli import UsageError
     from .auth import hash_password
-    from .store import set_password_hash
+    from ..store.reviews import set_password_hash
     with _open_ws(args.workspace) as ws:
-        from .store import get_user
+        from ..store.reviews import get_user
         if get_user(ws, args.name) is None:
             raise UsageError(f"no account {args.name!r} (see 'cleanup-verify users list')")
         password = _read_password(args.name)
@@ -230,7 +230,7 @@ def _users_passwd(args: argparse.Namespace) -> int:
 
 def _users_remove(args: argparse.Namespace) -> int:
     from ..cli import UsageError
-    from .store import remove_user
+    from ..store.reviews import remove_user
     with _open_ws(args.workspace) as ws:
         if not remove_user(ws, args.name):
             raise UsageError(f"no account {args.name!r} (see 'cleanup-verify users list')")

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from ..report.site import write_folder_atomically
 from ..report.views import operating_confidence
-from ..types import Detections
-from ..workspace import Workspace
-from . import store
+from ..types import Correction, Detections
+from ..store import Workspace
+from ..store import queries, reviews
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ class PhotoLabels:
 def corrected_labels(ws: Workspace) -> list[PhotoLabels]:
     """The corrected label set of every corrected photo, ordered by sha256."""
     conf = operating_confidence(ws)
-    by_photo: dict[str, list[store.Correction]] = defaultdict(list)
-    for c in store.all_corrections(ws):
+    by_photo: dict[str, list[Correction]] = defaultdict(list)
+    for c in reviews.all_corrections(ws):
         by_photo[c.sha256].append(c)
     out: list[PhotoLabels] = []
     for sha in sorted(by_photo):
@@ -161,11 +161,10 @@ def _write_original(ws: Workspace, sha256: str, dst: Path) -> bool:
 
 def stored_detections(ws: Workspace, sha256: str, model_id: str) -> Detections | None:
     """The latest stored detections of a photo by one model, or None."""
-    row = ws.conn.execute("SELECT result_json FROM stage_results WHERE sha256=? AND stage='detect' AND model_id=? "
-                          "ORDER BY rowid DESC LIMIT 1", (sha256, model_id)).fetchone()
-    if row is None:
+    text = queries.latest_result_json(ws, sha256, "detect", model_id)
+    if text is None:
         return None
     try:
-        return Detections.from_dict(json.loads(row[0])).items()  # what the judge was shown
+        return Detections.from_dict(json.loads(text)).items()  # what the judge was shown
     except (KeyError, TypeError, ValueError):
         return None

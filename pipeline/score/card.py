@@ -27,11 +27,11 @@ import math
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
-from ..keys import digest
+from ..digests import digest
 from ..times import parse_time as _parse_time
 from ..types import Flag, ScoreCard
-from .explain import ScoreFacts, explain
-from .flags import SEVERITY_ORDER, make_flag
+from .explain import ScoreFacts
+from .flag_codes import SEVERITY_ORDER, make_flag
 from .inputs import PhotoInfo, ScoreInputs
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -167,8 +167,7 @@ def score_entry(inputs: ScoreInputs) -> ScoreCard:
     flags: list[Flag] = []
     for rel, info in inputs.photos.items():
         if info.problem is not None:
-            flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, reason=info.problem.message,
-                                   error_code=info.problem.code))
+            flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, problem=info.problem.to_dict()))
         elif not info.processed:
             flags.append(make_flag("PHOTO_ERROR", (rel,), photo=rel, not_processed=True))
     for f in inputs.extra_flags:
@@ -275,10 +274,8 @@ def _card(inputs: ScoreInputs, score: float | None, status: str, components: dic
           flags: list[Flag], facts: ScoreFacts) -> ScoreCard:
     flags = sorted(flags, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code))
     facts = ScoreFacts(**{**facts.__dict__, "score": score, "status": status})
-    en, vi = explain(facts, flags)
     return ScoreCard(entry_id=inputs.submission.entry_id, score=score, status=status, components=components,
-                     flags=tuple(flags), model_id=inputs.model_id, config_hash=inputs.config.hash,
-                     explanation=en, explanation_vi=vi, facts=asdict(facts),
+                     flags=tuple(flags), model_id=inputs.model_id, config_hash=inputs.config.hash, facts=asdict(facts),
                      inputs=dict(inputs.result_keys) or None)
 
 

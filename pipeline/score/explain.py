@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..types import Flag
+from ..types import Flag, ScoreCard
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,11 @@ def explain(facts: ScoreFacts, flags: list[Flag] | tuple[Flag, ...]) -> tuple[st
         en.append("Also: " + " ".join(f.message for f in others))
         vi.append("Ngoài ra: " + " ".join(f.message_vi or f.message for f in others))
     return " ".join(p for p in en if p), " ".join(p for p in vi if p)
+
+
+def card_words(card: ScoreCard) -> tuple[str, str]:
+    """(English, Vietnamese) explanation of a score card, rendered from its facts and flags; the words it
+    holds when it has no facts (a card stored before cards carried them)."""
+    if card.facts is None:
+        return card.explanation, card.explanation_vi
+    return explain(ScoreFacts(**card.facts), card.flags)

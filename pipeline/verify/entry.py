@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import VerifyConfig, section_digest
-from ..keys import digest
+from ..digests import digest
 from ..types import Detections, LitterChange, LoadedPhoto, PhotoRef, SceneMatch
 from .change import litter_change
 from .pairing import pair_photos

@@ -4,8 +4,8 @@ that every executor commits the same things in the same order and exports the sa
 
 * ``serial``: in this process, one item after the other (tests, debugging);
 * ``local`` (default): a pool of worker processes on this machine, one per core, each with its own
-  detector and one torch/OpenCV thread (:mod:`pipeline.work`);
-* ``ray``: Ray tasks on a cluster or a local Ray started for the run (:mod:`pipeline.ray_executor`,
+  detector and one torch/OpenCV thread (:mod:`pipeline.run.work`);
+* ``ray``: Ray tasks on a cluster or a local Ray started for the run (:mod:`pipeline.run.ray_executor`,
   optional extra ``pip install .[ray]``).
 
 ``imap(fn, items, shared)`` calls ``fn(shared, item)``; ``shared`` (a config, the hash index) reaches each
@@ -28,6 +28,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
+
+from .cores import default_workers
 
 EXECUTORS = ("serial", "local", "ray")
 
@@ -75,7 +77,7 @@ def _init_worker(threads: int, parent: int) -> None:
     _limited_before_numpy = "numpy" not in sys.modules
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
-    from .work import set_process_threads
+    from ..detect.process import set_process_threads  # after the variables above: it imports numpy
 
     _exit_with_parent(parent)
     set_process_threads(threads)
@@ -126,14 +128,6 @@ def _call_published(fn: Callable[[Any, Any], Any], path: str, item: Any) -> Any:
 
 #: ``shared`` values pickled larger than this go to the workers through a file, once (bytes)
 PUBLISH_BYTES = 1 << 20
-
-
-def default_workers() -> int:
-    """One worker per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class LocalExecutor:

@@ -11,100 +11,26 @@ Stage results are content-addressed: keyed by (photo sha256, stage, stage versio
 hash of the stage's section). Every write happens in a transaction, so a killed run loses at most the
 work in flight, and rerunning skips whatever is stored.
 
-Other modules add their own tables through :func:`register_schema` (e.g. the dedup index, reviews);
-each registered block must be idempotent (``CREATE TABLE IF NOT EXISTS``).
+The tables are made and upgraded by :mod:`pipeline.store.schema` when the workspace is opened. The other
+modules of :mod:`pipeline.store` hold the SQL of the dedup index, the stored matches, the review app and
+the read-only queries of reports, exports and commands; no module outside :mod:`pipeline.store` runs SQL.
 """
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .types import EntryPhoto, Flag, PhotoMeta, Problem, RankingFacts, ScoreCard, Submission
+from . import schema
+from .files import atomic_write_text
+from ..types import EntryPhoto, Flag, PhotoMeta, Problem, RankingFacts, ScoreCard, Submission
 
-SCHEMA_VERSION = 1
-
-_CORE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    batch TEXT NOT NULL,
-    config_json TEXT NOT NULL,
-    config_hash TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'running',   -- running | finished | failed
-    summary_json TEXT
-);
-CREATE TABLE IF NOT EXISTS entries (
-    entry_id TEXT PRIMARY KEY,
-    batch TEXT NOT NULL,
-    seq INTEGER NOT NULL,                      -- order of first arrival in the workspace
-    submission_json TEXT NOT NULL,
-    problems_json TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS photos (
-    sha256 TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,                      -- order of first arrival in the workspace
-    size_bytes INTEGER NOT NULL,
-    meta_json TEXT NOT NULL,
-    first_entry_id TEXT,
-    first_rel_path TEXT
-);
-CREATE TABLE IF NOT EXISTS entry_photos (
-    entry_id TEXT NOT NULL,
-    rel_path TEXT NOT NULL,
-    role TEXT NOT NULL,
-    ord INTEGER NOT NULL,
-    sha256 TEXT,                               -- NULL when the file could not be read at all
-    error_json TEXT,                           -- a Problem when the photo could not be used
-    PRIMARY KEY (entry_id, rel_path)
-);
-CREATE INDEX IF NOT EXISTS entry_photos_sha ON entry_photos(sha256);
-CREATE TABLE IF NOT EXISTS photo_arrivals (
-    entry_id TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    run_id INTEGER NOT NULL,                   -- the run in which the entry first had this photo
-    PRIMARY KEY (entry_id, sha256)
-);
-CREATE TABLE IF NOT EXISTS stage_results (
-    sha256 TEXT NOT NULL,
-    stage TEXT NOT NULL,
-    stage_version TEXT NOT NULL,
-    model_id TEXT NOT NULL DEFAULT '',
-    config_hash TEXT NOT NULL,
-    result_json TEXT NOT NULL,
-    PRIMARY KEY (sha256, stage, stage_version, model_id, config_hash)
-);
-CREATE TABLE IF NOT EXISTS entry_results (
-    entry_id TEXT NOT NULL,
-    stage TEXT NOT NULL,                       -- verify | dedup | score
-    input_key TEXT NOT NULL,                   -- hash of everything the result depends on
-    result_json TEXT NOT NULL,
-    PRIMARY KEY (entry_id, stage)
-);
-"""
-
-_extra_schemas: list[str] = []
-
-
-_open: "weakref.WeakSet[Workspace]" = weakref.WeakSet()
-
-
-def register_schema(sql: str) -> None:
-    """Add an idempotent schema block (``CREATE TABLE IF NOT EXISTS ...``), applied on every open and,
-    right away, to workspaces already open (a module may be imported after its workspace was opened)."""
-    if sql not in _extra_schemas:
-        _extra_schemas.append(sql)
-        for ws in list(_open):
-            ws.conn.executescript(sql)
+#: a stage result as stored: the JSON object of its ``to_dict`` (decoded by its stage's ``from_dict``)
+JsonObject = dict[str, Any]
 
 
 class WorkspaceError(RuntimeError):
@@ -134,29 +60,18 @@ class Workspace:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            schema.migrate(self.conn)
+        except schema.SchemaTooNew as e:
+            self.conn.close()
+            raise WorkspaceError(f"workspace {self.root} has {e}") from None
         except sqlite3.DatabaseError as e:  # not a database, a damaged one, or one that cannot be written
             self.conn.close()
             if "locked" in str(e) or "busy" in str(e):
                 raise
             raise WorkspaceError(f"{self.db_path} cannot be used as a workspace database ({e})") from None
-        _open.add(self)
 
     # ------------------------------------------------------------------------------------- lifecycle
-    def _migrate(self) -> None:
-        # executescript commits implicitly, so it runs outside an explicit transaction; every block is
-        # idempotent (IF NOT EXISTS), so concurrent opens are safe.
-        self.conn.executescript(_CORE_SCHEMA + "".join(_extra_schemas))
-        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                              (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise WorkspaceError(f"workspace {self.root} has schema version {row[0]}, newer than this "
-                                 f"cleanup-verify understands ({SCHEMA_VERSION}); upgrade cleanup-verify")
-
     def close(self) -> None:
-        _open.discard(self)
         self.conn.close()
 
     def __enter__(self) -> "Workspace":
@@ -190,7 +105,16 @@ class Workspace:
 
     @property
     def schema_version(self) -> int:
-        return int(self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+        return schema.version(self.conn)
+
+    def journal_mode(self) -> str:
+        """SQLite's journal mode of the database (``wal`` for every workspace)."""
+        return str(self.conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    def relax_durability(self) -> None:
+        """Stop syncing to disk for the rest of this connection (test data and throwaway workspaces only:
+        a crash may lose recent writes)."""
+        self.conn.execute("PRAGMA synchronous=OFF")
 
     # ------------------------------------------------------------------------------------------ runs
     def start_run(self, batch: str, config_json: str, config_hash: str) -> int:
@@ -319,13 +243,15 @@ class Workspace:
 
     # --------------------------------------------------------------------------------- stage results
     def get_result(self, sha256: str, stage: str, stage_version: str, config_hash: str,
-                   model_id: str = "") -> Any | None:
+                   model_id: str = "") -> JsonObject | None:
+        """A photo's stored result of ``stage`` under its full key, as stored (the stage decodes it:
+        :meth:`pipeline.stages.base.PhotoStage.read`); None when there is none."""
         row = self.conn.execute(
             "SELECT result_json FROM stage_results WHERE sha256=? AND stage=? AND stage_version=? "
             "AND model_id=? AND config_hash=?", (sha256, stage, stage_version, model_id, config_hash)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put_result(self, sha256: str, stage: str, stage_version: str, config_hash: str, result: Any,
+    def put_result(self, sha256: str, stage: str, stage_version: str, config_hash: str, result: JsonObject,
                    model_id: str = "", conn: sqlite3.Connection | None = None) -> None:
         sql = ("INSERT OR REPLACE INTO stage_results(sha256, stage, stage_version, model_id, config_hash, "
                "result_json) VALUES (?,?,?,?,?,?)")
@@ -336,20 +262,22 @@ class Workspace:
             with self.transaction() as c:
                 c.execute(sql, args)
 
-    def latest_result(self, sha256: str, stage: str) -> Any | None:
+    def latest_result(self, sha256: str, stage: str) -> JsonObject | None:
         """The most recently written result of a stage for a photo, whatever its key (for reports)."""
         row = self.conn.execute("SELECT result_json FROM stage_results WHERE sha256=? AND stage=? "
                                 "ORDER BY rowid DESC LIMIT 1", (sha256, stage)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def get_entry_result(self, entry_id: str, stage: str, input_key: str | None = None) -> Any | None:
+    def get_entry_result(self, entry_id: str, stage: str, input_key: str | None = None) -> JsonObject | None:
+        """An entry's stored result of ``stage`` (under ``input_key`` when given), as stored; None when there
+        is none."""
         row = self.conn.execute("SELECT input_key, result_json FROM entry_results WHERE entry_id=? AND stage=?",
                                 (entry_id, stage)).fetchone()
         if row is None or (input_key is not None and row[0] != input_key):
             return None
         return json.loads(row[1])
 
-    def put_entry_result(self, entry_id: str, stage: str, input_key: str, result: Any) -> None:
+    def put_entry_result(self, entry_id: str, stage: str, input_key: str, result: JsonObject) -> None:
         with self.transaction() as c:
             c.execute("INSERT OR REPLACE INTO entry_results(entry_id, stage, input_key, result_json) "
                       "VALUES (?,?,?,?)", (entry_id, stage, input_key, json.dumps(result, sort_keys=True)))
@@ -388,27 +316,3 @@ def _next_seq(c: sqlite3.Connection, table: str) -> int:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-

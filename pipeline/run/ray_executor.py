@@ -1,7 +1,8 @@
 """The ``ray`` executor: the run's pure work as Ray tasks (optional extra: ``pip install cleanup-verify[ray]``).
 
 Only the driver (the process running ``cleanup-verify run``) writes the workspace; tasks get plain values
-and return plain values (:mod:`pipeline.work`, :func:`pipeline.dedup.store.match_chunk`). Workers read the
+and return plain values (:mod:`pipeline.run.work`, :func:`pipeline.dedup.query.match_chunk`, the entry stages of
+:mod:`pipeline.stages`). Workers read the
 photo files themselves, so the batch folder must be at the same path on every node (shared storage), and
 cleanup-verify (with its models) must be installed on every node. Each Ray worker process loads the detector
 once and keeps it for the tasks it runs.
@@ -22,7 +23,8 @@ from typing import Any
 
 import ray  # the optional dependency: this module is imported only for --executor ray
 
-from .executors import default_workers
+from ..detect.process import set_process_threads
+from .cores import default_workers
 
 _configured = False
 
@@ -30,8 +32,6 @@ _configured = False
 def _call(fn: Callable[[Any, Any], Any], shared: Any, item: Any) -> Any:
     global _configured
     if not _configured:  # one Ray worker process uses one CPU
-        from .work import set_process_threads
-
         set_process_threads(1)
         _configured = True
     return fn(shared, item)
