@@ -59,12 +59,14 @@ def serial(sample, tmp_path_factory):
     return _exports(tmp / "ws"), log
 
 
+@pytest.mark.slow
 def test_serial_run_opens_no_connection(serial):
     (jsonl, _), log = serial
     assert jsonl.count("\n") == 12
     assert not log.exists() or log.read_text() == "", log.read_text()
 
 
+@pytest.mark.slow
 def test_local_pool_exports_the_same_bytes_and_reruns_decode_nothing(sample, serial, tmp_path):
     (jsonl, csv), _ = serial
     with LocalExecutor(workers=2) as ex, Workspace(tmp_path / "ws") as ws:
@@ -77,6 +79,7 @@ def test_local_pool_exports_the_same_bytes_and_reruns_decode_nothing(sample, ser
 
 
 @needs_ray
+@pytest.mark.slow
 def test_ray_exports_the_same_bytes_on_loopback_only(sample, serial, tmp_path):
     """A local Ray (2 CPUs, no dashboard) started and stopped by the run. Ray's own dashboard process probes
     cloud metadata addresses once at start (Ray does so even with usage statistics off); nothing else may
@@ -94,6 +97,7 @@ def test_ray_exports_the_same_bytes_on_loopback_only(sample, serial, tmp_path):
 
 
 @pytest.mark.parametrize("executor", ["serial", pytest.param("ray", marks=needs_ray)])
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_same_export(executor, sample, serial, tmp_path):
     """(The local pool: tests/test_pipeline_e2e.py, the CLI's default executor.)"""
     (jsonl, csv), _ = serial
@@ -161,6 +165,7 @@ def _submission(sample, entry_id):
     return next(s for s in ingest(sample.root).submissions if s.entry_id == entry_id)
 
 
+@pytest.mark.slow
 def test_hash_index_is_plain_arrays_that_pickle(sample, tmp_path):
     """The index a store loads holds no database handle: pickled, it matches exactly as before. (And the
     score card records the keys of the results it was made from: the report shows the scored boxes.)"""
