@@ -134,6 +134,7 @@ def test_entry_work_runs_without_a_workspace_and_pickles(sample):
     assert out2.photos[0].sha256 is None and out2.verification.pairs == ()
 
 
+@pytest.mark.slow  # the detector loaded here and in each of two pool workers
 def test_detections_are_the_same_bits_here_and_in_a_pool_worker(sample):
     """Boxes and scores depend on torch's thread count in their last bits (1 against 2 threads: most photos
     differ by ~1e-6), which can reorder a ranking. Every executor's detector runs on ``[detect]
