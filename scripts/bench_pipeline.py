@@ -2,9 +2,9 @@
 
 Batch: real photos from ../shared/data, one entry per photo: the photo as the before photo and a
 camera-moved, re-lit copy as the after photo (a homography of a few percent, JPEG at quality 90, full
-size). Sources: perf/phone_photos (3264x2448), a quarter of them upscaled to 4000x3000 (12 MP), aquatrash
-val photos (416 px to 3264x2448) and street video frames; past those 72, other distinct real photos
-(:func:`build_batch`).
+size). Sources: perf/phone_photos (3264x2448), a quarter of them upscaled to 4000x3000 (12 MP), every 4th
+street video frame and aquatrash train photos; past those 72, other distinct real photos
+(:func:`build_batch`). Never ``litter/aquatrash/val``, the evaluation set (:data:`EVALUATION`).
 
 Measured, each in a fresh process (so that peak RSS and start-up are its own), on the same files:
 
@@ -29,7 +29,15 @@ peak RSS of the driver and of the largest worker, the 1-minute load average befo
 ``--rounds N`` measures detector, serial, local and ray N times in turn and reports the medians (and each
 round's ratios): the detector alone moves by 10-15 % between runs here, the ratio with it.
 
-Two other modes:
+``--cold`` (issue 19's measure): the same detector, serial, local and ray runs, but each timed from its
+process's start to its end, start-up included on both sides (imports of torch and ultralytics, the model
+load; for a run also the pipeline's imports and every worker's start and detector load); every run's
+export compared (sha256 of JSON Lines and CSV) across executors and rounds; then where the start-up goes,
+step by step in a fresh process (:func:`startup`):
+
+    python scripts/bench_pipeline.py --cold --entries 52 --rounds 3 --json cold.json
+
+Other modes:
 
 * ``--interleave ROUNDS``: only the local pool and Ray, alternately (pool, ray, pool, ray, ...), ROUNDS
   times each on the same batch, each in a fresh process and a fresh workspace, so that the machine's load
@@ -47,20 +55,34 @@ load); compare ratios measured in the same run only.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import resource
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
+
+_T0 = time.perf_counter()  # this process's clock from its first line (--cold: the start-up is timed too)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("CLEANUP_VERIFY_DATA", REPO.parent / "shared" / "data"))
+EVALUATION = DATA / "litter" / "aquatrash" / "val"  # the evaluation set: never in a benchmark's batch
+
+
+def _run_api():
+    """The run's entry points, imported in this one place (issue 19 moves the run modules into
+    ``pipeline/run/``): ``make_executor``, ``run_batch`` and ``warm_detector``."""
+    from pipeline.detect.process import warm_detector
+    from pipeline.run.executors import make_executor
+    from pipeline.run.runner import run_batch
+
+    return make_executor, run_batch, warm_detector
 
 
 def _labelled_boxes(src: Path) -> list[tuple[float, float, float, float]]:
@@ -124,9 +146,9 @@ def _write_entry(dest: Path, i: int, before, after) -> None:
 
 def build_batch(dest: Path, entries: int, seed: int = 0, cleaned: bool = True) -> int:
     """Entries of before/after pairs from real photos; returns the number of photos written. The first 72
-    sources: perf/phone_photos (a quarter of them upscaled to 12 MP), aquatrash val, every 4th street video
-    frame; past those, other distinct real photos (aquatrash train, trash_collection valid and test, the
-    street scenes: 355 more), so that a long batch is not made of copies of itself (a contest's photos are
+    sources: perf/phone_photos (a quarter of them upscaled to 12 MP), every 4th street video frame and
+    aquatrash train photos; past those, other distinct real photos (the rest of aquatrash train,
+    trash_collection valid and test, the street scenes), so that a long batch is not made of copies of itself (a contest's photos are
     mostly distinct; copies would make it a dedup benchmark); past those, the sources again, mirrored and
     cropped by 2-8 %. With ``cleaned``, the after photo of a source with litter labels (the aquatrash and
     trash_collection photos) has its labelled litter painted over before the camera move: a clean-up, not a
@@ -136,15 +158,17 @@ def build_batch(dest: Path, entries: int, seed: int = 0, cleaned: bool = True) -
 
     rng = np.random.default_rng(seed)
     phone = sorted((DATA / "perf" / "phone_photos").glob("*.jpg"))
-    val = sorted((DATA / "litter" / "aquatrash" / "val" / "images").glob("*.jpg"))
     frames = sorted((DATA / "scenes" / "street_video_frames").glob("*.jpg"))[::4]
+    train = sorted((DATA / "litter" / "aquatrash" / "train" / "images").glob("*.jpg"))
+    train = [train[i] for i in sorted(rng.permutation(len(train))[:72 - len(phone) - len(frames)])]
     sources = [(p, p in phone[: max(1, len(phone) // 4)]) for p in phone]
-    sources += [(p, False) for p in val] + [(p, False) for p in frames]
+    sources += [(p, False) for p in frames] + [(p, False) for p in train]
     rng.shuffle(sources)
     sources.sort(key=lambda s: not s[1])  # the 12 MP ones always in
     extra = sorted(p for sub in ("litter/aquatrash/train", "litter/trash_collection/valid",
                                  "litter/trash_collection/test", "scenes/street_pov_litter", "scenes/clean_streets")
-                   for p in (DATA / sub).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+                   for p in (DATA / sub).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+                   and p not in train)
     sources += [(extra[i], False) for i in rng.permutation(len(extra))]
     n = 0
     for i in range(entries):
@@ -167,7 +191,7 @@ def build_batch(dest: Path, entries: int, seed: int = 0, cleaned: bool = True) -
 
 def build_large_batch(dest: Path, entries: int, seed: int = 0, max_side: int = 1600, big: int = 4) -> int:
     """A long batch for the memory measurement: every real photo of ../shared/data's litter, scenes and perf
-    folders (about 900), each as an entry of the photo (at most ``max_side`` px) and a camera-moved, re-lit
+    folders but the evaluation set (about 850), each as an entry of the photo (at most ``max_side`` px) and a camera-moved, re-lit
     copy; past the last source, the sources again, mirrored and cropped by a few percent (so they are new
     photos to every stage; dedup may find them). ``big`` entries are upscaled to 4000x3000 (12 MP)."""
     import cv2
@@ -175,7 +199,7 @@ def build_large_batch(dest: Path, entries: int, seed: int = 0, max_side: int = 1
 
     rng = np.random.default_rng(seed)
     sources = sorted(p for sub in ("litter", "scenes", "perf") for p in (DATA / sub).rglob("*")
-                     if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+                     if p.suffix.lower() in (".jpg", ".jpeg", ".png") and EVALUATION not in p.parents)
     order = rng.permutation(len(sources))
     n = 0
     for i in range(entries):
@@ -221,10 +245,9 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
         for p in photos:
             model.predict(str(p), imgsz=cfg.detect.imgsz, conf=cfg.detect.confidence, verbose=False)
         return {"seconds": time.perf_counter() - t, "photos": len(photos), **_peak()}
-    from pipeline.run.executors import make_executor
-    from pipeline.run.runner import run_batch
     from pipeline.store import Workspace
 
+    make_executor, run_batch, _ = _run_api()
     t0 = time.perf_counter()
     ex = make_executor("ray" if kind == "ray" else ("serial" if kind == "rerun" else kind), workers=workers)
     if kind != "rerun":
@@ -246,12 +269,172 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
             "cpu_s": round(sum(cpu.values()), 1), "cpu_s_driver": round(cpu.get(os.getpid(), 0.0), 1), **peak}
 
 
+def _lap(phases: dict[str, float], name: str, since: float) -> float:
+    """Record ``phases[name]`` = seconds since ``since``; returns now."""
+    now = time.perf_counter()
+    phases[name] = round(now - since, 3)
+    return now
+
+
+def cold(kind: str, batch: Path, ws: Path, workers: int) -> dict:
+    """One ``--cold`` measurement in this fresh process, its start-up included: every phase from this
+    process's first line (:data:`_T0`; the parent adds the interpreter's own start). ``detector``: import
+    torch and ultralytics, load the model, ``predict`` each file (ultralytics decodes it; its first call
+    sets up). Otherwise a whole run on executor ``kind``: import the pipeline, make the executor (a local
+    Ray starts here; a pool's workers start with its first work and each imports torch and loads its
+    detector inside the run), ``run_batch``, close; then the export's sha256 (outside the clock)."""
+    phases: dict[str, float] = {}
+    t = time.perf_counter()
+    photos = sorted(batch.glob("*/*/*.jpg"))
+    if kind == "detector":
+        from pipeline.config import Config
+        from pipeline.detect.registry import resolve_model
+        from pipeline.detect.runtime import ultralytics_threads
+
+        cfg = Config()
+        ul = ultralytics_threads(0)  # the detector alone at its fastest here: torch on every core
+        t = _lap(phases, "import_s", t)
+        model = ul.YOLO(str(resolve_model(cfg.detect.model).path), task="detect")
+        t = _lap(phases, "model_load_s", t)
+        for p in photos:
+            model.predict(str(p), imgsz=cfg.detect.imgsz, conf=cfg.detect.confidence, verbose=False)
+        _lap(phases, "predict_s", t)
+        return {"in_process_s": round(time.perf_counter() - _T0, 3), "phases": phases, "photos": len(photos),
+                **_peak()}
+    import hashlib
+
+    from pipeline import export
+    from pipeline.config import Config
+    from pipeline.store import Workspace
+
+    make_executor, run_batch, _ = _run_api()
+    cfg = Config()
+    t = _lap(phases, "import_s", t)
+    ex = make_executor(kind, workers=workers)
+    t = _lap(phases, "executor_s", t)
+    with Workspace(ws) as w:
+        s = run_batch(batch, w, cfg, quiet=True, executor=ex)
+    t = _lap(phases, "run_s", t)
+    ray_peak = _ray_workers_peak() if kind == "ray" else None  # not our children: ask while they live
+    ex.close()
+    _lap(phases, "close_s", t)
+    took = time.perf_counter() - _T0
+    peak = _peak()
+    if ray_peak is not None:
+        peak["largest_child_mib"] = ray_peak
+    with Workspace(ws, create=False) as w:
+        exports = {"jsonl": export.to_jsonl(w), "csv": export.to_csv(w)}
+    return {"in_process_s": round(took, 3), "phases": phases, "photos": s.photos, "decoded": s.photos_decoded,
+            **{f"export_{k}_sha256": hashlib.sha256(v.encode()).hexdigest() for k, v in exports.items()}, **peak}
+
+
+def _pid(_shared: object = None, _item: object = None) -> int:
+    return os.getpid()
+
+
+def startup(workers: int, with_ray: bool) -> dict:
+    """Where a run's start-up goes, one step after the other in this fresh process: importing the pipeline
+    (the driver's modules), torch, ultralytics; loading the model and its first forward pass; a pool's
+    workers starting (spawn, their imports: until each has answered) and then loading their detectors in
+    parallel (:func:`pipeline.detect.process.warm_detector`); a local Ray's start and its workers' detectors."""
+    phases: dict[str, float] = {"interpreter_to_main_s": round(time.perf_counter() - _T0, 3)}
+    t = time.perf_counter()
+    from pipeline.config import Config
+    from pipeline.store import Workspace  # noqa: F401  (the driver's modules)
+
+    make_executor, _, warm_detector = _run_api()
+    cfg = Config()
+    t = _lap(phases, "import_pipeline_s", t)
+    import torch  # noqa: F401
+
+    t = _lap(phases, "import_torch_s", t)
+    from pipeline.offline import ultralytics
+
+    ultralytics(1)
+    t = _lap(phases, "import_ultralytics_s", t)
+    from pipeline.detect.infer import load_detector
+
+    det = load_detector(cfg.detect)
+    t = _lap(phases, "model_load_s", t)
+    import numpy as np
+
+    det.detect_arrays([np.zeros((cfg.detect.imgsz, cfg.detect.imgsz, 3), np.uint8)])
+    t = _lap(phases, "first_forward_pass_s", t)
+    ex = make_executor("local", workers=workers)
+    seen: set[int] = set()
+    while len(seen) < workers:  # every worker started: spawned, imported, its initializer run
+        seen.update(ex.imap(_pid, range(workers)))
+    t = _lap(phases, "pool_spawn_s", t)
+    _warm(ex, cfg)
+    t = _lap(phases, "pool_workers_load_detector_s", t)
+    ex.close()
+    t = _lap(phases, "pool_close_s", t)
+    if with_ray:
+        ray = make_executor("ray", workers=workers)
+        t = _lap(phases, "ray_start_s", t)
+        _warm(ray, cfg)
+        t = _lap(phases, "ray_workers_load_detector_s", t)
+        ray.close()
+        _lap(phases, "ray_close_s", t)
+    return {"phases": phases}
+
+
+def _fresh_cold(kind: str, batch: Path, ws: Path, workers: int) -> dict:
+    """:func:`cold` (or :func:`startup`) in a fresh process, timed from before it starts to after it ends."""
+    load = os.getloadavg()[0]
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, __file__, "--one", f"cold-{kind}", "--batch", str(batch), "--ws", str(ws),
+                        "--workers", str(workers)], capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{r.stderr[-3000:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["seconds"] = round(wall, 3)  # the process from its start to its end: start-up included
+    out["load_avg_1m_before"] = round(load, 2)
+    return out
+
+
+def cold_sequence(batch: Path, tmp: Path, n: int, args: argparse.Namespace) -> dict:
+    """``--cold``: detector, serial, local, ray, ``args.rounds`` times in turn, each a fresh process timed
+    from its start to its end (imports, model loads, workers' start-up included), then the start-up probe
+    (:func:`startup`). The medians, the ratios of the medians and of each round, and whether every run's
+    export is the same bytes."""
+    import statistics
+
+    kinds = ["detector", "serial", "local"] + ([] if args.skip_ray else ["ray"])
+    runs: dict[str, list[dict]] = {k: [] for k in kinds}
+    for r in range(args.rounds):
+        for k in kinds:
+            runs[k].append(_fresh_cold(k, batch, tmp / f"ws-cold-{k}-{r}", args.workers))
+            shutil.rmtree(tmp / f"ws-cold-{k}-{r}", ignore_errors=True)
+            print(f"round {r + 1} {k}: {runs[k][-1]['seconds']:.1f} s", file=sys.stderr)
+    res: dict = {"mode": "cold: start-up included on both sides", "rounds": args.rounds}
+    for k in kinds:
+        ordered = sorted(runs[k], key=lambda x: x["seconds"])
+        res[k] = dict(ordered[(len(ordered) - 1) // 2])  # the median run (the lower one of an even count)
+        res[k]["seconds"] = round(statistics.median(x["seconds"] for x in runs[k]), 2)
+        res[k]["rounds_s"] = [x["seconds"] for x in runs[k]]
+        res[k]["s_per_photo"] = round(res[k]["seconds"] / n, 3)
+    det = res["detector"]["seconds"]
+    for k in kinds[1:]:
+        res[k]["x_detector"] = round(res[k]["seconds"] / det, 2)
+        res[k]["x_detector_per_round"] = [round(x["seconds"] / d["seconds"], 2)
+                                          for x, d in zip(runs[k], runs["detector"])]
+    res["local_speedup_vs_serial"] = round(res["serial"]["seconds"] / res["local"]["seconds"], 2)
+    if "ray" in res:
+        res["ray_vs_local"] = round(res["ray"]["seconds"] / res["local"]["seconds"], 2)
+    shas = {(x["export_jsonl_sha256"], x["export_csv_sha256"]) for k in kinds[1:] for x in runs[k]}
+    res["exports_identical_across_executors_and_rounds"] = len(shas) == 1
+    res["startup"] = _fresh_cold("startup" if args.skip_ray else "startup-ray", batch, tmp / "ws-startup",
+                                 args.workers)["phases"]
+    return res
+
+
 def _warm(ex, cfg) -> None:
     """Start the executor's workers and load each one's detector (imports, weights, a first forward pass):
     the start-up, timed apart, as the plain detector is loaded before its clock. A local pool's workers are
     known: warm until each has answered. Ray's are not: as many warm tasks as CPUs, twice."""
-    from pipeline.detect.process import warm_detector
-
+    warm_detector = _run_api()[2]
     pool = getattr(ex, "pool", None)
     if pool is None:
         for _ in ex.imap(warm_detector, range(2 * ex.workers), cfg.detect):
@@ -390,10 +573,9 @@ class _RssSampler:
 def memory(batch: Path, ws: Path, workers: int) -> dict:
     """A whole run with the ``local`` pool, the RSS of every process sampled (called in a fresh process)."""
     from pipeline.config import Config
-    from pipeline.run.executors import make_executor
-    from pipeline.run.runner import run_batch
     from pipeline.store import Workspace
 
+    make_executor, run_batch, _ = _run_api()
     photos = len(list(batch.glob("*/*/*.jpg")))
     marks = sorted({max(1, photos // 10), photos // 2, photos})
     cfg = Config()
@@ -459,6 +641,9 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=20)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--cold", action="store_true",
+                    help="start-up included on both sides: each run timed from its process's start to its end, "
+                         "exports compared across executors, then where the start-up goes")
     ap.add_argument("--rounds", type=int, default=1,
                     help="measure detector, serial, local and ray this many times in turn (medians)")
     ap.add_argument("--copies", action="store_true",
@@ -474,6 +659,12 @@ def main() -> None:
     ap.add_argument("--ws", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
+        if args.one.startswith("cold-startup"):
+            print(json.dumps(startup(args.workers, with_ray=args.one == "cold-startup-ray")))
+            return
+        if args.one.startswith("cold-"):
+            print(json.dumps(cold(args.one[5:], Path(args.batch), Path(args.ws), args.workers)))
+            return
         fn = memory if args.one == "memory" else (lambda b, w, n: one(args.one, b, w, n))
         print(json.dumps(fn(Path(args.batch), Path(args.ws), args.workers)))
         return
@@ -495,6 +686,8 @@ def main() -> None:
             res["memory"] = _fresh("memory", batch, tmp / "ws-memory", args.workers, env)
         elif args.interleave:
             res.update(interleaved(batch, tmp, args.workers, args.interleave))
+        elif args.cold:
+            res.update(cold_sequence(batch, tmp, n, args))
         else:
             res.update(sequence(batch, tmp, n, args))
         print(json.dumps(res, indent=2))

@@ -28,10 +28,19 @@ process (all its threads: with ``--threads 1``, as in the pipeline's process poo
 single-core cost whatever else runs on the machine). The ratios hold each way.
 
     python scripts/bench_verify.py [--limit 23] [--repeat 3] [--negatives 24]
+
+``--calibration DIR`` instead measures the whole verification of each entry of the calibration set that
+``scripts/calibrate_score.py`` builds in DIR (``verify_entry``: the same-place pairing and the litter change
+of every pair, on its truth boxes or, with ``--detector model``, the shipped detector's), the code as it is
+against the code before issue 19 (:func:`old_code`), interleaved entry by entry, and checks that both give
+every entry the same verification to the last bit (so every accuracy figure measured on the set holds):
+
+    python scripts/bench_verify.py --calibration /tmp/cleanup-verify-calibration --repeat 2 --threads 1
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.util
 import io
@@ -48,6 +57,8 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.config import LoadConfig, VerifyConfig  # noqa: E402
 from pipeline.types import LoadedPhoto, PhotoMeta, SceneMatch  # noqa: E402
+from pipeline.verify import change, geometry, sameplace  # noqa: E402
+from pipeline.verify.entry import verify_entry  # noqa: E402
 from pipeline.verify.pairing import match_all, pair_photos  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("calibration", REPO / "datasets" / "calibration.py")
@@ -160,6 +171,128 @@ def false_matches(shared: Path, n: int, seed: int, methods: dict[str, VerifyConf
                   f"{m.inlier_ratio}, {m.method} | | | |")
 
 
+# ------------------------------------------------------------------ the code before issue 19, for --calibration
+def _old_ratio_matches(fb, fa, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """pipeline.verify.sameplace._ratio_matches before issue 19: a Python DMatch per keypoint."""
+    if len(fb) < 2 or len(fa) < 2:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    norm = cv2.NORM_L2 if fb.descriptors.dtype == np.float32 else cv2.NORM_HAMMING
+    knn = cv2.BFMatcher(norm).knnMatch(fb.descriptors, fa.descriptors, k=2)
+    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
+    src = np.array([fb.keypoints[m.queryIdx] for m in good], np.float32).reshape(-1, 2)
+    dst = np.array([fa.keypoints[m.trainIdx] for m in good], np.float32).reshape(-1, 2)
+    return src, dst
+
+
+def _old_shared_region_mask(h: np.ndarray, size: tuple[int, int], size_other: tuple[int, int],
+                            cells: int = geometry.GRID) -> tuple[np.ndarray, float]:
+    """pipeline.verify.geometry.shared_region_mask before issue 19: every cell centre mapped as a point."""
+    w0, h0 = size
+    cell = max(w0, h0) / cells
+    gw, gh = max(1, int(np.ceil(w0 / cell))), max(1, int(np.ceil(h0 / cell)))
+    xs, ys = (np.arange(gw) + 0.5) * cell, (np.arange(gh) + 0.5) * cell
+    inside = geometry.maps_inside(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2), h, size_other)
+    return inside.reshape(gh, gw), cell
+
+
+@contextlib.contextmanager
+def old_code():
+    """Run the verification as it was before issue 19 inside the ``with`` block (module attributes swapped
+    back afterwards)."""
+    swaps = [(sameplace, "_ratio_matches", _old_ratio_matches), (geometry, "shared_region_mask", _old_shared_region_mask),
+             (change, "shared_region_mask", _old_shared_region_mask)]
+    saved = [(mod, name, getattr(mod, name)) for mod, name, _ in swaps]
+    try:
+        for mod, name, fn in swaps:
+            setattr(mod, name, fn)
+        yield
+    finally:
+        for mod, name, fn in saved:
+            setattr(mod, name, fn)
+
+
+def calibration_entries(root: Path, detector: str) -> list[tuple[object, list]]:
+    """(truth, items) of every entry of the calibration set in ``root``: items as ``verify_entry`` takes them
+    (ref, decoded photo, detections), the photos loaded the way a run loads them; detections are the truth
+    boxes, or the shipped detector's (``detector == "model"``). Unreadable photos are left out, as a run does."""
+    from pipeline.config import Config
+    from pipeline.ingest import ingest
+    from pipeline.load import PhotoError, load_photo, read_photo
+    from pipeline.types import Detections
+
+    cfg = Config()
+    truths = {t.entry_id: t for t in cal.read_truth(root)}
+    model = None
+    if detector == "model":
+        from pipeline.detect.infer import load_detector
+
+        model = load_detector(cfg.detect)
+    out = []
+    for sub in ingest(root / "batch").submissions:
+        truth = truths.get(sub.entry_id)
+        if truth is None:
+            continue
+        boxes = {p.rel_path: p.boxes for p in truth.photos}
+        items = []
+        for ref in sub.photos:
+            try:
+                photo = load_photo(read_photo(ref.path, cfg.load, rel_path=ref.rel_path), cfg.load, rel_path=ref.rel_path)
+            except PhotoError:
+                continue
+            if model is not None:
+                det = model.detect([photo])[0]
+            else:
+                b = np.array(boxes[ref.rel_path], np.float32).reshape(-1, 4)
+                det = Detections(b, np.ones(len(b)), np.zeros(len(b)), ("litter",), "ground-truth",
+                                 (photo.meta.width, photo.meta.height), cfg.detect.confidence)
+            items.append((ref, photo, det))
+        out.append((truth, items))
+    return out
+
+
+def calibration_bench(root: Path, detector: str, repeat: int) -> None:
+    """The whole verification of each calibration entry, the code before issue 19 (``old``) against the code
+    now (``new``), interleaved entry by entry, ``repeat`` rounds; ms per before x after pair (CPU time of this
+    process and wall time, means over the rounds) per part, and whether every entry came out identical."""
+    from pipeline.config import VerifyConfig
+
+    cfg = VerifyConfig()
+    entries = calibration_entries(root, detector)
+    runs = {"old": old_code, "new": contextlib.nullcontext}
+    stats = {(name, part): [0.0, 0.0, 0] for name in runs for part in ("held out", "tuning")}
+    differ: list[str] = []
+    for r in range(repeat):
+        for truth, items in entries:
+            roles = [ref.role for ref, _, _ in items]
+            pairs = roles.count("before") * roles.count("after")
+            part = "held out" if truth.holdout else "tuning"
+            got = {}
+            for name, ctx in runs.items():
+                with ctx():
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    got[name] = verify_entry(items, cfg).to_dict()
+                    s = stats[(name, part)]
+                    s[0] += time.process_time() - c0
+                    s[1] += time.perf_counter() - t0
+                    s[2] += pairs
+            if r == 0 and got["old"] != got["new"]:
+                differ.append(truth.entry_id)
+    n = {part: sum(1 for t, _ in entries if (part == "held out") == t.holdout) for part in ("held out", "tuning")}
+    print(f"calibration set {root}: {len(entries)} entries ({n['held out']} held out, {n['tuning']} tuning), "
+          f"detections: {detector}; {repeat} rounds; cv2 {cv2.__version__}, {cv2.getNumThreads()} OpenCV threads\n")
+    print("| part | entries | before x after pairs | old: CPU ms per pair | new: CPU ms per pair (x old) | "
+          "old: wall ms per pair | new: wall ms per pair (x old) |")
+    print("|---|---|---|---|---|---|---|")
+    for part in ("held out", "tuning"):
+        (oc, ow, op), (nc, nw, np_) = stats[("old", part)], stats[("new", part)]
+        if not op:
+            continue
+        print(f"| {part} | {n[part]} | {op // repeat} | {1000 * oc / op:.1f} | {1000 * nc / np_:.1f} ({nc / oc:.2f}x) | "
+              f"{1000 * ow / op:.1f} | {1000 * nw / np_:.1f} ({nw / ow:.2f}x) |")
+    print(f"\nentries whose verification differs between old and new: {len(differ)}"
+          + (f" ({', '.join(differ[:20])})" if differ else " (identical pairs, matches, homographies and litter changes)"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
@@ -170,9 +303,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="instead, match every pair of this many calibration source photos (false-match check)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds over every pair (the best and the mean are shown)")
     ap.add_argument("--threads", type=int, default=0, help="cv2.setNumThreads (0: OpenCV's default)")
+    ap.add_argument("--calibration", type=Path, metavar="DIR",
+                    help="instead, the whole verification of each entry of the calibration set in DIR "
+                         "(scripts/calibrate_score.py --out), the code now against the code before issue 19")
+    ap.add_argument("--detector", choices=("truth", "model"), default="truth",
+                    help="with --calibration: the entries' true boxes or the shipped detector's")
     args = ap.parse_args(argv)
     if args.threads:
         cv2.setNumThreads(args.threads)
+    if args.calibration:
+        if not (args.calibration / "truth.jsonl").is_file():
+            ap.error(f"--calibration {args.calibration}: no truth.jsonl (build it with scripts/calibrate_score.py --out)")
+        calibration_bench(args.calibration, args.detector, args.repeat)
+        return 0
     chosen = [m.strip() for m in args.methods.split(",") if m.strip()] or list(METHODS)
     unknown = [m for m in chosen if m not in METHODS]
     if unknown:

@@ -188,6 +188,7 @@ def _agree(a, b, op: float, margin: float, min_iou: float) -> list[str]:
 
 
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
+@pytest.mark.slow
 def test_fp32_backends_find_the_boxes_pytorch_finds(exported, sample_images, backend):
     name, imgsz, _ = exported
     op = DetectConfig().confidence
@@ -214,6 +215,7 @@ def test_shipped_int8_finds_the_boxes_pytorch_finds(sample_images):
     assert not problems, problems
 
 
+@pytest.mark.slow
 def test_an_exported_file_refuses_another_input_size(exported, sample_images):
     name, imgsz, _ = exported
     det = load_detector(DetectConfig(model=name, imgsz=imgsz + 32, backend="onnx", torch_threads=1))

@@ -151,7 +151,8 @@ def _random_codes(rng, n, w, radius, planted):
 
 
 @pytest.mark.parametrize("n,w,radius,chunk_bits", [(3000, 1, 8, None), (3000, 1, 10, 12), (2000, 4, 31, None),
-                                                    (2000, 4, 31, 16), (400, 1, 24, None)])
+                                                    (2000, 4, 31, 16),
+                                                    pytest.param(400, 1, 24, None, marks=pytest.mark.slow)])  # ~5 s
 def test_mih_equals_brute_force(n, w, radius, chunk_bits):
     rng = np.random.default_rng(n + w + radius)
     codes = _random_codes(rng, n, w, radius, planted=n // 10)

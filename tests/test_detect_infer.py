@@ -120,6 +120,7 @@ print(imported, same, sum(len(x[1]) for x in without))
 """
 
 
+@pytest.mark.slow  # the default model over every sample photo, twice, in a fresh interpreter
 def test_detection_needs_no_torchvision_and_finds_the_same_bits_with_it(sample):
     """The detector's process never imports torchvision (ultralytics' CPU warm-up would, 1.5 s of every
     pool worker's start), and ultralytics' own NMS that runs instead gives the same boxes bit for bit as

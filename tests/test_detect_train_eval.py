@@ -111,6 +111,7 @@ def test_match_counts():
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_train_one_epoch_then_evaluate(tmp_path, capsys, monkeypatch):
     root = tmp_path / "data"
     _make_root(root)

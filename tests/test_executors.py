@@ -59,6 +59,7 @@ def serial(sample, tmp_path_factory):
     return _exports(tmp / "ws"), log
 
 
+@pytest.mark.slow
 def test_serial_run_opens_no_connection(serial):
     (jsonl, _), log = serial
     assert jsonl.count("\n") == 12
@@ -77,6 +78,7 @@ class _RecordingPool(LocalExecutor):
         return super().imap(fn, items, shared)
 
 
+@pytest.mark.slow
 def test_local_pool_exports_the_same_bytes_and_reruns_decode_nothing(sample, serial, tmp_path):
     """One pool serves the three passes of a run, and the runs after it: its workers start once."""
     (jsonl, csv), _ = serial
@@ -93,6 +95,7 @@ def test_local_pool_exports_the_same_bytes_and_reruns_decode_nothing(sample, ser
 
 
 @needs_ray
+@pytest.mark.slow
 def test_ray_exports_the_same_bytes_on_loopback_only(sample, serial, tmp_path):
     """A local Ray (2 CPUs, no dashboard) started and stopped by the run. Ray's own dashboard process probes
     cloud metadata addresses once at start (Ray does so even with usage statistics off); nothing else may
@@ -110,6 +113,7 @@ def test_ray_exports_the_same_bytes_on_loopback_only(sample, serial, tmp_path):
 
 
 @pytest.mark.parametrize("executor", ["serial", pytest.param("ray", marks=needs_ray)])
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_same_export(executor, sample, serial, tmp_path):
     """(The local pool: tests/test_pipeline_e2e.py, the CLI's default executor.)"""
     (jsonl, csv), _ = serial
@@ -147,6 +151,7 @@ def test_entry_work_runs_without_a_workspace_and_pickles(sample):
     assert out2.photos[0].sha256 is None and out2.verification.pairs == ()
 
 
+@pytest.mark.slow  # the detector loaded here and in each of two pool workers
 def test_detections_are_the_same_bits_here_and_in_a_pool_worker(sample):
     """Boxes and scores depend on torch's thread count in their last bits (1 against 2 threads: most photos
     differ by ~1e-6), which can reorder a ranking. Every executor's detector runs on ``[detect]
@@ -178,6 +183,7 @@ def _submission(sample, entry_id):
     return next(s for s in ingest(sample.root).submissions if s.entry_id == entry_id)
 
 
+@pytest.mark.slow
 def test_hash_index_is_plain_arrays_that_pickle(sample, tmp_path):
     """The index a store loads holds no database handle: pickled, it matches exactly as before. (And the
     score card records the keys of the results it was made from: the report shows the scored boxes.)"""

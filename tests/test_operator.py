@@ -53,6 +53,7 @@ def _fail_after(monkeypatch, owner: object, attr: str, n: int, exc: BaseExceptio
     ((Workspace, "put_result"), sqlite3.OperationalError("database or disk is full")),
     ((runner, "atomic_write_bytes"), OSError(errno.ENOSPC, "No space left on device", "thumbs/x.jpg")),
 ], ids=["sqlite", "thumbnail"])
+@pytest.mark.slow
 def test_disk_full_stops_at_first_failed_write_and_rerun_resumes(small_batch, clean_export, tmp_path,
                                                                  monkeypatch, capsys, target, exc):
     ws = tmp_path / "ws"
@@ -86,6 +87,7 @@ def test_disk_full_is_recognised_through_causes():
     assert not runguard.is_disk_full(sqlite3.OperationalError("database is locked"))
 
 
+@pytest.mark.slow
 def test_second_run_refuses_or_waits(small_batch, clean_export, tmp_path, capsys):
     ws = tmp_path / "ws"
     Workspace(ws).close()

@@ -123,6 +123,7 @@ def _by_code(card, code):
     return [f for f in card.flags if f.code == code]
 
 
+@pytest.mark.slow
 def test_two_rounds_the_earlier_entry_keeps_its_score_and_names_the_later_one(sample, tmp_path):
     orig_before = _photo(sample, "01-full-cleanup", "before").read_bytes()
     r1, r2 = tmp_path / "round1", tmp_path / "round2"
@@ -196,12 +197,14 @@ def one_batch(sample, tmp_path_factory):
     return root, cards
 
 
+@pytest.mark.slow
 def test_manifest_submitted_at_is_read(one_batch):
     root, _ = one_batch
     subs = {s.entry_id: s for s in ingest(root / "manifest.csv").submissions}
     assert subs["c-orig"].submitted_at == "2024-06-10T08:00:00" and subs["d-one"].submitted_at is None
 
 
+@pytest.mark.slow
 def test_same_batch_earlier_capture_time_wins(one_batch):
     _, cards = one_batch
     orig, copy = cards["b-orig"], cards["b-copy"]
@@ -214,6 +217,7 @@ def test_same_batch_earlier_capture_time_wins(one_batch):
     assert "an earlier capture time" in dup.message and copy.status == "needs_review"
 
 
+@pytest.mark.slow
 def test_same_batch_without_times_earlier_submission_wins(one_batch):
     _, cards = one_batch
     orig, copy = cards["c-orig"], cards["c-copy"]
@@ -223,6 +227,7 @@ def test_same_batch_without_times_earlier_submission_wins(one_batch):
     assert copy.status == "needs_review" and copy.components["evidence_original"] == 0.0
 
 
+@pytest.mark.slow
 def test_no_order_both_need_review(one_batch):
     _, cards = one_batch
     for me, other in (("d-one", "d-two"), ("d-two", "d-one")):
@@ -233,6 +238,7 @@ def test_no_order_both_need_review(one_batch):
         assert card.status == "needs_review" and card.components["evidence_original"] == 0.0
 
 
+@pytest.mark.slow
 def test_flags_do_not_depend_on_the_order_entries_are_processed(one_batch, tmp_path):
     """The same batch with the entries renamed so that every original sorts (and is processed) first."""
     root, cards = one_batch

@@ -17,6 +17,8 @@ from pipeline.store import Workspace, matches, queries
 from runkill import kill_mid_run, wait_gone
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # every test here runs the pipeline (run_batch, the CLI run, the demo)
+
 CONTRACT = {"entry_id", "score", "status", "components", "flags", "model_id", "config_hash"}
 
 

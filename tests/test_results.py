@@ -61,6 +61,7 @@ def _app_order(client) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ decisions in results
+@pytest.mark.slow
 def test_decisions_reach_the_export_and_move_the_rank(ws_path, tmp_path):
     before = _by_id(_export(ws_path))
     dup = before["05-shared-photo-b"]  # reused photo (04 had it first): needs review
@@ -142,6 +143,7 @@ def test_ranking_rule_tiers():
 
 
 # ------------------------------------------------------------------------------------ problems on entries
+@pytest.mark.slow
 def test_problems_on_their_entry_and_in_status(sample, tmp_path, capsys):
     batch = tmp_path / "batch"
     for e in ("01-full-cleanup", "02-partial-cleanup", "03-no-cleanup", "09-corrupt-file", "10-missing-after"):
@@ -194,6 +196,7 @@ def test_problems_on_their_entry_and_in_status(sample, tmp_path, capsys):
 
 
 # -------------------------------------------------------------------------------------------- CSV contract
+@pytest.mark.slow
 def test_csv_flags_column_holds_the_jsonl_flags(ws_path):
     jl = _by_id(_export(ws_path))
     rows = {r["entry_id"]: r for r in csv.DictReader(io.StringIO(_export(ws_path, "csv")))}
@@ -207,6 +210,7 @@ def test_csv_flags_column_holds_the_jsonl_flags(ws_path):
     assert any(json.loads(r["flags"]) and json.loads(r["flags"])[0]["severity"] for r in rows.values())
 
 
+@pytest.mark.slow
 def test_csv_guards_formulas_in_decisions(ws_path):
     with Workspace(ws_path) as ws:
         decisions.decide(ws, "01-full-cleanup", "ann", "disqualify", None, "=HYPERLINK(\"http://x\")", 0)
@@ -216,6 +220,7 @@ def test_csv_guards_formulas_in_decisions(ws_path):
     assert json.loads(row["review"])["reason"].startswith("=")  # the JSON cell starts with '{', never a formula
 
 
+@pytest.mark.slow
 def test_demo_original_keeps_its_evidence_and_may_win(ws_path):
     """Demo entry 04 submitted first: 05 (an exact copy of its before photo) and 06 (mirrored copies) reused
     its photos later, so 04 keeps its evidence, is told who copied it, and ranks among the entries that may win."""

@@ -262,3 +262,48 @@ def test_maps_inside_and_the_shared_region():
     assert not mask[:, :10].any() and mask[:, 10:].all()  # the left quarter is not in the other photo
     assert visible_fraction(shift, (400, 300), (400, 300)) == pytest.approx(0.75, abs=0.02)
     assert box_inside_fraction((50, 0, 150, 100), shift, (400, 300)) == pytest.approx(0.5)
+
+
+def test_ratio_matches_are_the_brute_force_matchers_own():
+    """The ratio test reads the two nearest neighbours from cv2.batchDistance; it must keep exactly the
+    matches, in the same order, that cv2.BFMatcher.knnMatch(k=2) gives (ORB's binary descriptors with ties,
+    SIFT's float ones, and sets too small for a second neighbour)."""
+    from pipeline.verify.sameplace import PhotoFeatures, _ratio_matches
+
+    rng = np.random.default_rng(7)
+
+    def feats(n: int, floats: bool) -> PhotoFeatures:
+        d = rng.random((n, 128), np.float32) if floats else rng.integers(0, 256, (n, 32), dtype=np.uint8)
+        if n > 9:
+            d[: n // 3] = d[0]  # equal descriptors: ties for the nearest and second-nearest neighbour
+        return PhotoFeatures("x", rng.random((n, 2), np.float32) * 600, d, 1.0, (640, 480), (640, 480), "orb",
+                             np.zeros((1, 1), np.uint8))
+
+    for floats in (False, True):
+        for nb, na in [(2, 2), (300, 1), (1, 300), (400, 2), (500, 700)]:
+            fb, fa = feats(nb, floats), feats(na, floats)
+            knn = cv2.BFMatcher(cv2.NORM_L2 if floats else cv2.NORM_HAMMING).knnMatch(fb.descriptors, fa.descriptors, k=2)
+            for ratio in (0.7, 0.8, 0.95):
+                good = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
+                good = good if min(nb, na) >= 2 else []  # a photo with one keypoint matches nothing
+                src, dst = _ratio_matches(fb, fa, ratio)
+                assert src.dtype == dst.dtype == np.float32 and src.shape == dst.shape == (len(good), 2)
+                assert np.array_equal(src, fb.keypoints[[m.queryIdx for m in good]].reshape(-1, 2))
+                assert np.array_equal(dst, fa.keypoints[[m.trainIdx for m in good]].reshape(-1, 2))
+
+
+def test_shared_region_raster_is_maps_inside_at_each_cell_centre():
+    """The raster is computed row and column at a time; each cell must be what maps_inside says of its
+    centre, for shifts, zooms, tilts and homographies that put part of the photo behind the camera."""
+    from pipeline.verify.geometry import maps_inside, shared_region_mask
+
+    rng = np.random.default_rng(3)
+    for k in range(60):
+        h = np.eye(3) + rng.normal(0, 1, (3, 3)) * [[0.2, 0.2, 300], [0.2, 0.2, 300], [3e-4, 3e-4, 0.2]]
+        if k % 4 == 0:
+            h = np.array([[1.0, 0, rng.integers(-300, 300)], [0, 1.0, rng.integers(-300, 300)], [0, 0, 1]])
+        size, other = tuple(rng.integers(50, 3000, 2)), tuple(rng.integers(50, 3000, 2))
+        mask, cell = shared_region_mask(h, size, other, cells=64)
+        xs, ys = (np.arange(mask.shape[1]) + 0.5) * cell, (np.arange(mask.shape[0]) + 0.5) * cell
+        want = maps_inside(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2), h, other).reshape(mask.shape)
+        assert np.array_equal(mask, want), k

@@ -109,15 +109,22 @@ def extract_features(photo: LoadedPhoto, cfg: VerifyConfig) -> PhotoFeatures:
 
 
 def _ratio_matches(fb: PhotoFeatures, fa: PhotoFeatures, ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """Matched keypoint coordinates (before, after) passing Lowe's ratio test, each float32 (K, 2)."""
+    """Matched keypoint coordinates (before, after) passing Lowe's ratio test, each float32 (K, 2), in the
+    order of the before keypoints.
+
+    The two nearest after descriptors of every before descriptor come from ``cv2.batchDistance`` as arrays:
+    the brute-force search ``cv2.BFMatcher.knnMatch(k=2)`` runs, with the same neighbours and distances,
+    without building a Python ``DMatch`` per keypoint (the same matches, a few ms less per pair).
+    """
     if len(fb) < 2 or len(fa) < 2:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
-    norm = cv2.NORM_L2 if fb.descriptors.dtype == np.float32 else cv2.NORM_HAMMING
-    knn = cv2.BFMatcher(norm).knnMatch(fb.descriptors, fa.descriptors, k=2)
-    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
-    src = np.array([fb.keypoints[m.queryIdx] for m in good], np.float32).reshape(-1, 2)
-    dst = np.array([fa.keypoints[m.trainIdx] for m in good], np.float32).reshape(-1, 2)
-    return src, dst
+    floats = fb.descriptors.dtype == np.float32
+    dist, nidx = cv2.batchDistance(fb.descriptors, fa.descriptors, cv2.CV_32F if floats else cv2.CV_32S,
+                                   normType=cv2.NORM_L2 if floats else cv2.NORM_HAMMING, K=2)
+    dist = dist.astype(np.float64)
+    good = (nidx[:, 1] >= 0) & (dist[:, 0] < ratio * dist[:, 1])
+    return (np.ascontiguousarray(fb.keypoints[good], np.float32).reshape(-1, 2),
+            np.ascontiguousarray(fa.keypoints[nidx[good, 0]], np.float32).reshape(-1, 2))
 
 
 def to_full_size(h_match: np.ndarray, scale_before: float, scale_after: float) -> np.ndarray:
