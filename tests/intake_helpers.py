@@ -66,3 +66,21 @@ def post_entry(client, token: str, entry: dict, before, after=(), query: str = "
 
 def files_under(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def folder_entry(folder: Path) -> tuple[dict, list[tuple[bytes, str]], list[tuple[bytes, str]]]:
+    """A batch folder's entry as a post: (entry part, before photos, after photos) as (bytes, file name)."""
+    meta = json.loads((folder / "entry.json").read_text(encoding="utf-8")) if (folder / "entry.json").exists() else {}
+    photos = {role: [(p.read_bytes(), p.name) for p in sorted((folder / role).glob("*")) if p.is_file()]
+              if (folder / role).is_dir() else [] for role in ("before", "after")}
+    return {"entry_id": folder.name, **meta}, photos["before"], photos["after"]
+
+
+def http_post_entry(base: str, token: str, entry: dict, before, after=(), timeout: float = 120):
+    """Post an entry to a running server with requests (a real multipart client, as an app would)."""
+    import requests
+
+    files = [("entry", (None, json.dumps(entry), "application/json"))]
+    files += [(role, (name, data, "application/octet-stream"))
+              for role, photos in (("before", before), ("after", after)) for data, name in photos]
+    return requests.post(f"{base}/api/v1/entries", files=files, headers=bearer(token), timeout=timeout)

@@ -348,3 +348,33 @@ def test_tokens_add_prints_the_token_on_stdout_only(tmp_path):
     p = subprocess.run([sys.executable, "-m", "pipeline", "tokens", "add", "hue-s", "--workspace", str(root)],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and p.stdout.count("cvt_") == 1 and "cvt_" not in p.stderr and "hue-s" in p.stderr
+
+
+# ------------------------------------------------------------------------------------- the queue's states
+def test_queue_claims_finishes_recovers_and_requeues_changed_entries(api):
+    """The queue's life without a run: a killed worker's claims come back; an entry changed while it was
+    being scored is queued again; rescans of entries sharing photos do not cascade."""
+    c, tokens, root = api
+    for i in range(3):
+        assert post_entry(c, tokens["app"], {**ENTRY, "entry_id": f"E{i}"}, [(jpeg(i), "b.jpg")]).status_code == 202
+    with Workspace(root) as ws:
+        first = intake.claim(ws, 2)
+        assert [e.entry_id for e in first] == ["E0", "E1"] and intake.waiting(ws) == {
+            "E0": "processing", "E1": "processing", "E2": "queued"}
+        assert intake.recover(ws) == 2  # the server was killed: its claims go back to the queue
+        assert intake.waiting(ws) == {"E0": "queued", "E1": "queued", "E2": "queued"}
+        first = intake.claim(ws, 2)
+    # E1 changes while it is being scored
+    assert post_entry(c, tokens["app"], {**ENTRY, "entry_id": "E1"}, [(jpeg(7), "b.jpg")],
+                      query="?replace=true").status_code == 202
+    with Workspace(root) as ws:
+        assert intake.get(ws, "E1").state == "processing"
+        intake.finish(ws, first, rescan={"E2"})  # E2 is queued already: stays a plain queued entry
+        assert intake.waiting(ws) == {"E1": "queued", "E2": "queued"}
+        assert intake.get(ws, "E0").done_generation == 1 and intake.get(ws, "E1").done_generation == 1
+        second = intake.claim(ws, 5)
+        assert [(e.entry_id, e.generation, e.rescan) for e in second] == [("E2", 1, False), ("E1", 2, False)]
+        intake.finish(ws, second, rescan={"E0", "NOT-POSTED"})
+        assert intake.waiting(ws) == {"E0": "queued"} and intake.get(ws, "E0").rescan
+        intake.release(ws, intake.claim(ws, 5))  # a run that failed as a whole
+        assert intake.waiting(ws) == {"E0": "queued"} and intake.queue_length(ws) == 1
