@@ -378,3 +378,27 @@ def test_queue_claims_finishes_recovers_and_requeues_changed_entries(api):
         assert intake.waiting(ws) == {"E0": "queued"} and intake.get(ws, "E0").rescan
         intake.release(ws, intake.claim(ws, 5))  # a run that failed as a whole
         assert intake.waiting(ws) == {"E0": "queued"} and intake.queue_length(ws) == 1
+
+
+def _noise_jpeg(side: int) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.effect_noise((side, side), 100).convert("RGB").save(buf, "JPEG", quality=98)
+    return buf.getvalue()
+
+
+def test_large_photos_within_the_limits_pass_and_a_body_over_the_servers_limit_is_json_413(tmp_path):
+    root = tmp_path / "ws"
+    tokens = make_ws(root)
+    big = _noise_jpeg(1400)
+    assert len(big) > 1024 * 1024  # larger than the review app's own request limit
+    c = create_app(root, warm=False).test_client()  # default limits: 25 MB a photo
+    assert post_entry(c, tokens["app"], ENTRY, [(big, "big.jpg")]).status_code == 202
+    root2 = tmp_path / "ws2"
+    tokens2 = make_ws(root2)
+    small = create_app(root2, warm=False, cfg=Config(intake=IntakeConfig(max_photo_bytes=1000,
+                                                                         max_photos_per_role=1))).test_client()
+    r = post_entry(small, tokens2["app"], ENTRY, [(big, "big.jpg")])
+    assert r.status_code == 413 and r.json["error"] == "too_large"
+    assert not (root2 / "intake").exists()
