@@ -314,6 +314,7 @@ def test_judges_see_arriving_entries_with_their_status(api):
     c.post("/login", data={"username": "ann", "password": PASSWORD, "csrf_token": csrf})
     html = c.get("/").text
     assert "HUE-0001" in html and "arrived, waiting to be scored" in html
+    assert c.get("/entry?id=HUE-0001").status_code == 200  # its page opens before it is scored
     with Workspace(root) as ws:
         intake.claim(ws, 5)
     assert "being scored" in c.get("/").text
