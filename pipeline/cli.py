@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "pipeline.dedup.cli",
     "pipeline.detect.cli",
     "pipeline.review.cli",
+    "pipeline.api.cli",
 ]
 
 

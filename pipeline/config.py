@@ -10,8 +10,8 @@ A run's configuration is a :class:`Config` built from defaults, optionally overr
     removed = 0.6
 
 Each stage caches its results under the hash of *its own section* (``Config.section_hash``), so changing
-a score weight re-scores without re-running detection. ``Config.hash`` covers everything and is recorded
-with every score.
+a score weight re-scores without re-running detection. ``Config.hash`` covers every section that can change a
+result (all but :data:`SERVICE_SECTIONS`: the intake API's limits) and is recorded with every score.
 """
 from __future__ import annotations
 
@@ -160,12 +160,40 @@ class ScoreConfig:
 
 
 @dataclass(frozen=True)
+class IntakeConfig:
+    """The intake API of ``cleanup-verify serve`` (pipeline/api): request limits and the queue's worker.
+    Sizes in bytes, times in seconds. None of it changes a result, so it is left out of :attr:`Config.hash`."""
+
+    max_photo_bytes: int = 25 * 1024 * 1024  # one photo larger than this: 413
+    max_photos_per_role: int = 10  # more before (or after) photos than this in an entry: 413
+    max_entry_json_bytes: int = 64 * 1024  # the `entry` part of a post
+    rate_per_minute: float = 120.0  # requests one token may make a minute, on average (429 beyond)
+    rate_burst: int = 60  # requests one token may make at once before the rate applies
+    batch_entries: int = 8  # the worker scores at most this many queued entries in one run
+    batch_wait_s: float = 0.5  # after an arrival, the worker waits this long for more before a run
+    idle_poll_s: float = 2.0  # an idle worker looks at the queue at least this often (another process may fill it)
+    retry_after_error_s: float = 30.0  # a run that failed as a whole (model missing, disk full) is retried after this
+
+    def __post_init__(self) -> None:
+        for name in ("max_photo_bytes", "max_photos_per_role", "max_entry_json_bytes", "rate_burst", "batch_entries"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"config: 'intake.{name}' must be at least 1, got {getattr(self, name)!r}")
+        if self.rate_per_minute <= 0:
+            raise ValueError(f"config: 'intake.rate_per_minute' must be above 0, got {self.rate_per_minute!r}")
+
+
+#: sections of :class:`Config` that change no result (left out of :attr:`Config.hash`)
+SERVICE_SECTIONS = ("intake",)
+
+
+@dataclass(frozen=True)
 class Config:
     load: LoadConfig = field(default_factory=LoadConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    intake: IntakeConfig = field(default_factory=IntakeConfig)
 
     # ---------------------------------------------------------------------------------------- hashing
     def to_dict(self) -> dict[str, Any]:
@@ -173,8 +201,9 @@ class Config:
 
     @property
     def hash(self) -> str:
-        """sha256[:16] of the whole configuration (canonical JSON)."""
-        return _digest(self.to_dict())
+        """sha256[:16] of the configuration of the results (canonical JSON; :data:`SERVICE_SECTIONS` left out, so
+        that a server's limits do not change a score's configuration hash)."""
+        return _digest({k: v for k, v in self.to_dict().items() if k not in SERVICE_SECTIONS})
 
     def section_hash(self, section: str) -> str:
         """sha256[:16] of one section, e.g. ``"detect"``: the cache key of that stage's results."""

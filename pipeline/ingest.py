@@ -105,8 +105,10 @@ def _int(v: Any) -> int | None:
     return int(f) if f is not None and f >= 0 else None
 
 
-def _entry_fields(d: dict[str, Any]) -> dict[str, Any]:
-    """Entry metadata from an entry.json object or a manifest row (flat or nested forms)."""
+def entry_fields(d: dict[str, Any]) -> dict[str, Any]:
+    """Entry metadata from an entry.json object or a manifest row (flat or nested forms): the keyword
+    arguments of :class:`Submission` besides its id, photos and problems (also the intake API's, pipeline.api,
+    so that an entry posted there is recorded as its folder would be)."""
     loc = d.get("location") if isinstance(d.get("location"), dict) else {}
     rep = d.get("reported") if isinstance(d.get("reported"), dict) else {}
     kind = _text(d.get("kind"))
@@ -140,7 +142,8 @@ def _nonneg(v: float | None) -> float | None:
     return v if v is not None and v >= 0 else None
 
 
-def _missing_role_problems(photos: list[PhotoRef]) -> list[Problem]:
+def missing_role_problems(photos: list[PhotoRef]) -> list[Problem]:
+    """NO_BEFORE_PHOTOS / NO_AFTER_PHOTOS for an entry lacking photos of a role."""
     out = []
     if not any(p.role == "before" for p in photos):
         out.append(Problem("NO_BEFORE_PHOTOS"))
@@ -195,7 +198,7 @@ def _read_entry_folder(root: Path, folder: Path, entry_id: str) -> Submission:
             data = json.loads(ej.read_text(encoding="utf-8-sig"))
             if not isinstance(data, dict):
                 raise ValueError("entry.json must hold a JSON object")
-            meta = _entry_fields(data)
+            meta = entry_fields(data)
         except (OSError, UnicodeDecodeError, ValueError) as e:
             problems.append(Problem("ENTRY_JSON_INVALID", {"error": str(e)}, rel))
     photos: list[PhotoRef] = []
@@ -211,7 +214,7 @@ def _read_entry_folder(root: Path, folder: Path, entry_id: str) -> Submission:
             photos.extend(_photos_in(root, item, entry_id, role, problems))
         else:
             problems.append(Problem("UNKNOWN_ROLE", {"rel": rel}, rel))
-    problems.extend(_missing_role_problems(photos))
+    problems.extend(missing_role_problems(photos))
     return Submission(entry_id=entry_id, photos=tuple(photos), problems=tuple(problems), **meta)
 
 
@@ -258,10 +261,10 @@ def ingest_manifest(manifest: str | Path) -> Batch:
         entry_id = normalize_entry_id(row["entry_id"])
         e = by_entry.get(entry_id)
         if e is None:
-            e = by_entry[entry_id] = {"fields": _entry_fields(row), "photos": [], "problems": [], "paths": set()}
+            e = by_entry[entry_id] = {"fields": entry_fields(row), "photos": [], "problems": [], "paths": set()}
             order.append(entry_id)
         else:
-            fields = _entry_fields(row)
+            fields = entry_fields(row)
             for k, v in fields.items():
                 if v not in (None, Location(), Reported()) and e["fields"][k] in (None, Location(), Reported()):
                     e["fields"][k] = v
@@ -289,7 +292,7 @@ def ingest_manifest(manifest: str | Path) -> Batch:
     subs = []
     for entry_id in sorted(order):
         e = by_entry[entry_id]
-        probs = e["problems"] + _missing_role_problems(e["photos"])
+        probs = e["problems"] + missing_role_problems(e["photos"])
         subs.append(Submission(entry_id=entry_id, photos=tuple(e["photos"]), problems=tuple(probs), **e["fields"]))
     if not subs:
         problems.append(Problem("EMPTY_BATCH", {"case": "manifest", "manifest": str(manifest)}))

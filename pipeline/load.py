@@ -232,6 +232,25 @@ def load_photo(data: bytes, cfg: LoadConfig, sha256: str | None = None, *,
         raise _classify_decode_error(e, name, rel_path, data) from None
 
 
+def photo_format(data: bytes, name: str) -> str | None:
+    """Pillow's format name of the photo ``data`` (JPEG, MPO, PNG, WEBP, HEIF, AVIF) from its header alone (no
+    pixel decoded), for a check at an upload; None for an image whose header declares more pixels than Pillow
+    opens (the run records PHOTO_TOO_MANY_PIXELS). Raises :class:`PhotoError` (PHOTO_EMPTY, PHOTO_NOT_IMAGE,
+    PHOTO_UNSUPPORTED, PHOTO_CORRUPT: a damaged header) naming ``name``. Truncated and damaged pixel data are
+    found by the run, as for a batch."""
+    if not data:
+        raise _fail(PHOTO_EMPTY, f"{name} is empty (0 bytes).", None)
+    _register_heif()
+    try:
+        img = _open(data, name, None)
+    except Image.DecompressionBombError:
+        return None
+    try:
+        return img.format
+    finally:
+        img.close()
+
+
 def _open(data: bytes, name: str, rel_path: str | None) -> Image.Image:
     """Open (header only) with the supported decoders; unknown content -> NOT_IMAGE or UNSUPPORTED."""
     with warnings.catch_warnings():

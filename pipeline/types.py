@@ -596,3 +596,49 @@ class User:
     username: str
     role: str
     password_hash: str
+
+
+# ----------------------------------------------------------------------------------------- intake API
+@dataclass(frozen=True)
+class ApiToken:
+    """A bearer token of the intake API, as stored: its name and times (ISO 8601 UTC), never the token."""
+
+    name: str
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class IntakePhoto:
+    """A photo an entry received through the intake API. ``name``: its path as the entry shows it
+    (``ENTRY_ID/ROLE/FILE``, the client's file name reduced to a safe base name, never used as a path);
+    ``size_bytes``: the file's size; ``generation``: the post that added it."""
+
+    name: str
+    role: Role
+    sha256: str
+    size_bytes: int
+    generation: int = 1
+
+
+@dataclass(frozen=True)
+class IntakeEntry:
+    """An entry in the intake API's queue. ``fields``: the validated ``entry`` part (entry.json's fields);
+    ``state``: queued | processing | done; ``generation``: 1 at the first post, +1 at each replacement or
+    photo addition; ``done_generation``: the last generation scored; ``photos``: its current photos."""
+
+    entry_id: str
+    token_name: str
+    fields: dict[str, Any]
+    post_fingerprint: str
+    generation: int
+    state: str
+    done_generation: int
+    rescan: bool
+    received_at: str
+    updated_at: str
+    photos: tuple[IntakePhoto, ...] = ()

@@ -106,6 +106,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "status_needs_review": ("needs review", "cần xem xét"),
     "status_error": ("error", "lỗi"),
     "status_unscored": ("not scored yet", "chưa chấm"),
+    "intake_queued": ("arrived, waiting to be scored", "vừa nhận, đang chờ chấm"),  # posted through the intake API
+    "intake_processing": ("being scored", "đang chấm"),
     "status_disqualified": ("disqualified", "bị loại"),
     "status_reviewed": ("reviewed", "đã duyệt"),
     "status_unreviewed": ("not reviewed", "chưa duyệt"),

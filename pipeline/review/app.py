@@ -13,6 +13,7 @@ to ``/login`` otherwise; every POST needs the session's CSRF token in the form f
     POST /entry/corrections        detection corrections of one photo (sha256, model_id, not_litter, missed)
     GET  /audit?page=N             every decision, newest first
     GET  /thumbs/<sha256>.jpg      a thumbnail
+    /api/v1/...                    the intake API (pipeline.api.routes: bearer tokens, JSON; no session)
 
 Each server thread has its own workspace connection. The ranking is computed once and kept until
 :func:`pipeline.review.review_rows.change_marker` reports a change in entries, results or reviews.
@@ -31,10 +32,15 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, redirect, request, send_file, session, url_for
 from werkzeug.exceptions import HTTPException
 
+from ..api.entries import API_PREFIX
+from ..api.routes import BLUEPRINT as API_BLUEPRINT
+from ..api.routes import json_http_error, make_blueprint
+from ..config import Config
 from ..report import views
 from ..report.i18n import LANGS, label
 from ..report.render import render
 from ..store import Workspace
+from ..store import intake
 from ..store import reviews as review_rows
 from . import auth, decisions
 from .activity import ReviewLog
@@ -123,14 +129,17 @@ class _RankingCache:
 
 
 def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int = PAGE_SIZE,
-               warm: bool = True, throttle: auth.LoginThrottle | None = None, proxy_hops: int = 0) -> Flask:
+               warm: bool = True, throttle: auth.LoginThrottle | None = None, proxy_hops: int = 0,
+               cfg: Config | None = None, worker: Any = None) -> Flask:
     """The review app for the workspace at ``ws_root`` (which must exist). ``warm``: build the ranking now,
     so that the first judge does not wait for it (about 0.3-0.5 s per 5,000 entries on a slow machine).
     ``throttle``: failed sign-in limits (default :class:`pipeline.review.auth.LoginThrottle`: 5 failures of
     one name or 20 of one address within 15 min lock it for 1 min, doubling up to 15 min). ``proxy_hops``:
     the number of reverse proxies in front of the app whose ``X-Forwarded-For``/``-Proto``/``-Host`` headers
     are trusted (werkzeug's ProxyFix), so that sign-in limits and the log see the client's address; 0 (the
-    default) trusts none. Events go to ``WS/logs/review.log`` (:mod:`pipeline.review.activity`)."""
+    default) trusts none. Events go to ``WS/logs/review.log`` (:mod:`pipeline.review.activity`). The intake API
+    (:mod:`pipeline.api`) is served under ``/api/v1`` with the limits of ``cfg.intake``; ``worker``: its queue's
+    :class:`pipeline.api.worker.IntakeWorker` (started by the caller), woken after each post."""
     ws_root = Path(ws_root).absolute()  # Flask resolves relative file paths against the package, not the cwd
     Workspace(ws_root, create=False).close()  # fail now, clearly, when it is not a workspace
     static_dir = str(resources.files("pipeline.report") / "static")
@@ -174,9 +183,13 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
         with Workspace(ws_root, create=False) as w:
             cache.get(w)
 
+    app.register_blueprint(make_blueprint(ws_root, cfg, worker), url_prefix=API_PREFIX)
+
     # ---------------------------------------------------------------------------------- request guards
     @app.before_request
     def guard():
+        if request.blueprint == API_BLUEPRINT or _is_api(request.path):  # bearer tokens only (pipeline.api.routes)
+            return None  # no session, no CSRF; an unknown API URL gets the API's JSON 404
         if "csrf" not in session:
             session["csrf"] = auth.new_csrf_token()
         if request.method == "POST" and not auth.csrf_ok(session.get("csrf"), request.form.get("csrf_token")):
@@ -207,6 +220,8 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
+        if _is_api(request.path):
+            return json_http_error(e)
         key = {400: "bad_request", 404: "not_found"}.get(e.code or 0)
         heading = label(key, lang()) if key else f"{e.code} {e.name}"
         return page("message.html", http_status=e.code or 500, heading=heading)
@@ -278,7 +293,7 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
             pg = 1
         on_page = shown[(pg - 1) * page_size:pg * page_size]
         first_waiting = next((r for r in rows if r.review is None and r.status != "scored"), None)
-        return page("ranking.html", rows=on_page, groups=views.tier_groups(on_page), summary=views.ranking_summary(rows),
+        return page("ranking.html", arriving=intake.waiting(ws()), rows=on_page, groups=views.tier_groups(on_page), summary=views.ranking_summary(rows),
                     photos=ws().photo_counts(), first_waiting=first_waiting,
                     shown_count=len(shown), flag_codes=codes, statuses=STATUS_FILTERS,
                     sort=sort, flag=flag, status=status, page=pg, pages=pages)
@@ -382,6 +397,10 @@ def create_app(ws_root: str | Path, secure_cookies: bool = False, page_size: int
         return send_file(path, mimetype="image/jpeg", conditional=True, max_age=3600)
 
     return app
+
+
+def _is_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
 def _safe_next(target: str | None) -> str:

@@ -19,12 +19,16 @@ def register(sub, dataset_sub) -> None:
     p.add_argument("--lang", choices=("en", "vi"), default="en", help="interface language (default en)")
     p.set_defaults(func=_report)
 
-    p = sub.add_parser("serve", help="run the judges' review web app (waitress; --dev for Werkzeug's)",
-                       description="Serve the review app: ranking, entry pages, decisions, corrections, audit "
-                                   "log, with the production WSGI server waitress. Create accounts first with "
-                                   "'cleanup-verify users add'. Events (failed sign-ins, lock-outs, decisions, "
-                                   "corrections) go to WS/logs/review.log. Behind a reverse proxy (HTTPS), "
-                                   "see docs/review-app.md: --proxy-hops 1 --secure-cookies.")
+    p = sub.add_parser("serve", help="run the judges' review web app and the intake API (waitress; --dev for "
+                                     "Werkzeug's)",
+                       description="Serve the review app (ranking, entry pages, decisions, corrections, audit "
+                                   "log) and, under /api/v1, the intake API that takes entries from the contest's "
+                                   "app and scores them as they arrive (docs/api.md), with the production WSGI "
+                                   "server waitress. Create accounts first with 'cleanup-verify users add', and "
+                                   "API tokens with 'cleanup-verify tokens add'. Events (failed sign-ins, "
+                                   "lock-outs, decisions, corrections, entries received) go to "
+                                   "WS/logs/review.log. Behind a reverse proxy (HTTPS), see docs/review-app.md: "
+                                   "--proxy-hops 1 --secure-cookies.")
     p.add_argument("--workspace", required=True, type=Path, help="workspace folder")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="port, 1-65535 (default 8000)")
@@ -36,6 +40,13 @@ def register(sub, dataset_sub) -> None:
                         "0: none; never set it when clients can reach the app directly)")
     p.add_argument("--dev", action="store_true",
                    help="Werkzeug's development server instead of waitress (one machine, never in production)")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML file overriding settings: the scoring of entries posted to the API, and the API's "
+                        "limits ([intake]: photo size, photos a role, rate per token)")
+    p.add_argument("--executor", choices=("serial", "local", "ray"), default="local",
+                   help="where the API's queue is scored, as for 'run' (default local: a process pool)")
+    p.add_argument("--workers", type=_positive_int, metavar="N", help="worker processes of the pool (as for 'run')")
+    p.add_argument("--ray-address", metavar="auto|HOST:PORT", help="Ray cluster to join (with --executor ray)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("users", help="manage the review app's accounts: add, list, passwd, remove")
@@ -147,29 +158,56 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from ..api.worker import IntakeWorker
     from ..cli import UsageError
-    from .app import create_app
+    from ..commands import load_config
     from ..store.reviews import list_users
+    from ..store.tokens import count_active
+    from .app import create_app
+    if args.ray_address and args.executor != "ray":
+        raise UsageError("--ray-address needs --executor ray")
+    cfg = load_config(args.config)
     with _open_ws(args.workspace) as ws:
-        has_accounts = bool(list_users(ws))
-    if not has_accounts:
-        raise UsageError(f"workspace {args.workspace} has no review-app account yet, so nobody could sign in. "
-                         f"Add one first: echo 'a long password' | cleanup-verify users add NAME --role admin "
-                         f"--workspace {args.workspace}")
+        has_accounts, has_tokens = bool(list_users(ws)), count_active(ws) > 0
+    if not has_accounts and not has_tokens:
+        raise UsageError(f"workspace {args.workspace} has no review-app account and no API token yet, so nobody "
+                         f"could sign in or post. Add an account first: echo 'a long password' | cleanup-verify "
+                         f"users add NAME --role admin --workspace {args.workspace} (and for the intake API: "
+                         f"cleanup-verify tokens add APP --workspace {args.workspace})")
     _check_listen(args.host, args.port)
-    app = create_app(args.workspace, secure_cookies=args.secure_cookies, proxy_hops=args.proxy_hops)
+    worker = IntakeWorker(args.workspace, cfg, executor=args.executor, workers=args.workers,
+                          ray_address=args.ray_address)
+    app = create_app(args.workspace, secure_cookies=args.secure_cookies, proxy_hops=args.proxy_hops, cfg=cfg,
+                     worker=worker)
+    _log_to_stderr()
+    worker.start()
     where = f"http://{args.host}:{args.port}/"
     log = Path(args.workspace) / "logs" / "review.log"
-    if args.dev:
-        print(f"review app on {where} with Werkzeug's development server (--dev; not for production). "
-              f"Log: {log}. Ctrl-C to stop.", file=sys.stderr)
-        app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
-        return 0
-    import waitress
-    print(f"review app on {where} (waitress, {args.threads} threads). Log: {log}. Ctrl-C to stop.",
-          file=sys.stderr, flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cleanup-verify")
+    try:
+        if args.dev:
+            print(f"review app on {where}, intake API on {where}api/v1/ with Werkzeug's development server (--dev; "
+                  f"not for production). Log: {log}. Ctrl-C to stop.", file=sys.stderr)
+            app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
+            return 0
+        import waitress
+        print(f"review app on {where}, intake API on {where}api/v1/ (waitress, {args.threads} threads; queue "
+              f"scored with the {args.executor} executor). Log: {log}. Ctrl-C to stop.", file=sys.stderr, flush=True)
+        waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cleanup-verify")
+    finally:
+        worker.stop()
     return 0
+
+
+def _log_to_stderr() -> None:
+    """The runner's and the intake worker's log lines (logger ``cleanup_verify``) also on standard error."""
+    import logging
+    logger = logging.getLogger("cleanup_verify")
+    if not any(isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr
+               for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _read_password(name: str) -> str:

@@ -13,7 +13,9 @@ History:
    may not have them (tests/fixtures/schema_v1.sql holds that version's statements verbatim);
 2. the dedup tables (hash index, reuse hashes, stored matches, queried photos) and the review tables
    (decisions, accounts, corrections and their log) created here: ``IF NOT EXISTS``, since a version-1
-   workspace may hold them already.
+   workspace may hold them already;
+3. the intake API (pipeline/api): its bearer tokens (stored hashed) and its queue of entries with their
+   photos (tables ``api_tokens``, ``intake_entries``, ``intake_photos``).
 
 To change the schema, append a migration (never edit one that shipped) and the version follows.
 """
@@ -175,10 +177,46 @@ CREATE TABLE IF NOT EXISTS review_correction_log (
 );
 """
 
+#: the intake API's tokens and queue (pipeline.api; SQL in pipeline.store.tokens and pipeline.store.intake)
+INTAKE = """
+CREATE TABLE IF NOT EXISTS api_tokens (
+    name TEXT PRIMARY KEY,                  -- who the token was made for (an app, a partner)
+    token_sha256 TEXT NOT NULL UNIQUE,      -- hex sha256 of the token; the token itself is never stored
+    created_at TEXT NOT NULL,
+    revoked_at TEXT                         -- NULL while the token is valid
+);
+CREATE TABLE IF NOT EXISTS intake_entries (
+    entry_id TEXT PRIMARY KEY,
+    token_name TEXT NOT NULL,               -- the token that posted it last
+    entry_json TEXT NOT NULL,               -- the validated `entry` part (fields of entry.json), canonical JSON
+    post_fingerprint TEXT NOT NULL,         -- sha256 of the post that made this generation (fields + photo bytes)
+    generation INTEGER NOT NULL,            -- 1 at the first post; +1 at each replacement or photo addition
+    state TEXT NOT NULL,                    -- queued | processing | done
+    claimed_generation INTEGER,             -- the generation the worker is scoring (state processing)
+    done_generation INTEGER NOT NULL DEFAULT 0,
+    rescan INTEGER NOT NULL DEFAULT 0,      -- 1: queued only because another entry sharing its photos changed
+    queue_seq INTEGER NOT NULL,             -- order in the queue
+    received_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intake_entries_queue ON intake_entries(state, queue_seq);
+CREATE TABLE IF NOT EXISTS intake_photos (
+    entry_id TEXT NOT NULL,
+    name TEXT NOT NULL,                     -- the photo's path as the entry shows it: ENTRY_ID/ROLE/FILE
+    generation INTEGER NOT NULL,            -- the generation that added it
+    role TEXT NOT NULL,                     -- before | after
+    sha256 TEXT NOT NULL,                   -- the file is WS/intake/photos/<sha256[:2]>/<sha256>
+    size_bytes INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,      -- 0: replaced by a later post (the file stays, for dedup)
+    PRIMARY KEY (entry_id, name, generation)
+);
+"""
+
 #: (version, statements) in order; a workspace at version v gets every migration above v
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, CORE),
     (2, DEDUP_HASHES + DEDUP_REUSE + DEDUP_MATCHES + REVIEW),
+    (3, INTAKE),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
