@@ -239,7 +239,7 @@ def photo_format(data: bytes, name: str) -> str | None:
     PHOTO_UNSUPPORTED, PHOTO_CORRUPT: a damaged header) naming ``name``. Truncated and damaged pixel data are
     found by the run, as for a batch."""
     if not data:
-        raise _fail(PHOTO_EMPTY, f"{name} is empty (0 bytes).", None)
+        raise _fail(PHOTO_EMPTY, None, name=name)
     _register_heif()
     try:
         img = _open(data, name, None)
@@ -252,7 +252,9 @@ def photo_format(data: bytes, name: str) -> str | None:
 
 
 def _open(data: bytes, name: str, rel_path: str | None) -> Image.Image:
-    """Open (header only) with the supported decoders; unknown content -> NOT_IMAGE or UNSUPPORTED."""
+    """Open (header only) with the supported decoders; unknown content -> NOT_IMAGE or UNSUPPORTED. Errors
+    name ``rel_path`` (a batch photo) or else ``name`` (an upload)."""
+    shown = rel_path if rel_path is not None else name
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -261,14 +263,14 @@ def _open(data: bytes, name: str, rel_path: str | None) -> Image.Image:
             pass
         other = _identify_any(data)
     if other is not None:
-        raise _fail(PHOTO_UNSUPPORTED, rel_path, case="format", name=rel_path, format=other)
+        raise _fail(PHOTO_UNSUPPORTED, rel_path, case="format", name=shown, format=other)
     if _container_truncated(data):
         raise _classify_decode_error(EOFError("the file is shorter than its header says"), name, rel_path)
     if _looks_like_heif_container(data):
-        raise _fail(PHOTO_CORRUPT, rel_path, case="heif", name=rel_path)
+        raise _fail(PHOTO_CORRUPT, rel_path, case="heif", name=shown)
     if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or data[:4] == b"RIFF":
-        raise _fail(PHOTO_CORRUPT, rel_path, case="header", name=rel_path)
-    raise _fail(PHOTO_NOT_IMAGE, rel_path, name=rel_path, content=_describe_content(data))
+        raise _fail(PHOTO_CORRUPT, rel_path, case="header", name=shown)
+    raise _fail(PHOTO_NOT_IMAGE, rel_path, name=shown, content=_describe_content(data))
 
 
 def _identify_any(data: bytes) -> str | None:
