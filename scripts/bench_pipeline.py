@@ -76,13 +76,14 @@ EVALUATION = DATA / "litter" / "aquatrash" / "val"  # the evaluation set: never 
 
 
 def _run_api():
-    """The run's entry points, imported in this one place (issue 19 moves the run modules into
-    ``pipeline/run/``): ``make_executor``, ``run_batch`` and ``warm_detector``."""
+    """The run's entry points, imported in this one place: ``make_executor``, ``run_batch``,
+    ``warm_detector`` and ``Workspace``."""
     from pipeline.detect.process import warm_detector
     from pipeline.run.executors import make_executor
     from pipeline.run.runner import run_batch
+    from pipeline.store import Workspace
 
-    return make_executor, run_batch, warm_detector
+    return make_executor, run_batch, warm_detector, Workspace
 
 
 def _labelled_boxes(src: Path) -> list[tuple[float, float, float, float]]:
@@ -245,9 +246,7 @@ def one(kind: str, batch: Path, ws: Path, workers: int) -> dict:
         for p in photos:
             model.predict(str(p), imgsz=cfg.detect.imgsz, conf=cfg.detect.confidence, verbose=False)
         return {"seconds": time.perf_counter() - t, "photos": len(photos), **_peak()}
-    from pipeline.store import Workspace
-
-    make_executor, run_batch, _ = _run_api()
+    make_executor, run_batch, _, Workspace = _run_api()
     t0 = time.perf_counter()
     ex = make_executor("ray" if kind == "ray" else ("serial" if kind == "rerun" else kind), workers=workers)
     if kind != "rerun":
@@ -305,9 +304,7 @@ def cold(kind: str, batch: Path, ws: Path, workers: int) -> dict:
 
     from pipeline import export
     from pipeline.config import Config
-    from pipeline.store import Workspace
-
-    make_executor, run_batch, _ = _run_api()
+    make_executor, run_batch, _, Workspace = _run_api()
     cfg = Config()
     t = _lap(phases, "import_s", t)
     ex = make_executor(kind, workers=workers)
@@ -340,9 +337,8 @@ def startup(workers: int, with_ray: bool) -> dict:
     phases: dict[str, float] = {"interpreter_to_main_s": round(time.perf_counter() - _T0, 3)}
     t = time.perf_counter()
     from pipeline.config import Config
-    from pipeline.store import Workspace  # noqa: F401  (the driver's modules)
 
-    make_executor, _, warm_detector = _run_api()
+    make_executor, _, warm_detector, _ = _run_api()  # the driver's modules
     cfg = Config()
     t = _lap(phases, "import_pipeline_s", t)
     import torch  # noqa: F401
@@ -573,9 +569,7 @@ class _RssSampler:
 def memory(batch: Path, ws: Path, workers: int) -> dict:
     """A whole run with the ``local`` pool, the RSS of every process sampled (called in a fresh process)."""
     from pipeline.config import Config
-    from pipeline.store import Workspace
-
-    make_executor, run_batch, _ = _run_api()
+    make_executor, run_batch, _, Workspace = _run_api()
     photos = len(list(batch.glob("*/*/*.jpg")))
     marks = sorted({max(1, photos // 10), photos // 2, photos})
     cfg = Config()
