@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from .hashing import CROP_WINDOWS, PART_BOXES, ROT_ANGLES, STAGE_VERSION, THUMB_
 from .confirm import ViewFeatures, view_features
 from .hashing import decode_view
 from .mih import MultiIndex
+from . import region_store
+from .region_index import RegionIndex
+from .regions import RegionHashes
 from .verify import dihedral
 
 VIEW_CACHE = 2048  # views whose local features are kept in memory (~100 KB each)
@@ -104,6 +107,8 @@ def add(ws: Workspace, hashes: PhotoHashes) -> None:
                        b"".join(_u64(v) for v in hashes.inner_phashes),
                        b"".join(_u64(v) for v in hashes.rot_phashes), b"".join(_u64(v) for v in hashes.part_phashes),
                        hashes.view, hashes.inner_view or None))
+        if getattr(hashes, "regions", RegionHashes()).windows:
+            region_store.put(c, hashes.sha256, hashes.regions)
 
 
 def get(ws: Workspace, sha256: str) -> DedupHashes | None:
@@ -112,7 +117,11 @@ def get(ws: Workspace, sha256: str) -> DedupHashes | None:
                           "d.pdq_variants, d.crop_phashes, d.thumb, r.inner_box, r.inner_phashes, r.rot_phashes, "
                           "r.part_phashes, r.view, r.inner_view FROM dedup_hashes d "
                           "LEFT JOIN dedup_reuse r ON r.sha256 = d.sha256 WHERE d.sha256=?", (sha256,)).fetchone()
-    return _row_to_hashes(row) if row else None
+    if not row:
+        return None
+    h = _row_to_hashes(row)
+    regions = region_store.get(ws.conn, sha256)
+    return replace(h, regions=regions) if regions is not None else h
 
 
 def _row_to_hashes(r: sqlite3.Row | tuple) -> DedupHashes:
@@ -167,6 +176,7 @@ class HashIndex:
     has_variants: np.ndarray | None = None  # (n,) bool
     pdq_variants: dict[str, bytes] = field(default_factory=dict)  # 8 x 32 bytes per photo
     reuse: dict[str, tuple] = field(default_factory=dict)  # sha256 -> its dedup_reuse row (inner box..views)
+    regions: RegionIndex | None = None  # issue 22: region windows and pictures (same rows)
     _pos: dict[str, int] = field(default_factory=dict)
     _mih: dict[str, MultiIndex] = field(default_factory=dict)
     _extra: dict[str, DedupHashes] = field(default_factory=dict)
@@ -211,6 +221,8 @@ class HashIndex:
                   dhash=np.array([h.dhash for h in hashes], np.uint64).reshape(n),
                   pdq=pdq, pdq_quality=q, crops=crops, has_crops=has,
                   thumbs={h.sha256: getattr(h, "thumb", b"") for h in hashes}, **_alt_arrays(alt))
+        idx.regions = RegionIndex.build(idx.shas, {h.sha256: h.regions for h in hashes
+                                                   if isinstance(getattr(h, "regions", None), RegionHashes)})
         idx._extra = {h.sha256: h if isinstance(h, DedupHashes) else DedupHashes.from_dict(h.to_dict())
                       for h in hashes}
         return idx
@@ -251,7 +263,7 @@ class HashIndex:
         return cls(shas=shas, order=order, phash=phash, dhash=dhash, pdq=pdq, pdq_quality=q, crops=crops,
                    has_crops=has, thumbs={r[0]: r[10] for r in rows if r[10]}, variants=variants,
                    has_variants=has_var, pdq_variants={r[0]: r[9] for r in rows if r[9]}, reuse=reuse,
-                   **_alt_arrays(alt))
+                   regions=RegionIndex.build(shas, region_store.load_all(ws.conn)), **_alt_arrays(alt))
 
     def mih(self, name: str) -> MultiIndex:
         """The radius-search index over ``phash``, ``pdq``, ``crops`` or ``alt`` (built on first use)."""
@@ -269,14 +281,19 @@ class HashIndex:
             return None
         return np.frombuffer(t, np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
 
-    def view_features(self, h: DedupHashes, inner: bool = False, variant: int = 0) -> ViewFeatures | None:
-        """Local features of a photo's grey view (its inner photo's with ``inner``; dihedral ``variant``),
-        cached for the last ``VIEW_CACHE`` views; None when the photo has no such view."""
-        key = (h.sha256, inner, variant)
+    def view_features(self, h: DedupHashes, inner: bool = False, variant: int = 0,
+                      picture: int = -1) -> ViewFeatures | None:
+        """Local features of a photo's grey view (its inner photo's with ``inner``; its picture number
+        ``picture``, a collage panel, when >= 0; dihedral ``variant``), cached for the last ``VIEW_CACHE``
+        views; None when the photo has no such view."""
+        key = (h.sha256, inner, variant, picture)
         if key in self._views:
             self._views.move_to_end(key)
             return self._views[key]
-        grey = decode_view(h.inner_view if inner else h.view)
+        pics = h.regions.pictures
+        data = (pics[picture].view if picture < len(pics) else b"") if picture >= 0 else \
+            (h.inner_view if inner else h.view)
+        grey = decode_view(data)
         vf = None if grey is None else view_features(np.ascontiguousarray(dihedral(grey, variant)))
         self._views[key] = vf
         if len(self._views) > VIEW_CACHE:
@@ -300,7 +317,8 @@ class HashIndex:
             pdq_variants=_bytes32(self.pdq_variants.get(sha256)),
             crop_phashes=tuple(int(v) for v in self.crops[i * N_WINDOWS:(i + 1) * N_WINDOWS])
             if self.has_crops[i] else (),
-            thumb=self.thumbs.get(sha256) or b"", **_reuse_fields(self.reuse.get(sha256)))
+            thumb=self.thumbs.get(sha256) or b"", **_reuse_fields(self.reuse.get(sha256)),
+            regions=self.regions.by_sha.get(sha256, RegionHashes()) if self.regions is not None else RegionHashes())
 
 
 def _reuse_fields(row: tuple | None) -> dict:
@@ -327,7 +345,8 @@ def load_index(ws: Workspace) -> HashIndex:
     replaced or photos arrived since (row counts and max rowid: one cheap query per call)."""
     key = str(ws.db_path.resolve())
     stamp = (id(ws), *ws.conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), (SELECT COUNT(*) FROM photos), "
-                                      "(SELECT COALESCE(MAX(rowid), 0) FROM dedup_reuse) FROM dedup_hashes").fetchone())
+                                      "(SELECT COALESCE(MAX(rowid), 0) FROM dedup_reuse) FROM dedup_hashes").fetchone(),
+             *region_store.stamp(ws.conn))
     hit = _cache.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]

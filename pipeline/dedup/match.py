@@ -25,12 +25,16 @@ from ..workspace import Workspace
 from .hashing import CROP_WINDOWS, DedupHashes
 from .confirm import COPY, DIFFERENT, SAME_SPOT, Confirmation, ConfirmConfig, confirm
 from .index import ALT_INNER, ALT_PART, ALT_ROT, N_WINDOWS, HashIndex, load_index
+from .kinds import confirmed_kind
+from .region_index import region_candidates
 from .verify import crop_difference, dihedral, same_image_difference
 
 KIND_RANK = {"exact": 0, "same_image": 1, "mirrored_rotated": 2, "cropped": 3, "straightened": 4,
-             "screenshot": 5, "captioned": 6, "same_spot": 9}
+             "screenshot": 5, "captioned": 6, "filtered": 7, "overlaid": 8, "collage": 8, "same_spot": 9,
+             "deep_crop": 3}  # deep_crop: a candidate's kind only (its copies are "cropped"; pipeline.dedup.kinds)
 #: kinds that say "copy" (``same_spot`` is the same place at another moment, not a copy)
-COPY_KINDS = ("exact", "same_image", "mirrored_rotated", "cropped", "straightened", "screenshot", "captioned")
+COPY_KINDS = ("exact", "same_image", "mirrored_rotated", "cropped", "straightened", "screenshot", "captioned",
+              "filtered", "overlaid", "collage")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class Candidate:
     q_is_big: bool = False
     q_inner: bool = False  # compare the query's inner photo (screenshot) rather than the whole image
     o_inner: bool = False  # ... the other's
+    q_pic: int = -1  # compare the query's picture number q_pic (a collage panel, pipeline.dedup.regions)
+    o_pic: int = -1  # ... the other's
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,8 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candi
             out.extend(Candidate(int(i), "straightened", "phash_rotated", int(di)) for i, di in zip(ids, d))
         for k, slot in enumerate(ALT_PART[:len(parts)]):
             out.extend(Candidate(o, "captioned", "phash_part", d) for o, d in on_alt(1 + len(inner) + k, (slot,)))
+    if reuse and cfg.match_regions:
+        out.extend(region_candidates(index, h, index.mih("phash"), cfg.region_threshold))
     me = index.position(h.sha256)
     out = [c for c in out if c.other != me]
     if not out:
@@ -209,8 +217,10 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
     for o, (c, conf) in confirmed.items():
         sha = index.shas[o]
         if conf.verdict == COPY:
-            if o not in found:  # a signature match keeps its kind
-                found[o] = VerifiedMatch(sha, copy_kind(c, conf), c.hash_name, c.distance, conf.changed, c.variant)
+            kind = copy_kind(c, conf)
+            # a signature match keeps its kind, unless the features saw a filter or a sticker it missed
+            if o not in found or kind in ("filtered", "overlaid"):
+                found[o] = VerifiedMatch(sha, kind, c.hash_name, c.distance, conf.changed, c.variant)
         elif conf.verdict == SAME_SPOT and (_solid(conf) or o not in found):
             found[o] = VerifiedMatch(sha, "same_spot", c.hash_name, c.distance, conf.changed, c.variant)
     return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))
@@ -231,6 +241,9 @@ def copy_kind(c: Candidate, conf: Confirmation) -> str:
     else the kind of the hash hit."""
     if c.q_inner or c.o_inner:
         return "screenshot"
+    hard = confirmed_kind(c.kind, c.q_pic >= 0 or c.o_pic >= 0, conf)
+    if hard is not None:
+        return hard
     if conf.forgiven > 0.002:
         return "captioned"
     if abs(conf.angle) >= 0.7 and c.kind in ("same_image", "cropped", "captioned", "straightened"):
@@ -242,7 +255,8 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
                    cfg: DedupConfig) -> dict[int, tuple[Candidate, Confirmation]]:
     """The best confirmation on local features (and the candidate it was made for) of each of the first
     ``cfg.max_confirm`` other photos of ``cands`` (nearest first) that have a view (see :func:`match_one`)."""
-    ccfg = ConfirmConfig(copy_max_changed=cfg.copy_max_changed, same_spot_min_inliers=cfg.same_spot_min_inliers)
+    ccfg = ConfirmConfig(copy_max_changed=cfg.copy_max_changed, same_spot_min_inliers=cfg.same_spot_min_inliers,
+                         harder=cfg.match_regions)
     per_other: dict[int, list[Candidate]] = {}
     for c in cands:  # nearest first
         per_other.setdefault(c.other, []).append(c)
@@ -254,12 +268,12 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
         tried: set[tuple] = set()
         best: tuple[Candidate, Confirmation] | None = None
         for c in per_other[o]:
-            key = (c.q_inner, c.o_inner, c.variant if c.kind == "mirrored_rotated" else 0)
-            if key in tried or len(tried) >= 2:
+            key = (c.q_inner, c.o_inner, c.variant if c.kind == "mirrored_rotated" else 0, c.q_pic, c.o_pic)
+            if key in tried or len(tried) >= 3:
                 continue
             tried.add(key)
-            qv = index.view_features(h, c.q_inner, key[2])
-            ov = index.view_features(other, c.o_inner, 0)
+            qv = index.view_features(h, c.q_inner, key[2], c.q_pic)
+            ov = index.view_features(other, c.o_inner, 0, c.o_pic)
             if qv is None or ov is None:
                 continue
             conf = confirm(ov, qv, ccfg)
