@@ -65,7 +65,7 @@ def kinds_found(original: bytes, copy: bytes, cfg: DedupConfig = DedupConfig()) 
 # ---------------------------------------------------------------------------------------------- hashes
 def test_region_windows_are_distinct_and_the_same_slots_are_among_them():
     boxes = {(b.x0, b.y0, b.x1, b.y1) for b in REGION_BOXES}
-    assert len(boxes) == len(REGION_BOXES) == 56
+    assert len(boxes) == len(REGION_BOXES) == 64 and len(SAME_SLOT) == 16
     assert all(0 <= b.x0 < b.x1 <= 1 and 0 <= b.y0 < b.y1 <= 1 for b in REGION_BOXES)
     same = [REGION_BOXES[k] for k in SAME_SLOT]
     assert (0.0, 0.0, 0.5, 1.0) in {(b.x0, b.y0, b.x1, b.y1) for b in same}  # the left half

@@ -13,15 +13,13 @@ HARD_COPY_KINDS = ("collage", "overlaid", "filtered")
 DEEP_CROP_AREA = 0.9
 
 
-def confirmed_kind(candidate_kind: str, picture: bool, conf: Confirmation) -> str | None:
+def confirmed_kind(picture: bool, conf: Confirmation) -> str | None:
     """The kind of a confirmed copy when it is one of issue 22's, else None (the older rules decide):
 
     * a collage's panel matched (``picture``), or one photo is a part of the other that ends at a seam or a
       separator (``conf.framed``): ``collage``;
     * the confirmation forgave a sticker or a text panel (``conf.occluded`` > 0): ``overlaid``;
-    * it matched only after evening out a smooth change of light and colour (``conf.relit``): ``filtered``;
-    * a region-window hit (``deep_crop``, ``overlaid`` without a drawing found): ``cropped`` when one photo
-      covers under ``DEEP_CROP_AREA`` of the other, else ``same_image``.
+    * it matched only after evening out a smooth change of light and colour (``conf.relit``): ``filtered``.
     """
     if picture or conf.framed:
         return "collage"
@@ -29,9 +27,17 @@ def confirmed_kind(candidate_kind: str, picture: bool, conf: Confirmation) -> st
         return "overlaid"
     if conf.relit:
         return "filtered"
+    return None
+
+
+def plain_kind(candidate_kind: str, conf: Confirmation) -> str:
+    """The kind of a confirmed copy that no other rule named, from its candidate: a region-window hit
+    (``deep_crop``; ``overlaid`` without a drawing found) is ``cropped`` when one photo covers under
+    ``DEEP_CROP_AREA`` of the other, else ``same_image``; ``straightened`` without a rotation is
+    ``same_image``; any other keeps its candidate's kind."""
     if candidate_kind in ("deep_crop", "overlaid"):
         return "cropped" if part_area(conf) < DEEP_CROP_AREA else "same_image"
-    return None
+    return "same_image" if candidate_kind == "straightened" else candidate_kind
 
 
 def part_area(conf: Confirmation) -> float:

@@ -25,7 +25,7 @@ from ..workspace import Workspace
 from .hashing import CROP_WINDOWS, DedupHashes
 from .confirm import COPY, DIFFERENT, SAME_SPOT, Confirmation, ConfirmConfig, confirm
 from .index import ALT_INNER, ALT_PART, ALT_ROT, N_WINDOWS, HashIndex, load_index
-from .kinds import confirmed_kind
+from .kinds import confirmed_kind, plain_kind
 from .region_index import region_candidates
 from .verify import crop_difference, dihedral, same_image_difference
 
@@ -241,14 +241,15 @@ def copy_kind(c: Candidate, conf: Confirmation) -> str:
     else the kind of the hash hit."""
     if c.q_inner or c.o_inner:
         return "screenshot"
-    hard = confirmed_kind(c.kind, c.q_pic >= 0 or c.o_pic >= 0, conf)
+    hard = confirmed_kind(c.q_pic >= 0 or c.o_pic >= 0, conf)  # a collage, a sticker, a filter (issue 22)
     if hard is not None:
         return hard
     if conf.forgiven > 0.002:
         return "captioned"
-    if abs(conf.angle) >= 0.7 and c.kind in ("same_image", "cropped", "captioned", "straightened"):
+    if abs(conf.angle) >= 0.7 and c.kind in ("same_image", "cropped", "captioned", "straightened", "deep_crop",
+                                             "overlaid"):
         return "straightened"
-    return c.kind if c.kind != "straightened" else "same_image"
+    return plain_kind(c.kind, conf)
 
 
 def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],

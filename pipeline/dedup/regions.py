@@ -6,7 +6,8 @@ and its hash base, longest side <= ``hashing.CROP_GRID_SIDE`` px); no database, 
 - **Region windows** (``REGION_BOXES``): pHashes of fixed sub-windows of every photo. A copy with 20-30 %
   cut off one side, or off two adjacent sides, has its whole-photo pHash within a few bits of one window of
   the original (the windows step by 5 % of a side: a crop lies within 2.5 % of one, which pHash tolerates on
-  one edge: 98 % within 10 bits; on two edges 86 %, measured on 40 photos of ../shared/data). A copy with a
+  one edge: 98 % within 10 bits; on two edges 86 %, measured on 40 photos of ../shared/data), and with
+  10-15 % cut off each of two opposite sides within 2.5-4.5 % of one. A copy with a
   sticker or a text panel over a quarter to a third of it keeps some windows clean (a half, a quadrant, the
   70 % away from a band): window k of the copy is then within a few bits of window k of the original
   (``SAME_SLOT``).
@@ -43,6 +44,7 @@ class FracBox:
 
 
 DEPTHS = (0.2, 0.25, 0.3)  # fraction of a side cut off, one window per depth
+OPPOSITE = (0.1, 0.15)  # fraction cut off each of two opposite sides
 
 
 def _boxes() -> tuple[FracBox, ...]:
@@ -55,16 +57,23 @@ def _boxes() -> tuple[FracBox, ...]:
                 continue
             out += [FracBox(dx, dy, 1, 1), FracBox(0, dy, 1 - dx, 1), FracBox(0, 0, 1 - dx, 1 - dy),
                     FracBox(dx, 0, 1, 1 - dy)]
+    for a in OPPOSITE:  # two opposite sides cut, 20-30 % of that side in all
+        for b in OPPOSITE:
+            out += [FracBox(a, 0, 1 - b, 1), FracBox(0, a, 1, 1 - b)]
     return tuple(out)
+
+
+def _same_slot(b: FracBox) -> bool:
+    """Windows matched slot to slot (a sticker or a text panel elsewhere): the halves and the 70 % away from
+    one side, the quadrants and the 70 % x 70 % corners."""
+    cuts = sorted(round(v, 2) for v in (b.x0, b.y0, 1 - b.x1, 1 - b.y1))
+    return cuts in ([0.0, 0.0, 0.0, 0.3], [0.0, 0.0, 0.0, 0.5], [0.0, 0.0, 0.3, 0.3], [0.0, 0.0, 0.5, 0.5])
 
 
 #: the region windows, in a fixed order (slot k of every photo is the same window)
 REGION_BOXES: tuple[FracBox, ...] = _boxes()
-#: windows whose same slot is matched between two photos (a sticker or a text panel elsewhere): the halves,
-#: the quadrants, the 70 % away from each side and the 70 % x 70 % corners
-SAME_SLOT: tuple[int, ...] = tuple(k for k, b in enumerate(REGION_BOXES)
-                                   if {round(1 - (b.x1 - b.x0), 2), round(1 - (b.y1 - b.y0), 2)} <= {0.0, 0.3, 0.5}
-                                   and (b.x1 - b.x0, b.y1 - b.y0) != (1.0, 1.0))
+#: windows whose same slot is matched between two photos (:func:`_same_slot`)
+SAME_SLOT: tuple[int, ...] = tuple(k for k, b in enumerate(REGION_BOXES) if _same_slot(b))
 
 
 @dataclass(frozen=True)
