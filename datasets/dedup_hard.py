@@ -277,7 +277,8 @@ def screen_photo(img: np.ndarray, rng: np.random.Generator, surface: np.ndarray 
     # glare: a soft bright blob; blur; a light change; sensor noise
     gx, gy = rng.uniform(0.2, 0.8) * fw, rng.uniform(0.2, 0.8) * fh
     yy, xx = np.mgrid[0:fh, 0:fw].astype(np.float32)
-    glare = rng.uniform(40, 110) * np.exp(-(((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * (rng.uniform(0.08, 0.2) * fw) ** 2)))
+    amplitude, spread = rng.uniform(40, 110), rng.uniform(0.08, 0.2) * fw
+    glare = amplitude * np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * spread ** 2))
     out = out + glare[..., None]
     out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.6, 1.6))
     out = out * rng.uniform(0.85, 1.1) * rng.uniform(0.94, 1.06, 3) + rng.normal(0, 2.0, out.shape)

@@ -104,7 +104,7 @@ def test_find_panels_splits_a_side_by_side_collage_and_not_a_photo(separator):
     down: two drawn scenes with the same sky-to-ground gradient and no separator are not split, a known
     limit measured in docs/dedup-calibration.md)."""
     a, b = picture(11), picture(12)[::-1, :800]
-    sep = np.full((a.shape[0], 20, 3), 255, np.uint8) if separator == "white" else np.zeros((a.shape[0], 0, 3), np.uint8)
+    sep = np.full((a.shape[0], 20 if separator == "white" else 0, 3), 255, np.uint8)
     both = np.concatenate([a, sep, b], axis=1)
     small = np.asarray(Image.fromarray(both).convert("L").reduce(7))
     panels = find_panels(small)

@@ -338,7 +338,8 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
         verdict = SAME_SPOT
     else:
         verdict = DIFFERENT
-    in_a, in_b = _box_of(m, b.grey.shape, a.grey.shape), _box_of(cv2.invertAffineTransform(m), a.grey.shape, b.grey.shape)
+    in_a = _box_of(m, b.grey.shape, a.grey.shape)
+    in_b = _box_of(cv2.invertAffineTransform(m), a.grey.shape, b.grey.shape)
     framed = False
     if verdict == COPY:  # the smaller part of the bigger view: does it end at a seam (a collage's panel)?
         big, box = (a.grey, in_a) if zoom < 1 else (b.grey, in_b)

@@ -221,8 +221,8 @@ class HashIndex:
                   dhash=np.array([h.dhash for h in hashes], np.uint64).reshape(n),
                   pdq=pdq, pdq_quality=q, crops=crops, has_crops=has,
                   thumbs={h.sha256: getattr(h, "thumb", b"") for h in hashes}, **_alt_arrays(alt))
-        idx.regions = RegionIndex.build(idx.shas, {h.sha256: h.regions for h in hashes
-                                                   if isinstance(getattr(h, "regions", None), RegionHashes)})
+        idx.regions = RegionIndex.build(idx.shas, [(h.sha256, h.regions.windows, h.regions.pictures) for h in hashes
+                                                   if isinstance(getattr(h, "regions", None), RegionHashes)])
         idx._extra = {h.sha256: h if isinstance(h, DedupHashes) else DedupHashes.from_dict(h.to_dict())
                       for h in hashes}
         return idx
@@ -318,7 +318,7 @@ class HashIndex:
             crop_phashes=tuple(int(v) for v in self.crops[i * N_WINDOWS:(i + 1) * N_WINDOWS])
             if self.has_crops[i] else (),
             thumb=self.thumbs.get(sha256) or b"", **_reuse_fields(self.reuse.get(sha256)),
-            regions=self.regions.by_sha.get(sha256, RegionHashes()) if self.regions is not None else RegionHashes())
+            regions=self.regions.regions_of(i) if self.regions is not None else RegionHashes())
 
 
 def _reuse_fields(row: tuple | None) -> dict:

@@ -218,12 +218,20 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
         sha = index.shas[o]
         if conf.verdict == COPY:
             kind = copy_kind(c, conf)
+            if kind == "screenshot" and _panels(index, h, c) >= 2:
+                kind = "collage"  # the "inner photo" is a panel of a collage with a separator
             # a signature match keeps its kind, unless the features saw a filter or a sticker it missed
             if o not in found or kind in ("filtered", "overlaid"):
                 found[o] = VerifiedMatch(sha, kind, c.hash_name, c.distance, conf.changed, c.variant)
         elif conf.verdict == SAME_SPOT and (_solid(conf) or o not in found):
             found[o] = VerifiedMatch(sha, "same_spot", c.hash_name, c.distance, conf.changed, c.variant)
     return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))
+
+
+def _panels(index: HashIndex, h: DedupHashes, c: Candidate) -> int:
+    """Collage panels found in the photo of the pair whose inner photo the candidate compared."""
+    holder = h if c.q_inner else index.hashes(index.shas[c.other])
+    return len(holder.regions.pictures) if holder is not None else 0
 
 
 #: a same-spot fit that overrides a signature copy: at least this share of the ratio-test matches are RANSAC

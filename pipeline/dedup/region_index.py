@@ -20,12 +20,13 @@ own views.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .mih import MultiIndex
-from .regions import REGION_BOXES, SAME_SLOT, RegionHashes
+from .regions import REGION_BOXES, SAME_SLOT, Picture, RegionHashes
 
 R = len(REGION_BOXES)
 
@@ -39,28 +40,41 @@ class RegionIndex:
     pics: np.ndarray  # (m,) uint64
     pic_owner: np.ndarray  # (m,) int64
     pic_slot: np.ndarray  # (m,) int16
-    by_sha: dict[str, RegionHashes] = field(default_factory=dict)
+    pictures: dict[int, tuple[Picture, ...]] = field(default_factory=dict)  # by row, photos with pictures only
     _mih: dict[str, MultiIndex] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, shas: list[str], regions: dict[str, RegionHashes]) -> "RegionIndex":
+    def build(cls, shas: list[str], rows: Iterable[tuple[str, bytes | tuple[int, ...], tuple[Picture, ...]]]
+              ) -> "RegionIndex":
+        """From (sha256, windows: stored bytes or ints, pictures) of any of the photos ``shas`` (row order)."""
+        pos = {s: i for i, s in enumerate(shas)}
         n = len(shas)
         windows = np.zeros(n * R, np.uint64)
         has = np.zeros(n, bool)
         pics, owner, slot = [], [], []
-        for i, s in enumerate(shas):
-            r = regions.get(s)
-            if r is None:
+        pictures: dict[int, tuple[Picture, ...]] = {}
+        for sha, win, pp in rows:
+            i = pos.get(sha)
+            if i is None:
                 continue
-            if len(r.windows) == R:
-                windows[i * R:(i + 1) * R] = np.array(r.windows, np.uint64)
+            w = np.frombuffer(win, ">u8") if isinstance(win, bytes) else np.array(win, np.uint64)
+            if len(w) == R:
+                windows[i * R:(i + 1) * R] = w
                 has[i] = True
-            for k, p in enumerate(r.pictures):
+            if pp:
+                pictures[i] = tuple(pp)
+            for k, p in enumerate(pp):
                 pics.append(p.phash)
                 owner.append(i)
                 slot.append(k)
         return cls(windows, has, np.array(pics, np.uint64).reshape(-1), np.array(owner, np.int64).reshape(-1),
-                   np.array(slot, np.int16).reshape(-1), {s: regions[s] for s in shas if s in regions})
+                   np.array(slot, np.int16).reshape(-1), pictures)
+
+    def regions_of(self, row: int) -> RegionHashes:
+        """The region hashes of the photo in row ``row`` (empty when it has none)."""
+        if not self.has_windows[row]:
+            return RegionHashes((), self.pictures.get(row, ()))
+        return RegionHashes(tuple(int(v) for v in self.windows[row * R:(row + 1) * R]), self.pictures.get(row, ()))
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

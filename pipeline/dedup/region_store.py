@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 
 from ..workspace import register_schema
 from .regions import Picture, RegionHashes
@@ -55,6 +56,10 @@ def _from_row(version: str, windows: bytes, pictures: str, phashes: bytes, views
 
     if version != STAGE_VERSION:
         return RegionHashes()
+    return RegionHashes(_ints(windows), _pictures(pictures, phashes, views))
+
+
+def _pictures(pictures: str, phashes: bytes, views: bytes) -> tuple[Picture, ...]:
     meta = json.loads(pictures or "[]")
     codes = _ints(phashes)
     out, at = [], 0
@@ -62,7 +67,7 @@ def _from_row(version: str, windows: bytes, pictures: str, phashes: bytes, views
         n = int(m.get("view_bytes", 0))
         out.append(Picture(m["kind"], tuple(float(v) for v in m["box"]), code, (views or b"")[at:at + n]))
         at += n
-    return RegionHashes(_ints(windows), tuple(out))
+    return tuple(out)
 
 
 def get(conn: sqlite3.Connection, sha256: str) -> RegionHashes | None:
@@ -72,10 +77,16 @@ def get(conn: sqlite3.Connection, sha256: str) -> RegionHashes | None:
     return _from_row(*row) if row else None
 
 
-def load_all(conn: sqlite3.Connection) -> dict[str, RegionHashes]:
-    """Every stored photo's region hashes, by sha256."""
-    return {r[0]: _from_row(*r[1:]) for r in conn.execute(
-        "SELECT sha256, version, windows, pictures, picture_phashes, picture_views FROM dedup_regions")}
+def load_all(conn: sqlite3.Connection) -> Iterator[tuple[str, bytes, tuple[Picture, ...]]]:
+    """Every stored photo's region hashes as (sha256, windows as stored: big-endian 8-byte codes, pictures),
+    rows of another version left out. Raw bytes, not Python ints: a million photos' windows are 512 MB as
+    bytes, several GB as tuples of ints."""
+    from .regions import STAGE_VERSION
+
+    for sha, version, windows, pictures, phashes, views in conn.execute(
+            "SELECT sha256, version, windows, pictures, picture_phashes, picture_views FROM dedup_regions"):
+        if version == STAGE_VERSION:
+            yield sha, windows or b"", _pictures(pictures, phashes, views) if pictures != "[]" else ()
 
 
 def stamp(conn: sqlite3.Connection) -> tuple[int, int]:
