@@ -125,6 +125,15 @@ def test_a_deep_crop_is_found_from_either_end_and_called_cropped(seed):
     assert kinds_found(jpeg(img), jpeg(crop), DedupConfig(match_regions=False))["from_copy"] == set()
 
 
+def test_a_before_after_collage_with_a_white_separator_is_a_collage_not_a_screenshot():
+    """Two photos side by side with a white bar between them: the bar makes the first panel look like the
+    photo inside a screenshot (pipeline/dedup/frame.py); the panels found name it a collage."""
+    img, other = picture(34), picture(35)[:, :700]
+    col = np.concatenate([img, np.full((img.shape[0], 24, 3), 255, np.uint8), other], axis=1)
+    found = kinds_found(jpeg(img), jpeg(col))
+    assert found == {"from_copy": {"collage"}, "from_original": {"collage"}}
+
+
 def test_part_of_a_collage_is_found_from_either_end():
     rng = np.random.default_rng(5)
     img = picture(30)
