@@ -216,3 +216,16 @@ def test_stored_matches_name_the_new_kinds_through_the_workspace(tmp_path):
         put_entry(ws, "E2", "r2", [("before/1.jpg", "before", copy)])
         sha_o, sha_c = hashlib.sha256(orig).hexdigest(), hashlib.sha256(copy).hexdigest()
         assert {m.other_sha256: m.kind for m in match_photos(ws, [sha_c], DedupConfig())} == {sha_o: "cropped"}
+
+
+def test_a_filtered_before_photo_sent_as_the_after_photo_is_unchanged_after(tmp_path):
+    """The after photo of an entry is its before photo with an app's filter: UNCHANGED_AFTER, as for a
+    re-encoded copy."""
+    from pipeline.dedup.flags import UNCHANGED_AFTER, duplicate_flags
+
+    rng = np.random.default_rng(2)
+    img = picture(42)
+    before, after = jpeg(img), jpeg(hard.filtered(img, rng))
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "r1", [("before/1.jpg", "before", before), ("after/1.jpg", "after", after)])
+        assert [f.code for f in duplicate_flags(ws, "E1", DedupConfig())] == [UNCHANGED_AFTER]
