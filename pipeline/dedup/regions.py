@@ -118,11 +118,15 @@ SEAM_WITHIN = 0.6  # ... while the columns as far apart just left and just right
 MAX_PICTURES = 4
 
 
-def _column_stats(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of ``g`` (H x W float): whether it is flat, and the correlation of the columns one to the
-    left and one to the right of it (over rows; 1 where either is flat: no evidence of a seam)."""
-    med = np.median(g, axis=0)
-    flat = (np.abs(g - med) <= 3).mean(axis=0) >= SEP_FLAT
+def _flat_columns(g: np.ndarray) -> np.ndarray:
+    """Per column of ``g`` (H x W float): whether at least ``SEP_FLAT`` of it is within 3 levels of its
+    median (a separator's column)."""
+    return (np.abs(g - np.median(g, axis=0)) <= 3).mean(axis=0) >= SEP_FLAT
+
+
+def _column_corr(g: np.ndarray) -> np.ndarray:
+    """Per column of ``g`` (H x W float): the correlation of the columns one to the left and one to the
+    right of it (over rows; 1 where either is flat: no evidence of a seam)."""
     c = g - g.mean(axis=0)
     norm = np.sqrt((c * c).sum(axis=0))
     corr = np.ones(g.shape[1])
@@ -131,7 +135,7 @@ def _column_stats(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         den = norm[:-2] * norm[2:]
         ok = den > 1e-6 * g.shape[0] + 4.0 * g.shape[0]  # both columns vary by more than ~2 levels
         corr[1:-1] = np.where(ok, num / np.maximum(den, 1e-9), 1.0)
-    return flat, corr
+    return corr
 
 
 def _smooth_rows(g: np.ndarray, k: int = 5) -> np.ndarray:
@@ -146,15 +150,15 @@ def _splits(g: np.ndarray) -> list[tuple[int, int]]:
     h, w = g.shape
     if w < 24 or h < 16:
         return []
-    flat, _ = _column_stats(g)
+    flat = _flat_columns(g)
     # correlations on the picture smoothed down the columns: texture (grass, gravel) decorrelates
     # neighbouring columns of one photo; the shapes of a scene continue across them, not across a seam.
     # Taken over the whole height and over each third of it: a seam runs through all of them, the edge
     # of a pole or a wall through some. (Two photos with the same smooth sky-to-ground gradient and little
     # else correlate across their seam: such a collage without a separator is not split.)
     sm = _smooth_rows(g)
-    thirds = [_column_stats(part)[1] for part in np.array_split(sm, 3, axis=0)]
-    corr = _column_stats(sm)[1]
+    thirds = [_column_corr(part) for part in np.array_split(sm, 3, axis=0)]
+    corr = _column_corr(sm)
     lo, hi = int(MIN_PANEL * w), int((1 - MIN_PANEL) * w)
     cuts: list[tuple[int, int]] = []
     # separators: runs of flat columns inside [lo, hi], narrow, not touching the edges
