@@ -321,7 +321,8 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
     parallax = residual >= cfg.parallax_px and abs(zoom - 1.0) <= cfg.parallax_zoom and abs(angle) <= cfg.parallax_angle
     limit = cfg.parallax_max_changed if parallax else cfg.copy_max_changed
     occluded, relit = 0.0, False
-    if cfg.harder and (frac > limit or forgiven > 0.4) and forgiven <= 0.6 and not parallax:
+    solid = inl >= cfg.same_spot_min_inliers and inl >= 0.5 * n  # a second look only on a certain geometry
+    if cfg.harder and solid and (frac > limit or forgiven > 0.4) and forgiven <= 0.6 and not parallax:
         # what the caption and text rules left, or (when they forgave too much: a panel of lettering over a
         # third of the photo) the whole overlap
         base, base_changed = (left, changed & ~text) if forgiven <= 0.4 else \

@@ -22,10 +22,11 @@ import numpy as np
 from ..config import DedupConfig
 from ..types import DuplicateGroup, DuplicateMatch
 from ..workspace import Workspace
-from .hashing import CROP_WINDOWS, DedupHashes
+from .hashing import CROP_WINDOWS, DedupHashes, decode_view
 from .confirm import COPY, DIFFERENT, SAME_SPOT, Confirmation, ConfirmConfig, confirm
 from .index import ALT_INNER, ALT_PART, ALT_ROT, N_WINDOWS, HashIndex, load_index
 from .kinds import confirmed_kind, plain_kind
+from .overlay import photo_like
 from .region_index import region_candidates
 from .verify import crop_difference, dihedral, same_image_difference
 
@@ -218,7 +219,7 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
         sha = index.shas[o]
         if conf.verdict == COPY:
             kind = copy_kind(c, conf)
-            if kind == "screenshot" and _panels(index, h, c) >= 2:
+            if kind == "screenshot" and cfg.match_regions and _beside_another(index, h, c):
                 kind = "collage"  # the "inner photo" is a panel of a collage with a separator
             # a signature match keeps its kind, unless the features saw a filter or a sticker it missed
             if o not in found or kind in ("filtered", "overlaid"):
@@ -228,10 +229,23 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
     return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))
 
 
-def _panels(index: HashIndex, h: DedupHashes, c: Candidate) -> int:
-    """Collage panels found in the photo of the pair whose inner photo the candidate compared."""
+def _beside_another(index: HashIndex, h: DedupHashes, c: Candidate) -> bool:
+    """Whether the photo whose inner photo the candidate compared has, beside that inner photo, another
+    collage panel at least half its size that looks like a photo (a screenshot's bars and caption areas are
+    flat: :func:`pipeline.dedup.overlay.photo_like`)."""
     holder = h if c.q_inner else index.hashes(index.shas[c.other])
-    return len(holder.regions.pictures) if holder is not None else 0
+    if holder is None or len(holder.inner_box) != 4:
+        return False
+
+    def area(b) -> float:
+        return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+    ib = holder.inner_box
+    for p in holder.regions.pictures:
+        overlap = area((max(p.box[0], ib[0]), max(p.box[1], ib[1]), min(p.box[2], ib[2]), min(p.box[3], ib[3])))
+        if overlap < 0.5 * area(p.box) and area(p.box) >= 0.5 * area(ib) and photo_like(decode_view(p.view)):
+            return True
+    return False
 
 
 #: a same-spot fit that overrides a signature copy: at least this share of the ratio-test matches are RANSAC

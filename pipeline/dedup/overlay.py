@@ -70,6 +70,12 @@ def occluders(changed: np.ndarray, a: np.ndarray, b: np.ndarray, valid: np.ndarr
     return out & valid
 
 
+def photo_like(grey: np.ndarray | None, busy: float = 0.6) -> bool:
+    """Whether a grey view looks photographed: at least ``busy`` of its pixels are not flat (an app's bars
+    and caption areas, drawn, are mostly flat)."""
+    return grey is not None and grey.size > 0 and float((~_flat(np.ascontiguousarray(grey))).mean()) >= busy
+
+
 def even_out_light(ga: np.ndarray, gb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``gb`` (float32 or uint8 view) times the smooth gain field that brings it to ``ga`` over ``mask``
     (normalised convolution: both blurred over ``mask`` only), as float32 clipped to [0, 255]."""
