@@ -72,6 +72,11 @@ class DedupConfig:
     max_confirm: int = 20  # per photo, nearest first: other photos confirmed on local features
     copy_max_changed: float = 0.004  # confirmed copy: changed fraction of the overlap after captions and text
     same_spot_min_inliers: int = 30  # same spot: local-feature inliers of the similarity fit at least this
+    # Copies that cheat harder (issue 22): region windows (deep crops, stickers and text panels) and collage
+    # panels (pipeline/dedup/regions.py), every hit confirmed on local features as above, which also forgive
+    # a drawn sticker or panel and even out a filter (pipeline/dedup/overlay.py); false: the matcher before
+    match_regions: bool = True
+    region_threshold: int = 10  # of 64: region window / panel pHash against the other photo's
 
 
 @dataclass(frozen=True)

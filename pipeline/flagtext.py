@@ -21,6 +21,9 @@ KIND_EN = {  # what a copy is, as a judge says it ("... is an exact copy of the 
     "straightened": "a straightened copy",
     "screenshot": "a screenshot",
     "captioned": "a copy with a caption or text added",
+    "filtered": "a filtered copy",
+    "overlaid": "a copy with a sticker or text over it",
+    "collage": "part of a collage",
 }
 KIND_VI = {
     "exact": "bản sao y hệt",
@@ -30,6 +33,9 @@ KIND_VI = {
     "straightened": "bản sao đã được xoay thẳng lại",
     "screenshot": "ảnh chụp màn hình",
     "captioned": "bản sao có thêm chú thích hoặc chữ",
+    "filtered": "bản sao đã qua bộ lọc màu",
+    "overlaid": "bản sao bị dán hình hoặc chữ đè lên",
+    "collage": "một phần của ảnh ghép",
 }
 # Why a photo could not be used (the codes of pipeline.load.ERROR_CODES), in Vietnamese, for flags stored
 # before they carried the problem's parameters (their reason is English words) and for problems given as

@@ -260,7 +260,7 @@ class PhotoHashes:
 
 
 MatchKind = Literal["exact", "same_image", "mirrored_rotated", "cropped", "straightened", "screenshot", "captioned",
-                    "same_spot"]  # same_spot: the same place moments apart, NOT a copy
+                    "filtered", "overlaid", "collage", "same_spot"]  # same_spot: the same place moments apart, NOT a copy
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,11 @@ def register(sub: argparse._SubParsersAction, dataset_sub: argparse._SubParsersA
     p = sub.add_parser(
         "dedup", help="find reused photos among files (and against a workspace)",
         description="Check photo files and folders (searched recursively) for copies of one another: the same "
-                    "bytes, the same image re-encoded or resized, mirrored or rotated, or cropped. With "
-                    "--workspace, also check them against every photo the workspace has seen (read only: the "
-                    "files are not added). Prints the groups of copies with the kind and distance of each "
-                    "match, then the pairs that show the same spot at another moment (frames of one camera "
+                    "bytes, the same image re-encoded or resized, mirrored or rotated, cropped (deeply too), "
+                    "straightened, a screenshot, with a caption, text, a sticker or a filter, or part of a "
+                    "collage. With --workspace, also check them against every photo the workspace has seen "
+                    "(read only: the files are not added). Prints the groups of copies with the kind and distance "
+                    "of each match, then the pairs that show the same spot at another moment (frames of one camera "
                     "seconds apart, a before and its after): not copies, but worth a look. Exit status 0 when "
                     "the check ran, whatever it found.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="photo files or folders")

@@ -30,6 +30,8 @@ import numpy as np
 
 from ..config import VerifyConfig
 from ..verify.sameplace import PhotoFeatures, _make_detector, _ratio_matches
+from .overlay import even_out_light, occluders
+from .regions import ends_at_seam
 
 COPY, SAME_SPOT, DIFFERENT = "copy", "same_spot", "different"
 
@@ -61,6 +63,9 @@ class ConfirmConfig:
     #: corners of the picture and would otherwise take every keypoint, leaving none to match the original
     grid: int = 4
     spread_pool: int = 4
+    #: issue 22: forgive a drawn sticker or text panel, and even out a filter's smooth change of light
+    #: (pipeline/dedup/overlay.py), when the plain comparison finds too much changed in the same framing
+    harder: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,13 @@ class Confirmation:
     changed: float = 1.0
     forgiven: float = 0.0
     residual: float = 0.0
+    occluded: float = 0.0  # fraction of the overlap under a drawn sticker or panel, forgiven (issue 22)
+    relit: bool = False  # a copy only once a smooth gain field (a filter) was evened out (issue 22)
+    #: one view is a part of the other that ends at a seam or a separator: a collage's panel (issue 22)
+    framed: bool = False
+    #: where ``b`` lies in ``a`` (x0, y0, x1, y1 as fractions of ``a``'s view, clipped), and ``a`` in ``b``
+    box_in_a: tuple[float, ...] = ()
+    box_in_b: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -308,11 +320,66 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
     forgiven = 1.0 - float(left.sum()) / max(1, int(valid.sum()))
     parallax = residual >= cfg.parallax_px and abs(zoom - 1.0) <= cfg.parallax_zoom and abs(angle) <= cfg.parallax_angle
     limit = cfg.parallax_max_changed if parallax else cfg.copy_max_changed
+    occluded, relit = 0.0, False
+    solid = inl >= cfg.same_spot_min_inliers and inl >= 0.5 * n  # a second look only on a certain geometry
+    if cfg.harder and solid and (frac > limit or forgiven > 0.4) and forgiven <= 0.6 and not parallax:
+        # what the caption and text rules left, or (when they forgave too much: a panel of lettering over a
+        # third of the photo) the whole overlap
+        base, base_changed = (left, changed & ~text) if forgiven <= 0.4 else \
+            (valid, _changed(ga, wb, valid, cfg.changed_levels)[0])
+        second = harder_copy(ga, wb, base, base_changed, a.grey, warped, limit, cfg.changed_levels)
+        if second is not None:
+            frac, occluded, relit = second
+            occluded *= float(base.sum()) / max(1, int(valid.sum()))
+            if base is valid:
+                forgiven = 0.0
     if frac <= min(limit, cfg.copy_max_changed) and forgiven <= 0.4:
         verdict = COPY
     elif inl >= cfg.same_spot_min_inliers:
         verdict = SAME_SPOT
     else:
         verdict = DIFFERENT
+    in_a = _box_of(m, b.grey.shape, a.grey.shape)
+    in_b = _box_of(cv2.invertAffineTransform(m), a.grey.shape, b.grey.shape)
+    framed = False
+    if verdict == COPY:  # the smaller part of the bigger view: does it end at a seam (a collage's panel)?
+        big, box = (a.grey, in_a) if zoom < 1 else (b.grey, in_b)
+        hh, ww = big.shape
+        framed = ends_at_seam(big, (box[0] * ww, box[1] * hh, box[2] * ww, box[3] * hh))
     return Confirmation(verdict, inl, n, round(angle, 3), round(zoom, 4), round(overlap, 4), round(frac, 5),
-                        round(forgiven, 4), round(residual, 3))
+                        round(forgiven, 4), round(residual, 3), round(occluded, 4), relit, framed,
+                        tuple(round(v, 4) for v in in_a), tuple(round(v, 4) for v in in_b))
+
+
+def _box_of(m: np.ndarray, shape: tuple[int, int], into: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The bounding box of a view of ``shape`` (H, W) mapped by the 2x3 affine ``m`` into a view of
+    ``into``, as fractions of ``into``, clipped to [0, 1]."""
+    h, w = shape
+    pts = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64) @ m[:, :2].T + m[:, 2]
+    H, W = into
+    x0, x1 = np.clip([pts[:, 0].min() / W, pts[:, 0].max() / W], 0, 1)
+    y0, y1 = np.clip([pts[:, 1].min() / H, pts[:, 1].max() / H], 0, 1)
+    return (float(x0), float(y0), float(x1), float(y1))
+
+
+def harder_copy(ga: np.ndarray, wb: np.ndarray, left: np.ndarray, changed: np.ndarray, a: np.ndarray,
+                b: np.ndarray, limit: float, levels: int) -> tuple[float, float, bool] | None:
+    """A second look at a pair with too much changed (issue 22): drawn blobs (a sticker, a text panel:
+    :func:`pipeline.dedup.overlay.occluders`) left out, the levels matched again without them, then a
+    filter's smooth gain evened out (:func:`pipeline.dedup.overlay.even_out_light`) if still needed.
+    ``ga``/``wb``: the blurred views, ``a``/``b`` the sharp ones, ``left`` the overlap compared, ``changed``
+    its changed pixels. Returns the changed fraction of what is left (at most ``limit``), the fraction of
+    ``left`` forgiven as drawn, and whether the light was evened out; None when it is still no copy."""
+    occ = occluders(changed, a, b, left)
+    rest = left & ~occ
+    n = max(1, int(rest.sum()))
+    occluded = float(occ.sum()) / max(1, int(left.sum()))
+    if occ.any():
+        again, _ = _changed(ga, wb, rest, levels)
+        frac = float(again.sum()) / n
+        if frac <= limit:
+            return frac, occluded, False
+    even = np.rint(even_out_light(ga, wb, rest)).astype(np.uint8)
+    again, _ = _changed(ga, even, rest, levels)
+    frac = float(again.sum()) / n
+    return (frac, occluded, True) if frac <= limit else None

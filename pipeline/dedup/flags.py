@@ -25,7 +25,7 @@ first (:func:`pipeline.dedup.order.precedence`: earlier round, then capture time
   message names both entries and both photos. Never raised between photos of one entry (a before and an
   after of one clean-up are the same spot by design).
 * ``UNCHANGED_AFTER`` (high): a before photo and an after photo of THIS entry are the same image (exact
-  bytes, re-encoded or resized, mirrored or rotated) with signatures differing by at most
+  bytes, re-encoded or resized, mirrored or rotated, or with a filter) with signatures differing by at most
   ``cfg.unchanged_max_difference``: stricter than a duplicate, because a true before/after pair of one
   place looks alike except where the litter was.
 """
@@ -50,7 +50,7 @@ UNCHANGED_AFTER = "UNCHANGED_AFTER"
 SAME_SPOT_PHOTO = "SAME_SPOT_PHOTO"
 STAGE = "dedup"
 
-UNCHANGED_KINDS = ("exact", "same_image", "mirrored_rotated")
+UNCHANGED_KINDS = ("exact", "same_image", "mirrored_rotated", "filtered")  # filtered: the before photo with a filter
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,10 @@ from ..config import DedupConfig
 from ..digests import digest
 from ..types import PhotoHashes
 from .frame import photo_box
+from .regions import REGION_BOXES, Picture, RegionHashes, find_panels
 
-STAGE_VERSION = "dedup-hash-3"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views
+STAGE_VERSION = "dedup-hash-4"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views;
+# 4: region windows and collage panels (issue 22)
 
 
 def cache_key(load_key: str, cfg: DedupConfig) -> tuple[str, str]:
@@ -117,6 +119,8 @@ class DedupHashes(PhotoHashes):
     #: grey JPEG views at ``VIEW_SIDE`` px for confirming candidates: the whole image, and the inner photo
     view: bytes = b""
     inner_view: bytes = b""
+    #: issue 22: region-window pHashes and the pictures inside the photo (collage panels), with views
+    regions: RegionHashes = RegionHashes()
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
@@ -127,6 +131,7 @@ class DedupHashes(PhotoHashes):
             d[k] = [f"{v:016x}" for v in getattr(self, k)]
         d["view"] = base64.b64encode(self.view).decode("ascii")
         d["inner_view"] = base64.b64encode(self.inner_view).decode("ascii")
+        d["regions"] = self.regions.to_dict()
         return d
 
     @classmethod
@@ -141,7 +146,8 @@ class DedupHashes(PhotoHashes):
                    rot_phashes=tuple(int(v, 16) for v in d.get("rot_phashes", [])),
                    part_phashes=tuple(int(v, 16) for v in d.get("part_phashes", [])),
                    view=base64.b64decode(d.get("view") or ""),
-                   inner_view=base64.b64decode(d.get("inner_view") or ""))
+                   inner_view=base64.b64decode(d.get("inner_view") or ""),
+                   regions=RegionHashes.from_dict(d.get("regions")))
 
     def thumb_array(self) -> np.ndarray | None:
         """The grey signature as a (THUMB_SIDE, THUMB_SIDE) uint8 array, or None when absent."""
@@ -329,7 +335,7 @@ def reuse_hashes(grey: Image.Image, small: Image.Image) -> dict[str, Any]:
     hash base: the inner photo of a screenshot, small rotations, caption-free parts, grey views."""
     box = photo_box(np.asarray(small))
     out: dict[str, Any] = {"rot_phashes": rotated_phashes(small), "part_phashes": part_phashes(small),
-                           "view": grey_view(grey)}
+                           "view": grey_view(grey), "regions": region_hashes(grey, small)}
     if box is not None:
         w, h = grey.size
         inner = grey.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
@@ -342,3 +348,17 @@ def reuse_hashes(grey: Image.Image, small: Image.Image) -> dict[str, Any]:
         out.update(inner_box=tuple(round(v, 4) for v in box), inner_phashes=(phash_stack(g32[None])[0],),
                    inner_view=grey_view(view))
     return out
+
+
+def region_hashes(grey: Image.Image, small: Image.Image, *, views: bool = True) -> RegionHashes:
+    """Region-window pHashes of ``small`` (the grey hash base) and the collage panels of ``grey`` (the grey
+    analysis image), each panel with its pHash and, with ``views``, its grey view."""
+    windows = crop_phashes(small, REGION_BOXES)
+    pictures = []
+    w, h = grey.size
+    for box in find_panels(np.asarray(small)):
+        crop = grey.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
+        g32 = np.asarray(_reduce_to(crop, CROP_GRID_SIDE).resize((32, 32), Image.Resampling.LANCZOS))
+        pictures.append(Picture("panel", tuple(round(v, 4) for v in box), phash_stack(g32[None])[0],
+                                grey_view(crop) if views else b""))
+    return RegionHashes(windows, tuple(pictures))

@@ -10,18 +10,22 @@ index holds no database handle: it pickles, so matching can run in other process
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..types import PhotoHashes
 from ..store import hash_index as stored
+from ..store import regions as store_regions
 from ..store.workspace import Workspace
 from .hashing import CROP_WINDOWS, PART_BOXES, ROT_ANGLES, STAGE_VERSION, THUMB_SIDE, DedupHashes
 from .confirm import ViewFeatures, view_features
 from .hashing import decode_view
 from .mih import MultiIndex
+from . import region_codec
 from .pixel_check import dihedral
+from .region_index import RegionIndex
+from .regions import RegionHashes
 
 VIEW_CACHE = 2048  # views whose local features are kept in memory (~100 KB each)
 
@@ -52,12 +56,18 @@ def add(ws: Workspace, hashes: PhotoHashes) -> None:
     fills a missing row and never overwrites a complete one.
     """
     stored.put_hashes(ws, hashes, STAGE_VERSION)
+    if getattr(hashes, "regions", RegionHashes()).windows:
+        store_regions.put_row(ws, region_codec.row_values(hashes.sha256, hashes.regions))
 
 
 def get(ws: Workspace, sha256: str) -> DedupHashes | None:
     """A photo's stored hashes, or None when it was never indexed."""
     row = stored.hash_row(ws, sha256)
-    return _row_to_hashes(row) if row else None
+    if not row:
+        return None
+    h = _row_to_hashes(row)
+    regions = region_codec.from_row(store_regions.get_row(ws, sha256))
+    return replace(h, regions=regions) if regions is not None else h
 
 
 def _row_to_hashes(r: tuple) -> DedupHashes:
@@ -113,6 +123,7 @@ class HashIndex:
     has_variants: np.ndarray | None = None  # (n,) bool
     pdq_variants: dict[str, bytes] = field(default_factory=dict)  # 8 x 32 bytes per photo
     reuse: dict[str, tuple] = field(default_factory=dict)  # sha256 -> its dedup_reuse row (inner box..views)
+    regions: RegionIndex | None = None  # issue 22: region windows and pictures (same rows)
     _pos: dict[str, int] = field(default_factory=dict)
     _mih: dict[str, MultiIndex] = field(default_factory=dict)
     _extra: dict[str, DedupHashes] = field(default_factory=dict)
@@ -157,6 +168,8 @@ class HashIndex:
                   dhash=np.array([h.dhash for h in hashes], np.uint64).reshape(n),
                   pdq=pdq, pdq_quality=q, crops=crops, has_crops=has,
                   thumbs={h.sha256: getattr(h, "thumb", b"") for h in hashes}, **_alt_arrays(alt))
+        idx.regions = RegionIndex.build(idx.shas, [(h.sha256, h.regions.windows, h.regions.pictures) for h in hashes
+                                                   if isinstance(getattr(h, "regions", None), RegionHashes)])
         idx._extra = {h.sha256: h if isinstance(h, DedupHashes) else DedupHashes.from_dict(h.to_dict())
                       for h in hashes}
         return idx
@@ -193,7 +206,7 @@ class HashIndex:
         return cls(shas=shas, order=order, phash=phash, dhash=dhash, pdq=pdq, pdq_quality=q, crops=crops,
                    has_crops=has, thumbs={r[0]: r[10] for r in rows if r[10]}, variants=variants,
                    has_variants=has_var, pdq_variants={r[0]: r[9] for r in rows if r[9]}, reuse=reuse,
-                   **_alt_arrays(alt))
+                   regions=RegionIndex.build(shas, region_codec.load_all(store_regions.all_rows(ws))), **_alt_arrays(alt))
 
     def mih(self, name: str) -> MultiIndex:
         """The radius-search index over ``phash``, ``pdq``, ``crops`` or ``alt`` (built on first use)."""
@@ -211,14 +224,19 @@ class HashIndex:
             return None
         return np.frombuffer(t, np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
 
-    def view_features(self, h: DedupHashes, inner: bool = False, variant: int = 0) -> ViewFeatures | None:
-        """Local features of a photo's grey view (its inner photo's with ``inner``; dihedral ``variant``),
-        cached for the last ``VIEW_CACHE`` views; None when the photo has no such view."""
-        key = (h.sha256, inner, variant)
+    def view_features(self, h: DedupHashes, inner: bool = False, variant: int = 0,
+                      picture: int = -1) -> ViewFeatures | None:
+        """Local features of a photo's grey view (its inner photo's with ``inner``; its picture number
+        ``picture``, a collage panel, when >= 0; dihedral ``variant``), cached for the last ``VIEW_CACHE``
+        views; None when the photo has no such view."""
+        key = (h.sha256, inner, variant, picture)
         if key in self._views:
             self._views.move_to_end(key)
             return self._views[key]
-        grey = decode_view(h.inner_view if inner else h.view)
+        pics = h.regions.pictures
+        data = (pics[picture].view if picture < len(pics) else b"") if picture >= 0 else \
+            (h.inner_view if inner else h.view)
+        grey = decode_view(data)
         vf = None if grey is None else view_features(np.ascontiguousarray(dihedral(grey, variant)))
         self._views[key] = vf
         if len(self._views) > VIEW_CACHE:
@@ -242,7 +260,8 @@ class HashIndex:
             pdq_variants=_bytes32(self.pdq_variants.get(sha256)),
             crop_phashes=tuple(int(v) for v in self.crops[i * N_WINDOWS:(i + 1) * N_WINDOWS])
             if self.has_crops[i] else (),
-            thumb=self.thumbs.get(sha256) or b"", **_reuse_fields(self.reuse.get(sha256)))
+            thumb=self.thumbs.get(sha256) or b"", **_reuse_fields(self.reuse.get(sha256)),
+            regions=self.regions.regions_of(i) if self.regions is not None else RegionHashes())
 
 
 def _reuse_fields(row: tuple | None) -> dict:
@@ -268,7 +287,7 @@ def load_index(ws: Workspace) -> HashIndex:
     """The in-memory index of a workspace, cached per database file and rebuilt when rows were added or
     replaced or photos arrived since (row counts and max rowid: one cheap query per call)."""
     key = str(ws.db_path.resolve())
-    stamp = (id(ws), *stored.index_stamp(ws))
+    stamp = (id(ws), *stored.index_stamp(ws), *store_regions.stamp(ws))
     hit = _cache.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]

@@ -22,34 +22,21 @@ import numpy as np
 from ..config import DedupConfig
 from ..types import DuplicateGroup, DuplicateMatch
 from ..store import Workspace
-from .hashing import CROP_WINDOWS, DedupHashes
+from .hashing import CROP_WINDOWS, DedupHashes, decode_view
 from .confirm import COPY, DIFFERENT, SAME_SPOT, Confirmation, ConfirmConfig, confirm
 from .index import ALT_INNER, ALT_PART, ALT_ROT, N_WINDOWS, HashIndex, load_index
+from .kinds import confirmed_kind, plain_kind
+from .overlay import photo_like
 from .pixel_check import crop_difference, dihedral, same_image_difference
+from .candidate import Candidate
+from .region_index import region_candidates
 
 KIND_RANK = {"exact": 0, "same_image": 1, "mirrored_rotated": 2, "cropped": 3, "straightened": 4,
-             "screenshot": 5, "captioned": 6, "same_spot": 9}
+             "screenshot": 5, "captioned": 6, "filtered": 7, "overlaid": 8, "collage": 8, "same_spot": 9,
+             "deep_crop": 3}  # deep_crop: a candidate's kind only (its copies are "cropped"; pipeline.dedup.kinds)
 #: kinds that say "copy" (``same_spot`` is the same place at another moment, not a copy)
-COPY_KINDS = ("exact", "same_image", "mirrored_rotated", "cropped", "straightened", "screenshot", "captioned")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A hash hit of query photo Q on indexed photo ``other`` (row of the index), before the pixel check.
-
-    ``variant``: the dihedral variant of Q that hit. ``window``: for crops, the crop window index and
-    ``q_is_big``: whether the window is Q's (O is a crop of Q) rather than O's.
-    """
-
-    other: int
-    kind: str
-    hash_name: str
-    distance: int
-    variant: int = 0
-    window: int = -1
-    q_is_big: bool = False
-    q_inner: bool = False  # compare the query's inner photo (screenshot) rather than the whole image
-    o_inner: bool = False  # ... the other's
+COPY_KINDS = ("exact", "same_image", "mirrored_rotated", "cropped", "straightened", "screenshot", "captioned",
+              "filtered", "overlaid", "collage")
 
 
 @dataclass(frozen=True)
@@ -128,6 +115,8 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candi
             out.extend(Candidate(int(i), "straightened", "phash_rotated", int(di)) for i, di in zip(ids, d))
         for k, slot in enumerate(ALT_PART[:len(parts)]):
             out.extend(Candidate(o, "captioned", "phash_part", d) for o, d in on_alt(1 + len(inner) + k, (slot,)))
+    if reuse and cfg.match_regions:
+        out.extend(region_candidates(index, h, index.mih("phash"), cfg.region_threshold))
     me = index.position(h.sha256)
     out = [c for c in out if c.other != me]
     if not out:
@@ -209,11 +198,34 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
     for o, (c, conf) in confirmed.items():
         sha = index.shas[o]
         if conf.verdict == COPY:
-            if o not in found:  # a signature match keeps its kind
-                found[o] = VerifiedMatch(sha, copy_kind(c, conf), c.hash_name, c.distance, conf.changed, c.variant)
+            kind = copy_kind(c, conf)
+            if kind == "screenshot" and cfg.match_regions and _beside_another(index, h, c):
+                kind = "collage"  # the "inner photo" is a panel of a collage with a separator
+            # a signature match keeps its kind, unless the features saw a filter or a sticker it missed
+            if o not in found or kind in ("filtered", "overlaid"):
+                found[o] = VerifiedMatch(sha, kind, c.hash_name, c.distance, conf.changed, c.variant)
         elif conf.verdict == SAME_SPOT and (_solid(conf) or o not in found):
             found[o] = VerifiedMatch(sha, "same_spot", c.hash_name, c.distance, conf.changed, c.variant)
     return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))
+
+
+def _beside_another(index: HashIndex, h: DedupHashes, c: Candidate) -> bool:
+    """Whether the photo whose inner photo the candidate compared has, beside that inner photo, another
+    collage panel at least half its size that looks like a photo (a screenshot's bars and caption areas are
+    flat: :func:`pipeline.dedup.overlay.photo_like`)."""
+    holder = h if c.q_inner else index.hashes(index.shas[c.other])
+    if holder is None or len(holder.inner_box) != 4:
+        return False
+
+    def area(b) -> float:
+        return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+    ib = holder.inner_box
+    for p in holder.regions.pictures:
+        overlap = area((max(p.box[0], ib[0]), max(p.box[1], ib[1]), min(p.box[2], ib[2]), min(p.box[3], ib[3])))
+        if overlap < 0.5 * area(p.box) and area(p.box) >= 0.5 * area(ib) and photo_like(decode_view(p.view)):
+            return True
+    return False
 
 
 #: a same-spot fit that overrides a signature copy: at least this share of the ratio-test matches are RANSAC
@@ -231,18 +243,23 @@ def copy_kind(c: Candidate, conf: Confirmation) -> str:
     else the kind of the hash hit."""
     if c.q_inner or c.o_inner:
         return "screenshot"
+    hard = confirmed_kind(c.q_pic >= 0 or c.o_pic >= 0, conf)  # a collage, a sticker, a filter (issue 22)
+    if hard is not None:
+        return hard
     if conf.forgiven > 0.002:
         return "captioned"
-    if abs(conf.angle) >= 0.7 and c.kind in ("same_image", "cropped", "captioned", "straightened"):
+    if abs(conf.angle) >= 0.7 and c.kind in ("same_image", "cropped", "captioned", "straightened", "deep_crop",
+                                             "overlaid"):
         return "straightened"
-    return c.kind if c.kind != "straightened" else "same_image"
+    return plain_kind(c.kind, conf)
 
 
 def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
                    cfg: DedupConfig) -> dict[int, tuple[Candidate, Confirmation]]:
     """The best confirmation on local features (and the candidate it was made for) of each of the first
     ``cfg.max_confirm`` other photos of ``cands`` (nearest first) that have a view (see :func:`match_one`)."""
-    ccfg = ConfirmConfig(copy_max_changed=cfg.copy_max_changed, same_spot_min_inliers=cfg.same_spot_min_inliers)
+    ccfg = ConfirmConfig(copy_max_changed=cfg.copy_max_changed, same_spot_min_inliers=cfg.same_spot_min_inliers,
+                         harder=cfg.match_regions)
     per_other: dict[int, list[Candidate]] = {}
     for c in cands:  # nearest first
         per_other.setdefault(c.other, []).append(c)
@@ -254,12 +271,12 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
         tried: set[tuple] = set()
         best: tuple[Candidate, Confirmation] | None = None
         for c in per_other[o]:
-            key = (c.q_inner, c.o_inner, c.variant if c.kind == "mirrored_rotated" else 0)
-            if key in tried or len(tried) >= 2:
+            key = (c.q_inner, c.o_inner, c.variant if c.kind == "mirrored_rotated" else 0, c.q_pic, c.o_pic)
+            if key in tried or len(tried) >= 3:
                 continue
             tried.add(key)
-            qv = index.view_features(h, c.q_inner, key[2])
-            ov = index.view_features(other, c.o_inner, 0)
+            qv = index.view_features(h, c.q_inner, key[2], c.q_pic)
+            ov = index.view_features(other, c.o_inner, 0, c.o_pic)
             if qv is None or ov is None:
                 continue
             conf = confirm(ov, qv, ccfg)

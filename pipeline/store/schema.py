@@ -212,11 +212,24 @@ CREATE TABLE IF NOT EXISTS intake_photos (
 );
 """
 
+#: region hashes of the dedup stage (issue 22: deep crops, collages, overlays; pipeline.store.regions)
+DEDUP_REGIONS = """
+CREATE TABLE IF NOT EXISTS dedup_regions (
+    sha256 TEXT PRIMARY KEY,
+    version TEXT NOT NULL,        -- pipeline.dedup.regions.STAGE_VERSION
+    windows BLOB NOT NULL,        -- len(regions.REGION_BOXES) x 8 bytes
+    pictures TEXT NOT NULL,       -- JSON [{"kind": "panel", "box": [x0, y0, x1, y1], "view_bytes": n}, ...]
+    picture_phashes BLOB NOT NULL,-- one 8-byte pHash per picture
+    picture_views BLOB NOT NULL   -- the pictures' grey JPEG views, concatenated
+);
+"""
+
 #: (version, statements) in order; a workspace at version v gets every migration above v
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, CORE),
     (2, DEDUP_HASHES + DEDUP_REUSE + DEDUP_MATCHES + REVIEW),
     (3, INTAKE),
+    (4, DEDUP_REGIONS),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -1,0 +1,138 @@
+"""Radius search over the region hashes of every indexed photo, and the candidates they give (issue 22).
+
+:class:`RegionIndex` holds, for n indexed photos, the ``len(REGION_BOXES)`` window pHashes of each (row
+``i * R + k`` is window k of photo i) and the pHashes of the pictures found inside them (collage panels;
+row j owned by photo ``pic_owner[j]``, its picture number ``pic_slot[j]``), each with an exact
+multi-index-hashing radius search (:class:`pipeline.dedup.mih.MultiIndex`) built on first use.
+
+:func:`region_candidates` turns a query photo's hashes into :class:`pipeline.dedup.candidate.Candidate` s:
+
+* ``deep_crop``: the query's pHash within ``region_threshold`` of a window of another photo (the query is a
+  deep crop of it), or a window of the query within it of another photo's pHash (the other is a crop of
+  the query);
+* ``overlaid``: a window of the query within it of the same window of another photo (a sticker or a text
+  panel covers the rest);
+* ``collage``: a picture found in the query within it of another photo's pHash, or the query's pHash within
+  it of a picture found in another photo.
+
+Each is then confirmed on local features (:func:`pipeline.dedup.match.confirm_others`); pictures on their
+own views.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .candidate import Candidate
+from .mih import MultiIndex
+from .regions import REGION_BOXES, SAME_SLOT, Picture, RegionHashes
+
+R = len(REGION_BOXES)
+
+
+@dataclass
+class RegionIndex:
+    """Window and picture pHashes of the photos of a :class:`pipeline.dedup.index.HashIndex` (same rows)."""
+
+    windows: np.ndarray  # (n * R,) uint64
+    has_windows: np.ndarray  # (n,) bool
+    pics: np.ndarray  # (m,) uint64
+    pic_owner: np.ndarray  # (m,) int64
+    pic_slot: np.ndarray  # (m,) int16
+    pictures: dict[int, tuple[Picture, ...]] = field(default_factory=dict)  # by row, photos with pictures only
+    _mih: dict[str, MultiIndex] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, shas: list[str], rows: Iterable[tuple[str, bytes | tuple[int, ...], tuple[Picture, ...]]]
+              ) -> "RegionIndex":
+        """From (sha256, windows: stored bytes or ints, pictures) of any of the photos ``shas`` (row order)."""
+        pos = {s: i for i, s in enumerate(shas)}
+        n = len(shas)
+        windows = np.zeros(n * R, np.uint64)
+        has = np.zeros(n, bool)
+        pics, owner, slot = [], [], []
+        pictures: dict[int, tuple[Picture, ...]] = {}
+        for sha, win, pp in rows:
+            i = pos.get(sha)
+            if i is None:
+                continue
+            w = np.frombuffer(win, ">u8") if isinstance(win, bytes) else np.array(win, np.uint64)
+            if len(w) == R:
+                windows[i * R:(i + 1) * R] = w
+                has[i] = True
+            if pp:
+                pictures[i] = tuple(pp)
+            for k, p in enumerate(pp):
+                pics.append(p.phash)
+                owner.append(i)
+                slot.append(k)
+        return cls(windows, has, np.array(pics, np.uint64).reshape(-1), np.array(owner, np.int64).reshape(-1),
+                   np.array(slot, np.int16).reshape(-1), pictures)
+
+    def regions_of(self, row: int) -> RegionHashes:
+        """The region hashes of the photo in row ``row`` (empty when it has none)."""
+        if not self.has_windows[row]:
+            return RegionHashes((), self.pictures.get(row, ()))
+        return RegionHashes(tuple(int(v) for v in self.windows[row * R:(row + 1) * R]), self.pictures.get(row, ()))
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_mih"] = {}  # rebuilt where it is used
+        return state
+
+    def mih(self, name: str) -> MultiIndex:
+        """The radius-search index over ``windows`` or ``pics`` (built on first use)."""
+        if name not in self._mih:
+            self._mih[name] = MultiIndex((self.windows if name == "windows" else self.pics)[:, None])
+        return self._mih[name]
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays and the built radius-search indexes (not the views)."""
+        total = self.windows.nbytes + self.pics.nbytes + self.pic_owner.nbytes + self.pic_slot.nbytes
+        for mi in self._mih.values():
+            total += mi.codes.nbytes + sum(o.nbytes for o in mi._order) + sum(s.nbytes for s in mi._starts)
+        return total
+
+
+def _query(mi: MultiIndex, codes: list[int], radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not codes or len(mi) == 0:
+        z = np.zeros(0, np.int64)
+        return z, z, np.zeros(0, np.int32)
+    return mi.query_many(np.array(codes, np.uint64).reshape(-1, 1), radius)
+
+
+def region_candidates(index, h, phash_mih: MultiIndex, radius: int) -> list:
+    """Candidates (see the module docstring) of the query photo's hashes ``h`` (a ``DedupHashes``) against
+    ``index`` (a ``HashIndex`` with its ``regions``); ``phash_mih``: the whole-photo pHash search."""
+
+    ri: RegionIndex | None = getattr(index, "regions", None)
+    r: RegionHashes = h.regions
+    if ri is None:
+        return []
+    out: list[Candidate] = []
+    # the query is a deep crop of another photo; or a sticker / panel covers part of one of them
+    codes = [h.phash] + [r.windows[k] for k in SAME_SLOT if len(r.windows) == R]
+    q, ids, d = _query(ri.mih("windows"), codes, radius)
+    owners, wins = ids // R, ids % R
+    for qi, o, w, di in zip(q, owners, wins, d):
+        if not ri.has_windows[o]:
+            continue
+        if qi == 0:
+            out.append(Candidate(int(o), "deep_crop", "phash_region", int(di), 0, int(w), False))
+        elif SAME_SLOT[qi - 1] == w:
+            out.append(Candidate(int(o), "overlaid", "phash_region", int(di), 0, int(w), False))
+    # another photo is a deep crop of the query
+    if len(r.windows) == R:
+        q, ids, d = _query(phash_mih, list(r.windows), radius)
+        out.extend(Candidate(int(i), "deep_crop", "phash_region", int(di), 0, int(qi), True)
+                   for qi, i, di in zip(q, ids, d))
+    # collages: a panel of the query is another photo, or the query is a panel of another photo
+    pics = [p.phash for p in r.pictures]
+    q, ids, d = _query(phash_mih, pics, radius)
+    out.extend(Candidate(int(i), "collage", "phash_panel", int(di), q_pic=int(qi)) for qi, i, di in zip(q, ids, d))
+    q, ids, d = _query(ri.mih("pics"), [h.phash], radius)
+    out.extend(Candidate(int(ri.pic_owner[j]), "collage", "phash_panel", int(di), o_pic=int(ri.pic_slot[j]))
+               for j, di in zip(ids, d))
+    return out

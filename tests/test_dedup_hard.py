@@ -1,0 +1,232 @@
+"""Copies that cheat harder (issue 22): each kind built from a drawn scene (datasets/dedup_hard.py) is found
+and named, and the same place photographed again (a clean-up's after photo with the camera moved, frames of
+a fixed camera moments apart) is not called a copy."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.config import Config, DedupConfig
+from pipeline.dedup import index as dindex
+from pipeline.dedup import region_codec
+from pipeline.store import regions as store_regions
+from pipeline.dedup.hashing import DedupHashes, compute_hashes, hamming
+from pipeline.dedup.match import COPY_KINDS, match_one, match_photos
+from pipeline.dedup.regions import REGION_BOXES, SAME_SLOT, RegionHashes, find_panels
+from pipeline.flagtext import KIND_EN, KIND_VI
+from pipeline.load import load_photo
+from pipeline.store import Workspace
+from test_dedup import background, draw, entry_flags, put_entry, scene
+
+REPO = Path(__file__).resolve().parents[1]
+CFG = Config()
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "datasets" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+hard = _module("dedup_hard")
+
+
+def jpeg(a: np.ndarray | Image.Image, q: int = 90) -> bytes:
+    buf = io.BytesIO()
+    (a if isinstance(a, Image.Image) else Image.fromarray(a)).convert("RGB").save(buf, "JPEG", quality=q)
+    return buf.getvalue()
+
+
+def hashes_of(data: bytes) -> DedupHashes:
+    sha = hashlib.sha256(data).hexdigest()
+    return compute_hashes(load_photo(data, CFG.load, sha256=sha).image, sha)
+
+
+def picture(seed: int) -> np.ndarray:
+    return np.asarray(scene(seed)[0])
+
+
+def kinds_found(original: bytes, copy: bytes, cfg: DedupConfig = DedupConfig()) -> dict[str, set[str]]:
+    """The kinds each end of the pair finds (querying the original, and the copy) on an index of the two."""
+    ho, hc = hashes_of(original), hashes_of(copy)
+    index = dindex.HashIndex.from_hashes([ho, hc])
+    return {"from_copy": {m.kind for m in match_one(index, hc, cfg) if m.other_sha256 == ho.sha256},
+            "from_original": {m.kind for m in match_one(index, ho, cfg) if m.other_sha256 == hc.sha256}}
+
+
+# ---------------------------------------------------------------------------------------------- hashes
+def test_region_windows_are_distinct_and_the_same_slots_are_among_them():
+    boxes = {(b.x0, b.y0, b.x1, b.y1) for b in REGION_BOXES}
+    assert len(boxes) == len(REGION_BOXES) == 64 and len(SAME_SLOT) == 16
+    assert all(0 <= b.x0 < b.x1 <= 1 and 0 <= b.y0 < b.y1 <= 1 for b in REGION_BOXES)
+    same = [REGION_BOXES[k] for k in SAME_SLOT]
+    assert (0.0, 0.0, 0.5, 1.0) in {(b.x0, b.y0, b.x1, b.y1) for b in same}  # the left half
+    assert (0.0, 0.0, 1.0, 0.7) in {(b.x0, b.y0, b.x1, b.y1) for b in same}  # clear of a bottom band
+
+
+@pytest.mark.parametrize("cut", [(0.23, 0, 0, 0), (0, 0, 0.28, 0), (0.21, 0.27, 0, 0), (0, 0, 0.26, 0.24)])
+def test_a_deep_crops_phash_is_near_one_region_window_of_the_original(cut):
+    """20-30 % off one side or two adjacent ones: pHash of the crop within 10 bits of a window; the plain
+    pHash and today's crop windows are far."""
+    img = picture(7)
+    h, w = img.shape[:2]
+    l, t, r, b = cut
+    crop = img[round(t * h):h - round(b * h), round(l * w):w - round(r * w)]
+    ho, hc = hashes_of(jpeg(img)), hashes_of(jpeg(crop))
+    assert min(hamming(hc.phash, v) for v in ho.regions.windows) <= 10
+    assert hamming(hc.phash, ho.phash) > 10
+
+
+def test_regions_round_trip_through_dict_and_store(tmp_path):
+    rng = np.random.default_rng(1)
+    h = hashes_of(jpeg(hard.collage(picture(3), [picture(4)], rng)[0]))
+    assert len(h.regions.windows) == len(REGION_BOXES)
+    assert DedupHashes.from_dict(h.to_dict()).regions == h.regions
+    with Workspace(tmp_path / "ws") as ws:
+        dindex.add(ws, h)
+        assert region_codec.from_row(store_regions.get_row(ws, h.sha256)) == h.regions
+        assert dindex.get(ws, h.sha256).regions == h.regions
+        assert dindex.load_index(ws).hashes(h.sha256).regions == h.regions
+    assert RegionHashes.from_dict({"v": "old"}) == RegionHashes()  # an older version is not read
+
+
+@pytest.mark.parametrize("separator", ["white", "none"])
+def test_find_panels_splits_a_side_by_side_collage_and_not_a_photo(separator):
+    """A separator, or a seam across which the picture does not continue (here the second photo is upside
+    down: two drawn scenes with the same sky-to-ground gradient and no separator are not split, a known
+    limit measured in docs/dedup-calibration.md)."""
+    a, b = picture(11), picture(12)[::-1, :800]
+    sep = np.full((a.shape[0], 20 if separator == "white" else 0, 3), 255, np.uint8)
+    both = np.concatenate([a, sep, b], axis=1)
+    small = np.asarray(Image.fromarray(both).convert("L").reduce(7))
+    panels = find_panels(small)
+    x1 = a.shape[1] / both.shape[1]
+    assert any(abs(p[0]) < 0.02 and abs(p[2] - x1) < 0.02 and p[1] == 0 and p[3] == 1 for p in panels), panels
+    assert find_panels(np.asarray(Image.fromarray(a).convert("L").reduce(4))) == []
+
+
+# ------------------------------------------------------------------------------------- each kind found
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_deep_crop_is_found_from_either_end_and_called_cropped(seed):
+    rng = np.random.default_rng(seed)
+    img = picture(20 + seed)
+    crop, box = hard.deep_crop(img, rng)
+    assert (box[2] - box[0]) * (box[3] - box[1]) <= 0.8
+    found = kinds_found(jpeg(img), jpeg(crop))
+    assert found == {"from_copy": {"cropped"}, "from_original": {"cropped"}}
+    assert kinds_found(jpeg(img), jpeg(crop), DedupConfig(match_regions=False))["from_copy"] == set()
+
+
+def test_a_before_after_collage_with_a_white_separator_is_a_collage_not_a_screenshot():
+    """Two photos side by side with a white bar between them: the bar makes the first panel look like the
+    photo inside a screenshot (pipeline/dedup/frame.py); the panels found name it a collage."""
+    img, other = picture(34), picture(35)[:, :700]
+    col = np.concatenate([img, np.full((img.shape[0], 24, 3), 255, np.uint8), other], axis=1)
+    found = kinds_found(jpeg(img), jpeg(col))
+    assert found == {"from_copy": {"collage"}, "from_original": {"collage"}}
+
+
+def test_part_of_a_collage_is_found_from_either_end():
+    rng = np.random.default_rng(5)
+    img = picture(30)
+    col, _ = hard.collage(img, [picture(31), picture(32), picture(33)], rng)
+    found = kinds_found(jpeg(img), jpeg(col))
+    assert found == {"from_copy": {"collage"}, "from_original": {"collage"}}
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_filtered_copy_is_found_and_called_filtered(seed):
+    rng = np.random.default_rng(seed)
+    img = picture(40 + seed)
+    out = hard.filtered(img, rng)
+    found = kinds_found(jpeg(img), jpeg(out))
+    assert found["from_copy"] == found["from_original"] and found["from_copy"] <= {"filtered", "same_image"}
+    assert found["from_copy"]
+
+
+@pytest.mark.parametrize("seed", [4, 9])  # a badge low down, a badge across the middle (a big star: missed)
+def test_a_copy_with_a_sticker_or_panel_over_a_quarter_is_found(seed):
+    rng = np.random.default_rng(seed)
+    img = picture(50 + seed)
+    out, box = hard.overlaid(img, rng)
+    assert (box[2] - box[0]) * (box[3] - box[1]) >= 0.2
+    found = kinds_found(jpeg(img), jpeg(out))
+    assert found["from_copy"] == {"overlaid"} and found["from_original"] == {"overlaid"}
+
+
+def test_every_new_kind_has_words_in_both_languages():
+    for k in ("collage", "overlaid", "filtered"):
+        assert k in COPY_KINDS and KIND_EN[k] and KIND_VI[k] and KIND_EN[k] != KIND_VI[k]
+
+
+# --------------------------------------------------------------------------- the same place, not a copy
+def _after(before: Image.Image, objs_kept: list, bg: Image.Image, seed: int) -> np.ndarray:
+    """The clean-up's after photo: the litter gone, the camera moved a step, the light changed."""
+    cal = _module("calibration")
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    after = np.asarray(draw(bg, objs_kept))
+    h, w = after.shape[:2]
+    moved = cv2.warpPerspective(after, cal.camera_move(rng, (w, h)), (w, h), flags=cv2.INTER_LINEAR)
+    return cal.light_change(moved, rng)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_moved_camera_after_photo_is_never_a_copy(tmp_path, seed):
+    bg = background(60 + seed)
+    _, objs = scene(60 + seed, objects=8)
+    litter = [("rectangle", (300, 600, 520, 640), (240, 240, 240)), ("ellipse", (100, 480, 190, 540), (30, 200, 40)),
+              ("rectangle", (700, 100, 790, 170), (250, 250, 250))]
+    before = draw(bg, objs + litter)
+    after = _after(before, objs, bg, seed)
+    found = kinds_found(jpeg(before), jpeg(after))
+    assert not (found["from_copy"] | found["from_original"]) & set(COPY_KINDS), found
+
+
+def test_fixed_camera_frames_with_a_big_thing_moved_are_not_copies(tmp_path):
+    """Two frames of a fixed camera where a large textured thing (a bus, 10 % of the picture) moved: the
+    same spot, not a copy with a sticker (what moved is photographed, not drawn flat)."""
+    bg = np.asarray(background(71)).copy()
+    _, objs = scene(71, objects=6)
+    base = np.asarray(draw(Image.fromarray(bg), objs))
+    bus = np.asarray(scene(72, size=(300, 230), objects=4)[0])  # textured, like a photographed thing
+    f1, f2 = base.copy(), base.copy()
+    f1[300:530, 100:400] = bus
+    f2[300:530, 500:800] = bus
+    found = kinds_found(jpeg(f1), jpeg(f2))
+    assert not (found["from_copy"] | found["from_original"]) & set(COPY_KINDS), found
+
+
+def test_stored_matches_name_the_new_kinds_through_the_workspace(tmp_path):
+    rng = np.random.default_rng(0)
+    img = picture(80)
+    crop, _ = hard.deep_crop(img, rng)
+    orig, copy = jpeg(img), jpeg(crop)
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "r1", [("before/1.jpg", "before", orig)])
+        put_entry(ws, "E2", "r2", [("before/1.jpg", "before", copy)])
+        sha_o, sha_c = hashlib.sha256(orig).hexdigest(), hashlib.sha256(copy).hexdigest()
+        assert {m.other_sha256: m.kind for m in match_photos(ws, [sha_c], DedupConfig())} == {sha_o: "cropped"}
+
+
+def test_a_filtered_before_photo_sent_as_the_after_photo_is_unchanged_after(tmp_path):
+    """The after photo of an entry is its before photo with an app's filter: UNCHANGED_AFTER, as for a
+    re-encoded copy."""
+    from pipeline.dedup.flags import UNCHANGED_AFTER
+
+    rng = np.random.default_rng(2)
+    img = picture(42)
+    before, after = jpeg(img), jpeg(hard.filtered(img, rng))
+    with Workspace(tmp_path / "ws") as ws:
+        put_entry(ws, "E1", "r1", [("before/1.jpg", "before", before), ("after/1.jpg", "after", after)])
+        assert [f.code for f in entry_flags(ws, "E1", DedupConfig())] == [UNCHANGED_AFTER]
