@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -40,10 +41,22 @@ def prepare_environment() -> Path:
         if not target.exists():
             src = _bundled_font()
             if src is not None:
-                tmp = target.with_suffix(".tmp")
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, target)
+                _copy_atomically(src, target)
     return cfg
+
+
+def _copy_atomically(src: Path, target: Path) -> None:
+    """Copy ``src`` to ``target`` through a temporary file of this call's own (processes that start together,
+    such as a pool's or Ray's workers on a fresh machine, each write their own and the last rename wins;
+    a shared temporary name made the others' renames fail)."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+            shutil.copyfileobj(f, out)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _bundled_font() -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import subprocess
 import sys
 import time
@@ -41,6 +42,14 @@ def _env(tmp_path: Path, log: Path, loopback: bool = False) -> dict[str, str]:
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=600)
+
+
+def _logged_errors(ws: Path) -> str:
+    """The ERROR records (with their tracebacks) of a workspace's run logs, shown when exports differ: a
+    worker's failure there turns into a different score."""
+    records = [r for f in sorted((ws / "logs").glob("*.log"))
+               for r in re.split(r"\n(?=\d{4}-\d\d-\d\d )", f.read_text(errors="replace"))]
+    return "\n".join(r for r in records if " ERROR " in r.split("\n", 1)[0])[-4000:] or "(no error logged)"
 
 
 def _exports(ws: Path) -> tuple[str, str]:
@@ -105,7 +114,7 @@ def test_ray_exports_the_same_bytes_on_loopback_only(sample, serial, tmp_path):
     r = _cli("run", str(sample.root), "--workspace", str(tmp_path / "ws"), "--executor", "ray", "--workers", "2",
              "--quiet", env=_env(tmp_path, log, loopback=True))
     assert r.returncode == 0, r.stderr[-3000:]
-    assert _exports(tmp_path / "ws") == (jsonl, csv)
+    assert _exports(tmp_path / "ws") == (jsonl, csv), _logged_errors(tmp_path / "ws")
     attempts = log.read_text().splitlines() if log.exists() else []
     ours = [a for a in attempts if a.split()[1] != "dashboard.py"]
     assert not ours, ours
