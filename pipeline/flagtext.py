@@ -24,6 +24,8 @@ KIND_EN = {  # what a copy is, as a judge says it ("... is an exact copy of the 
     "filtered": "a filtered copy",
     "overlaid": "a copy with a sticker or text over it",
     "collage": "part of a collage",
+    # issue 22 names it; the matcher does not find photos of a screen yet (docs/dedup-calibration.md)
+    "screen_photo": "a photo of a screen showing",
 }
 KIND_VI = {
     "exact": "bản sao y hệt",
@@ -36,7 +38,11 @@ KIND_VI = {
     "filtered": "bản sao đã qua bộ lọc màu",
     "overlaid": "bản sao bị dán hình hoặc chữ đè lên",
     "collage": "một phần của ảnh ghép",
+    "screen_photo": "ảnh chụp lại màn hình đang hiển thị",
 }
+#: kinds whose words already lead to the photo they show (no "of" / "của" after them)
+SHOWING_KINDS = ("screen_photo",)
+
 # Why a photo could not be used (the codes of pipeline.load.ERROR_CODES), in Vietnamese, for flags stored
 # before they carried the problem's parameters (their reason is English words) and for problems given as
 # English words only.
@@ -54,6 +60,14 @@ PHOTO_ERROR_VI = {
 ROLE_VI = {"before": "trước", "after": "sau"}
 
 Words = tuple[str, str]
+
+
+def copy_of(kind: str) -> Words:
+    """What a copy is, leading to the photo it copies: ('a cropped copy of', 'bản sao bị cắt xén của'),
+    ('a photo of a screen showing', 'ảnh chụp lại màn hình đang hiển thị')."""
+    if kind in SHOWING_KINDS:
+        return KIND_EN[kind], KIND_VI[kind]
+    return f"{KIND_EN[kind]} of", f"{KIND_VI[kind]} của"
 
 
 def duration(seconds: float) -> Words:
@@ -125,9 +139,10 @@ def _duplicate(p: dict[str, Any]) -> Words:
     else:  # flags stored before the order rule
         first_en, first_vi = "this entry had it first", "bài này gửi trước"
     d_en, d_vi = _details(p)
-    return (f"The {p['role']} photo {p['photo']} is {KIND_EN[p['kind']]} of the {p['other_role']} photo "
+    of_en, of_vi = copy_of(p["kind"])
+    return (f"The {p['role']} photo {p['photo']} is {of_en} the {p['other_role']} photo "
             f"{p['other_photo']} of entry {p['other_entry']}; {first_en}.{d_en}",
-            f"Ảnh {ROLE_VI[p['role']]} {p['photo']} là {KIND_VI[p['kind']]} của ảnh {ROLE_VI[p['other_role']]} "
+            f"Ảnh {ROLE_VI[p['role']]} {p['photo']} là {of_vi} ảnh {ROLE_VI[p['other_role']]} "
             f"{p['other_photo']} của bài {p['other_entry']}; {first_vi}.{d_vi}")
 
 
@@ -143,11 +158,12 @@ def _same_spot(p: dict[str, Any]) -> Words:
 def _copied(p: dict[str, Any]) -> Words:
     b_en, b_vi = _basis(p)
     d_en, d_vi = _details(p)
+    of_en, of_vi = copy_of(p["kind"])
     return (f"Entry {p['later_entry']} later used its {p['later_role']} photo {p['later_photo']}, "
-            f"{KIND_EN[p['kind']]} of this entry's {p['role']} photo {p['photo']}; this entry "
+            f"{of_en} this entry's {p['role']} photo {p['photo']}; this entry "
             f"had it first{b_en} and keeps its evidence.{d_en}",
             f"Bài {p['later_entry']} về sau dùng ảnh {ROLE_VI[p['later_role']]} {p['later_photo']}, là "
-            f"{KIND_VI[p['kind']]} của ảnh {ROLE_VI[p['role']]} {p['photo']} của bài này; bài này có ảnh "
+            f"{of_vi} ảnh {ROLE_VI[p['role']]} {p['photo']} của bài này; bài này có ảnh "
             f"trước{b_vi} nên vẫn giữ nguyên giá trị bằng chứng.{d_vi}")
 
 
@@ -156,9 +172,10 @@ def _unchanged(p: dict[str, Any]) -> Words:
         return (f"After photo {p['after']} is before photo {p['before']} again: same framing, no visible change.",
                 f"Ảnh sau {p['after']} chính là ảnh trước {p['before']}: cùng khung hình, không có thay đổi nào.")
     d_en, d_vi = _details(p)
-    return (f"The after photo {p['after']} is {KIND_EN[p['kind']]} of the before photo {p['before']}: it shows "
+    of_en, of_vi = copy_of(p["kind"])
+    return (f"The after photo {p['after']} is {of_en} the before photo {p['before']}: it shows "
             f"nothing that changed, so it is no evidence of a clean-up.{d_en}",
-            f"Ảnh sau {p['after']} là {KIND_VI[p['kind']]} của ảnh trước {p['before']}: "
+            f"Ảnh sau {p['after']} là {of_vi} ảnh trước {p['before']}: "
             f"không thấy thay đổi nào, nên không chứng minh được việc dọn dẹp.{d_vi}")
 
 

@@ -263,6 +263,21 @@ MatchKind = Literal["exact", "same_image", "mirrored_rotated", "cropped", "strai
                     "filtered", "overlaid", "collage", "same_spot"]  # same_spot: the same place moments apart, NOT a copy
 
 
+REGION_DIGITS = 3  # decimals of a stored region's fractions (0.1 % of a side)
+
+
+def clean_region(value: Any) -> tuple[float, float, float, float] | None:
+    """A matched region (:class:`DuplicateMatch`): four fractions in [0, 1] with x0 < x1 and y0 < y1,
+    rounded to ``REGION_DIGITS``; None for anything else (missing, malformed, degenerate)."""
+    try:
+        box = tuple(round(float(v), REGION_DIGITS) for v in value)
+    except (TypeError, ValueError):
+        return None
+    if len(box) != 4 or not all(0.0 <= v <= 1.0 for v in box) or box[2] <= box[0] or box[3] <= box[1]:
+        return None
+    return box  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class DuplicateMatch:
     """``photo`` (a photo of this batch) matches ``other`` (any photo in the workspace).
@@ -277,13 +292,26 @@ class DuplicateMatch:
     distance: int
     hash_name: str
     first_seen: Literal["this", "other"]
+    #: where the two photos match (issue 22), as fractions (x0, y0, x1, y1) of each oriented full photo:
+    #: ``region`` in ``photo_sha256``, ``other_region`` in ``other_sha256``; None when not known (a match
+    #: stored before regions were, a signature-only match, a box that could not be mapped)
+    region: tuple[float, ...] | None = None
+    other_region: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As JSON values; the regions only when known (a match without them reads as it always did)."""
+        d = asdict(self)
+        for k in ("region", "other_region"):
+            if d[k] is None:
+                del d[k]
+            else:
+                d[k] = list(d[k])
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DuplicateMatch":
-        return cls(**d)
+        """From :meth:`to_dict`; a region that is not four fractions in order reads as None."""
+        return cls(**{**d, "region": clean_region(d.get("region")), "other_region": clean_region(d.get("other_region"))})
 
 
 @dataclass(frozen=True)

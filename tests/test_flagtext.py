@@ -137,3 +137,28 @@ def test_copies_are_named_as_judges_say_them(kind, en):
                                                     "other_first": True})
     assert f"b.jpg is {en} of the before photo o.jpg" in f.message
     assert "distance" not in f.message.split("Details:")[0]  # hash distances only in the details
+
+
+@pytest.mark.parametrize("kind, en, vi", [
+    ("cropped", "a cropped copy of", "bản sao bị cắt xén của"),
+    ("collage", "part of a collage of", "một phần của ảnh ghép của"),
+    ("filtered", "a filtered copy of", "bản sao đã qua bộ lọc màu của"),
+    ("overlaid", "a copy with a sticker or text over it of", "bản sao bị dán hình hoặc chữ đè lên của"),
+    ("screen_photo", "a photo of a screen showing", "ảnh chụp lại màn hình đang hiển thị")])
+def test_issue_22_copies_are_named_in_both_languages_by_every_copy_flag(kind, en, vi):
+    """The five kinds issue 22 names, in the duplicate, the copied-by-later and the unchanged-after flags;
+    the matched region is a fact for the pictures, not words."""
+    region = {"region": [0.0, 0.0, 1.0, 1.0], "other_region": [0.1, 0.2, 0.7, 0.9]}
+    dup = make_flag("DUPLICATE_PHOTO", ("b.jpg",), **{**EXACT_COPY, "kind": kind, "hash_name": "phash",
+                                                      "distance": 2, "other_first": True, **region})
+    assert f"b.jpg is {en} the before photo o.jpg of entry e9;" in dup.message
+    assert f"b.jpg là {vi} ảnh trước o.jpg của bài e9;" in dup.message_vi
+    assert "0.7" not in dup.message and "0.7" not in dup.message_vi
+    later = make_flag("PHOTO_COPIED_BY_LATER", ("o.jpg",), photo="o.jpg", role="before", later_entry="e2",
+                      later_photo="b.jpg", later_role="before", kind=kind, hash_name="phash", distance=2, **region)
+    assert f"b.jpg, {en} this entry's before photo o.jpg;" in later.message
+    assert f"b.jpg, là {vi} ảnh trước o.jpg của bài này;" in later.message_vi
+    same = make_flag("UNCHANGED_AFTER", ("o.jpg", "b.jpg"), before="o.jpg", after="b.jpg", kind=kind,
+                     hash_name="phash", distance=2)
+    assert f"The after photo b.jpg is {en} the before photo o.jpg:" in same.message
+    assert f"Ảnh sau b.jpg là {vi} ảnh trước o.jpg:" in same.message_vi

@@ -191,3 +191,36 @@ def test_no_overlay_when_not_the_same_place():
     other = SceneMatch("a" * 64, "b" * 64, False, 12, 200, 0.06, 0.1, h)
     assert views._matrix3d(same, before, after) is not None
     assert views._matrix3d(other, before, after) is None
+
+
+def test_the_matched_part_of_a_copy_is_drawn_on_both_photos(tmp_path):
+    """A copy's matched region (issue 22) is drawn over both thumbnails, each in its own photo's frame,
+    with a legend; a region that is not four fractions in order is not drawn (stored results are data)."""
+    from pipeline.types import DuplicateMatch
+    ids = make_workspace(tmp_path / "ws", 4, seed=9, thumb_side=64)
+    with Workspace(tmp_path / "ws") as ws:
+        a = ws.entry_photos(ids[0])[0].sha256
+        b = ws.entry_photos(ids[1])[1].sha256
+        c = ws.entry_photos(ids[2])[1].sha256
+        m = DuplicateMatch(b, a, "cropped", 4, "phash_crop", "other", (0.0, 0.0, 1.0, 1.0), (0.1, 0.2, 0.7, 0.9))
+        bad = {**DuplicateMatch(c, a, "collage", 5, "phash", "other").to_dict(),
+               "region": ['1;background:url(x)', 0, 1, 1], "other_region": [0.5, 0.5, 0.2, 0.9]}
+        matches.put_matches(ws, "k", [b, c], [matches.StoredMatch(b, a, "cropped", 4, "phash_crop", 0.01),
+                                              matches.StoredMatch(c, a, "collage", 5, "phash", 0.0)])
+        ws.put_entry_result(ids[1], "dedup", "k", {"entry_id": ids[1], "matches": [m.to_dict()], "flags": []})
+        ws.put_entry_result(ids[2], "dedup", "k", {"entry_id": ids[2], "matches": [bad], "flags": []})
+        later = views.entry_view(ws, ids[1]).duplicates
+        assert [(d.region, d.other_region) for d in later] == \
+            [(views.RegionView(0.0, 0.0, 100.0, 100.0), views.RegionView(10.0, 20.0, 60.0, 70.0))]
+        earlier = {d.other_entry_id: d for d in views.entry_view(ws, ids[0]).duplicates}
+        assert (earlier[ids[1]].region, earlier[ids[1]].other_region) == \
+            (views.RegionView(10.0, 20.0, 60.0, 70.0), views.RegionView(0.0, 0.0, 100.0, 100.0))
+        assert (earlier[ids[2]].region, earlier[ids[2]].other_region) == (None, None)
+        build_report(ws, tmp_path / "site")
+    page = lambda e: (tmp_path / "site" / "entries" / f"{views.entry_key(e)}.html").read_text(encoding="utf-8")  # noqa: E731
+    drawn = re.compile(r'<span class="region" style="left:([\d.]+)%;top:([\d.]+)%;width:([\d.]+)%;height:([\d.]+)%"')
+    assert drawn.findall(page(ids[1])) == [("0.0", "0.0", "100.0", "100.0"), ("10.0", "20.0", "60.0", "70.0")]
+    assert drawn.findall(page(ids[0])) == [("10.0", "20.0", "60.0", "70.0"), ("0.0", "0.0", "100.0", "100.0")]
+    assert "the matched part" in page(ids[1]) and 'class="region-key"' in page(ids[1])
+    assert drawn.findall(page(ids[2])) == [] and "background:url" not in page(ids[2])
+    assert 'class="region-key"' not in page(ids[2])  # no legend without a region

@@ -537,3 +537,25 @@ def html_unescape(s: str) -> str:
     import html
     from urllib.parse import unquote_plus
     return unquote_plus(html.unescape(s))
+
+
+def test_entry_page_draws_the_matched_part_of_a_copy(ws_path):
+    """The judges' page shows a copy's matched region (issue 22) over both thumbnails, with its legend."""
+    from pipeline.store import matches
+    from pipeline.types import DuplicateMatch
+    with Workspace(ws_path) as ws:
+        ids = ws.entry_ids()
+        a, b = ws.entry_photos(ids[1])[0].sha256, ws.entry_photos(ids[2])[1].sha256
+        m = DuplicateMatch(b, a, "overlaid", 6, "phash", "other", (0.0, 0.0, 1.0, 1.0), (0.25, 0.125, 0.75, 0.5))
+        matches.put_matches(ws, "k", [b], [matches.StoredMatch(b, a, "overlaid", 6, "phash", 0.0,
+                                                               m.region, m.other_region)])
+        ws.put_entry_result(ids[2], "dedup", "k", {"entry_id": ids[2], "matches": [m.to_dict()], "flags": []})
+    c, _ = signed_in(create_app(ws_path))
+    for eid, mine, theirs in ((ids[2], "0.0%;top:0.0%;width:100.0%;height:100.0%", "25.0%;top:12.5%;width:50.0%;height:37.5%"),
+                              (ids[1], "25.0%;top:12.5%;width:50.0%;height:37.5%", "0.0%;top:0.0%;width:100.0%;height:100.0%")):
+        page = c.get(f"/entry?id={eid}").text
+        drawn = re.findall(r'<span class="region" style="left:([^"]+)"', page)
+        assert drawn[:2] == [mine, theirs], (eid, drawn)
+        assert "the matched part" in page
+    c.get("/lang/vi")
+    assert "phần trùng khớp" in c.get(f"/entry?id={ids[2]}").text

@@ -100,3 +100,27 @@ def test_newer_schema_is_refused_with_both_versions(tmp_path):
     c.close()
     with pytest.raises(WorkspaceError, match=f"schema version {SCHEMA_VERSION + 1}.*{SCHEMA_VERSION}"):
         Workspace(tmp_path / "ws")
+
+
+def test_version_4_workspace_gets_match_regions_and_reads_old_matches_without_one(tmp_path):
+    """Version 5 adds the matched region of a copy to ``dedup_matches``: rows stored before read as no
+    region, new rows keep theirs."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    c = sqlite3.connect(root / "workspace.db", isolation_level=None)
+    for v, sql in schema.MIGRATIONS:
+        if v <= 4:
+            for stmt in schema.statements(sql):
+                c.execute(stmt)
+    c.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '4')")
+    c.execute("INSERT INTO dedup_matches(key, photo, other, kind, distance, hash_name, difference) VALUES "
+              "('k', ?, ?, 'cropped', 4, 'phash_crop', 0.02)", (SHA, "cd" * 32))
+    c.close()
+    with Workspace(root, create=False) as ws:
+        assert ws.schema_version == SCHEMA_VERSION >= 5
+        [old] = matches.matches_of(ws, "k", [SHA])
+        assert (old.kind, old.region, old.other_region) == ("cropped", None, None)
+        matches.put_matches(ws, "k", ["ef" * 32], [matches.StoredMatch("ef" * 32, SHA, "collage", 5, "phash", 0.0,
+                                                                       (0.0, 0.0, 1.0, 1.0), (0.5, 0.1, 1.0, 0.6))])
+        new = [m for m in matches.matches_of(ws, "k", ["ef" * 32])]
+        assert [(m.region, m.other_region) for m in new] == [((0.0, 0.0, 1.0, 1.0), (0.5, 0.1, 1.0, 0.6))]

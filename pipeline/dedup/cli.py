@@ -102,7 +102,8 @@ def find(scanned: Scanned, cfg: Config, ws=None) -> tuple[list[DuplicateMatch], 
                 matches.append(DuplicateMatch(h.sha256, h.sha256, "exact", 0, "sha256", "other"))
                 ws_uses[h.sha256] = [_use(e, r) for e, r, _ in ws.entries_with_photo(h.sha256)]
             for m in match_one(index, h, cfg.dedup):
-                matches.append(DuplicateMatch(h.sha256, m.other_sha256, m.kind, m.distance, m.hash_name, "other"))
+                matches.append(DuplicateMatch(h.sha256, m.other_sha256, m.kind, m.distance, m.hash_name, "other",
+                                              m.region, m.other_region))
                 ws_uses[m.other_sha256] = [_use(e, r) for e, r, _ in ws.entries_with_photo(m.other_sha256)]
     return matches, ws_uses
 

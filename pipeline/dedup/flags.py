@@ -8,7 +8,9 @@ The runner, after every photo of the batch was hashed, indexed and matched (pipe
     store_result(ws, result, cfg.dedup)           # commit: entry result "dedup" (the writer)
 
 The flags carry facts (entry, photos, kind, distance, which came
-first and why); their words are rendered where they are shown (:mod:`pipeline.flagtext`).
+first and why, and where known the matched region of each photo: ``region`` in this entry's photo,
+``other_region`` in the other one, fractions x0, y0, x1, y1 of each oriented photo); their words are
+rendered where they are shown (:mod:`pipeline.flagtext`).
 
 A photo of this entry that is a copy (any kind) of a photo used by ANOTHER entry of the workspace (this
 batch or any earlier one) gives, per (photo, other entry's photo) pair, depending on which entry had it
@@ -80,17 +82,24 @@ class DedupResult:
                    tuple(Flag.from_dict(f) for f in d["flags"]))
 
 
-def _duplicate_flag(mine: PhotoUse, other: PhotoUse, m: DuplicateMatch, order: Precedence) -> Flag:
+def _regions(m: DuplicateMatch, mine_sha: str) -> dict[str, list[float]]:
+    """The matched region of ``m`` in this entry's photo (``region``) and in the other photo
+    (``other_region``), fractions x0, y0, x1, y1 of each (pipeline.dedup.matched_part); only those known."""
+    mine, other = (m.region, m.other_region) if m.photo_sha256 == mine_sha else (m.other_region, m.region)
+    return {k: list(v) for k, v in (("region", mine), ("other_region", other)) if v is not None}
+
+
+def _duplicate_flag(mine: PhotoUse, other: PhotoUse, m: DuplicateMatch, order: Precedence, sha: str) -> Flag:
     return make_flag(DUPLICATE_PHOTO, (mine.rel_path,), photo=mine.rel_path, role=mine.role,
                      other_entry=other.entry_id, other_photo=other.rel_path, other_role=other.role, kind=m.kind,
                      hash_name=m.hash_name, distance=m.distance, other_first=True if order.sign > 0 else None,
-                     basis=order.basis)
+                     basis=order.basis, **_regions(m, sha))
 
 
-def _copied_flag(mine: PhotoUse, later: PhotoUse, m: DuplicateMatch, order: Precedence) -> Flag:
+def _copied_flag(mine: PhotoUse, later: PhotoUse, m: DuplicateMatch, order: Precedence, sha: str) -> Flag:
     return make_flag(PHOTO_COPIED_BY_LATER, (mine.rel_path,), photo=mine.rel_path, role=mine.role,
                      later_entry=later.entry_id, later_photo=later.rel_path, later_role=later.role, kind=m.kind,
-                     hash_name=m.hash_name, distance=m.distance, basis=order.basis)
+                     hash_name=m.hash_name, distance=m.distance, basis=order.basis, **_regions(m, sha))
 
 
 def _same_spot_flag(mine: PhotoUse, other: PhotoUse) -> Flag:
@@ -191,8 +200,8 @@ def dedup_result(facts: DedupFacts, cfg: DedupConfig) -> DedupResult:
                         seen.add(key)
                         order = precedence(facts.arrivals.get((mine.entry_id, mine.rel_path), Arrival()),
                                            facts.arrivals.get((other.entry_id, other.rel_path), Arrival()))
-                        flags.append(_copied_flag(mine, other, m, order) if order.sign < 0
-                                     else _duplicate_flag(mine, other, m, order))
+                        flags.append(_copied_flag(mine, other, m, order, a) if order.sign < 0
+                                     else _duplicate_flag(mine, other, m, order, a))
                     elif {mine.role, other.role} == {"before", "after"} and m.kind in UNCHANGED_KINDS \
                             and facts.diffs.get((a, b), 0.0) <= cfg.unchanged_max_difference:
                         before, after = (mine, other) if mine.role == "before" else (other, mine)

@@ -15,7 +15,7 @@ files share one sha256 and are ``exact``. Groups are the connected components (u
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from .hashing import CROP_WINDOWS, DedupHashes, decode_view
 from .confirm import COPY, DIFFERENT, SAME_SPOT, Confirmation, ConfirmConfig, confirm
 from .index import ALT_INNER, ALT_PART, ALT_ROT, N_WINDOWS, HashIndex, load_index
 from .kinds import confirmed_kind, plain_kind
+from .matched_part import photo_region
 from .overlay import photo_like
 from .pixel_check import crop_difference, dihedral, same_image_difference
 from .candidate import Candidate
@@ -49,6 +50,11 @@ class VerifiedMatch:
     distance: int
     difference: float
     variant: int = 0
+    #: issue 22: where the two photos match, as fractions (x0, y0, x1, y1) of each oriented full photo:
+    #: ``region`` in the queried photo, ``other_region`` in ``other_sha256`` (:mod:`pipeline.dedup.matched_part`);
+    #: None where the local features did not confirm a copy or the box cannot be mapped to the photo
+    region: tuple[float, ...] | None = None
+    other_region: tuple[float, ...] | None = None
 
 
 def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candidate]:
@@ -204,6 +210,7 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
             # a signature match keeps its kind, unless the features saw a filter or a sticker it missed
             if o not in found or kind in ("filtered", "overlaid"):
                 found[o] = VerifiedMatch(sha, kind, c.hash_name, c.distance, conf.changed, c.variant)
+            found[o] = replace(found[o], **_regions(index, h, c, conf))
         elif conf.verdict == SAME_SPOT and (_solid(conf) or o not in found):
             found[o] = VerifiedMatch(sha, "same_spot", c.hash_name, c.distance, conf.changed, c.variant)
     return sorted(found.values(), key=lambda m: (KIND_RANK[m.kind], m.difference))
@@ -271,7 +278,7 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
         tried: set[tuple] = set()
         best: tuple[Candidate, Confirmation] | None = None
         for c in per_other[o]:
-            key = (c.q_inner, c.o_inner, c.variant if c.kind == "mirrored_rotated" else 0, c.q_pic, c.o_pic)
+            key = (c.q_inner, c.o_inner, _view_variant(c), c.q_pic, c.o_pic)
             if key in tried or len(tried) >= 3:
                 continue
             tried.add(key)
@@ -287,6 +294,20 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
         if best is not None:
             out[o] = best
     return out
+
+
+def _view_variant(c: Candidate) -> int:
+    """The dihedral variant of the query's view that :func:`confirm_others` compares for ``c``."""
+    return c.variant if c.kind == "mirrored_rotated" else 0
+
+
+def _regions(index: HashIndex, h: DedupHashes, c: Candidate, conf: Confirmation) -> dict[str, tuple | None]:
+    """``region`` / ``other_region`` of a copy the features confirmed (``confirm(other's view, query's
+    view)``: ``box_in_a`` lies in the other photo's view, ``box_in_b`` in the query's), mapped from the
+    views compared to the full photos (:func:`pipeline.dedup.matched_part.photo_region`)."""
+    other = index.hashes(index.shas[c.other])
+    return {"region": photo_region(conf.box_in_b, h, c.q_inner, _view_variant(c), c.q_pic),
+            "other_region": photo_region(conf.box_in_a, other, c.o_inner, 0, c.o_pic)}
 
 
 def _better(a: Confirmation, b: Confirmation) -> bool:
@@ -328,7 +349,7 @@ def reduce_matches(index: HashIndex, found: list[tuple[str, VerifiedMatch]],
             continue
         key = frozenset((sha, m.other_sha256))
         dm = DuplicateMatch(sha, m.other_sha256, m.kind, m.distance, m.hash_name,
-                            "other" if index.order[other_pos] < index.order[pos] else "this")
+                            "other" if index.order[other_pos] < index.order[pos] else "this", m.region, m.other_region)
         old = pairs.get(key)
         if old is None or KIND_RANK[dm.kind] < KIND_RANK[old.kind] or \
                 (old.first_seen == "this" and dm.first_seen == "other" and dm.kind == old.kind):

@@ -37,8 +37,9 @@ from .index import HashIndex, load_index
 from .match import KIND_RANK, VerifiedMatch, match_one, reduce_matches
 
 #: the matcher's own version, part of the match key: a change of what the confirmation calls a copy re-queries
-#: (2: keypoints spread over a grid, more lettering forgiven, the parallax of a moving camera is no copy)
-MATCH_VERSION = "2"
+#: (2: keypoints spread over a grid, more lettering forgiven, the parallax of a moving camera is no copy;
+#: 3: the matched region of a copy is stored with it; what is called a copy is unchanged)
+MATCH_VERSION = "3"
 COMMIT_EVERY = 100  # photos per transaction: a killed run loses at most this many queries
 
 
@@ -92,7 +93,8 @@ def query_new(ws: Workspace, sha256s: list[str], cfg: DedupConfig,
                else (match_chunk(index, (cfg, c)) for c in chunks))
     for chunk, found in zip(chunks, results):
         stored.put_matches(ws, key, chunk, [StoredMatch(sha, m.other_sha256, m.kind, m.distance, m.hash_name,
-                                                        float(m.difference)) for sha, m in found])
+                                                        float(m.difference), m.region, m.other_region)
+                                            for sha, m in found])
         if progress is not None:
             progress(len(chunk))
     return len(todo)
@@ -114,6 +116,7 @@ def stored_matches(ws: Workspace, sha256s: list[str], cfg: DedupConfig,
         end = r.photo if r.photo in mine else r.other
         return (place[end], r.photo not in mine, KIND_RANK[r.kind], r.difference, r.other, r.photo)
 
-    found = [(r.photo, VerifiedMatch(r.other, r.kind, r.hash_name, r.distance, r.difference))
+    found = [(r.photo, VerifiedMatch(r.other, r.kind, r.hash_name, r.distance, r.difference,
+                                     region=r.region, other_region=r.other_region))
              for r in sorted(stored.matches_of(ws, key, shas), key=order)]
     return reduce_matches(load_index(ws), found, same_bytes)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import Config
 from ..types import (Correction, Detections, DuplicateMatch, Flag, LitterChange, Problem, Review, SceneMatch,
-                     ScoreCard, Submission)
+                     ScoreCard, Submission, clean_region)
 from ..digests import short_hash
 from ..score.explain import card_words
 from ..store import Workspace, matches, queries
@@ -198,8 +198,29 @@ class PairView:
 
 
 @dataclass(frozen=True)
+class RegionView:
+    """The matched part of a photo (issue 22: :class:`pipeline.types.DuplicateMatch` ``region``), as
+    ``left``/``top``/``width``/``height`` in percent of the photo, drawn over its thumbnail."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+    @classmethod
+    def of(cls, region: Any) -> "RegionView | None":
+        """From fractions (x0, y0, x1, y1) of the photo; None when there is no valid region."""
+        box = clean_region(region)
+        if box is None:
+            return None
+        x0, y0, x1, y1 = (100.0 * v for v in box)
+        return cls(round(x0, 1), round(y0, 1), round(x1 - x0, 1), round(y1 - y0, 1))
+
+
+@dataclass(frozen=True)
 class DuplicateView:
-    """A photo of this entry that also appears (exactly or nearly) in another entry."""
+    """A photo of this entry that also appears (exactly or nearly) in another entry; ``region`` and
+    ``other_region``: where the two photos match, when the dedup stage knew it."""
 
     rel_path: str
     sha256: str | None
@@ -212,6 +233,8 @@ class DuplicateView:
     kind: str  # exact | same_image | mirrored_rotated | cropped | ...
     distance: int | None = None
     first_seen: str | None = None
+    region: RegionView | None = None
+    other_region: RegionView | None = None
 
 
 @dataclass(frozen=True)
@@ -519,7 +542,8 @@ def _duplicates(ws: Workspace, entry_id: str, photos: list[PhotoView]) -> list[D
     out: list[DuplicateView] = []
     seen: set[tuple[str, str, str]] = set()
 
-    def add(p: PhotoView, other_sha: str, kind: str, distance: int | None, first_seen: str | None) -> None:
+    def add(p: PhotoView, other_sha: str, kind: str, distance: int | None, first_seen: str | None,
+            region: Any = None, other_region: Any = None) -> None:
         for other_entry, other_rel, other_role in ws.entries_with_photo(other_sha):
             if other_entry == entry_id:
                 continue
@@ -529,7 +553,7 @@ def _duplicates(ws: Workspace, entry_id: str, photos: list[PhotoView]) -> list[D
             seen.add(k)
             out.append(DuplicateView(p.rel_path, p.sha256, other_entry, entry_key(other_entry), other_rel,
                                      other_role, other_sha, ws.thumb_path(other_sha).is_file(), kind, distance,
-                                     first_seen))
+                                     first_seen, RegionView.of(region), RegionView.of(other_region)))
 
     for p in photos:
         if p.sha256:
@@ -542,10 +566,10 @@ def _duplicates(ws: Workspace, entry_id: str, photos: list[PhotoView]) -> list[D
         if m.other_sha256 == m.photo_sha256:
             continue
         if m.photo_sha256 in by_sha:
-            add(by_sha[m.photo_sha256], m.other_sha256, m.kind, m.distance, m.first_seen)
+            add(by_sha[m.photo_sha256], m.other_sha256, m.kind, m.distance, m.first_seen, m.region, m.other_region)
         if m.other_sha256 in by_sha:  # the match seen from the other photo's side
             add(by_sha[m.other_sha256], m.photo_sha256, m.kind, m.distance,
-                {"this": "other", "other": "this"}.get(m.first_seen, m.first_seen))
+                {"this": "other", "other": "this"}.get(m.first_seen, m.first_seen), m.other_region, m.region)
     return out
 
 

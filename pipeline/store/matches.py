@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..types import clean_region
 from .workspace import Workspace
 
 _CHUNK = 500  # SQLite's limit on host parameters, with room
@@ -13,7 +14,9 @@ _CHUNK = 500  # SQLite's limit on host parameters, with room
 @dataclass(frozen=True)
 class StoredMatch:
     """One stored row: photo ``photo`` (queried) matched ``other`` as ``kind`` at Hamming ``distance`` of
-    ``hash_name``, with signature ``difference`` (pipeline.dedup.pixel_check)."""
+    ``hash_name``, with signature ``difference`` (pipeline.dedup.pixel_check), and where they match
+    (fractions x0, y0, x1, y1 of each photo: ``region`` in ``photo``, ``other_region`` in ``other``; None
+    when unknown, as in rows stored before schema version 5)."""
 
     photo: str
     other: str
@@ -21,6 +24,18 @@ class StoredMatch:
     distance: int
     hash_name: str
     difference: float
+    region: tuple[float, ...] | None = None
+    other_region: tuple[float, ...] | None = None
+
+
+def _box_text(box: tuple[float, ...] | None) -> str | None:
+    """A region as stored: "x0 y0 x1 y1" (NULL when unknown or malformed)."""
+    box = clean_region(box)
+    return None if box is None else " ".join(f"{v:g}" for v in box)
+
+
+def _box(text: str | None) -> tuple[float, ...] | None:
+    return clean_region(text.split()) if isinstance(text, str) else None
 
 
 def queried(ws: Workspace, key: str) -> set[str]:
@@ -32,8 +47,9 @@ def put_matches(ws: Workspace, key: str, photos: list[str], found: list[StoredMa
     """Record that ``photos`` were queried under ``key`` and found ``found``, in one transaction."""
     with ws.transaction() as c:
         c.executemany("INSERT OR REPLACE INTO dedup_matches(key, photo, other, kind, distance, hash_name, "
-                      "difference) VALUES (?,?,?,?,?,?,?)",
-                      [(key, m.photo, m.other, m.kind, m.distance, m.hash_name, float(m.difference)) for m in found])
+                      "difference, region, other_region) VALUES (?,?,?,?,?,?,?,?,?)",
+                      [(key, m.photo, m.other, m.kind, m.distance, m.hash_name, float(m.difference),
+                        _box_text(m.region), _box_text(m.other_region)) for m in found])
         c.executemany("INSERT OR IGNORE INTO dedup_queried(key, sha256) VALUES (?,?)", [(key, s) for s in photos])
 
 
@@ -45,9 +61,10 @@ def matches_of(ws: Workspace, key: str, sha256s: list[str]) -> list[StoredMatch]
         part = shas[i:i + _CHUNK]
         marks = ",".join("?" * len(part))
         rows.extend(ws.conn.execute(
-            f"SELECT photo, other, kind, distance, hash_name, difference FROM dedup_matches WHERE key=? "
-            f"AND (photo IN ({marks}) OR other IN ({marks}))", (key, *part, *part)).fetchall())
-    return [StoredMatch(r[0], r[1], r[2], int(r[3]), r[4], float(r[5])) for r in dict.fromkeys(map(tuple, rows))]
+            f"SELECT photo, other, kind, distance, hash_name, difference, region, other_region FROM dedup_matches "
+            f"WHERE key=? AND (photo IN ({marks}) OR other IN ({marks}))", (key, *part, *part)).fetchall())
+    return [StoredMatch(r[0], r[1], r[2], int(r[3]), r[4], float(r[5]), _box(r[6]), _box(r[7]))
+            for r in dict.fromkeys(map(tuple, rows))]
 
 
 def matched_with(ws: Workspace, sha256s: list[str]) -> set[str]:

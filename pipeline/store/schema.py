@@ -224,12 +224,20 @@ CREATE TABLE IF NOT EXISTS dedup_regions (
 );
 """
 
+#: the matched region of a copy (issue 22: pipeline.dedup.matched_part), as "x0 y0 x1 y1" fractions of the
+#: oriented full photo; NULL: not known (rows stored before version 5, a signature-only match)
+DEDUP_MATCH_REGIONS = """
+ALTER TABLE dedup_matches ADD COLUMN region TEXT;        -- in the queried photo
+ALTER TABLE dedup_matches ADD COLUMN other_region TEXT;  -- in the matched photo
+"""
+
 #: (version, statements) in order; a workspace at version v gets every migration above v
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, CORE),
     (2, DEDUP_HASHES + DEDUP_REUSE + DEDUP_MATCHES + REVIEW),
     (3, INTAKE),
     (4, DEDUP_REGIONS),
+    (5, DEDUP_MATCH_REGIONS),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
