@@ -136,7 +136,7 @@ def capped(cands: list[Candidate], cfg: DedupConfig) -> bool:
     which other photos :func:`match_one` checks depends on the rest of the index, else each other photo's
     verdict depends on the pair alone."""
     others = len({c.other for c in cands})
-    return others >= cfg.max_candidates or others > cfg.max_confirm
+    return others >= cfg.max_candidates or (cfg.match_reuse and others > cfg.max_confirm)
 
 
 def _hits(mi, codes: list, radii: list[int]):

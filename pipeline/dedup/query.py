@@ -9,21 +9,23 @@ runner therefore queries each photo ONCE, right after its batch was hashed, and 
   (both in :mod:`pipeline.store.matches`).
 
 Plan, execute, commit: :func:`unqueried` and :func:`load_index` read; :func:`query_chunk` (and
-:func:`match_chunk`) is pure and runs on any executor; :func:`query_new` (the run's writer) commits each chunk. :func:`stored_matches` only reads.
+:func:`match_chunk`) is pure and runs on any executor; :func:`query_new` (the run's writer) commits each
+chunk. :func:`stored_matches` only reads.
 
 A photo that arrives later is queried against everything already indexed, and then every photo queried
 before that it found among its candidates answers back: that earlier photo's own verdict on the new one is
 matched and stored too (:func:`query_chunk`), as if the two had been queried in one batch. Matching is
-not symmetric (the local features are matched and compared in the queried photo's frame, the signature
-check crops one way, and the verdicts can differ: ``same_spot`` from one end, nothing from the other), so
-without the second end a pair would be decided from both ends inside a batch but from the later end only
-across batches, and the flags (their order, and their facts) would depend on how the entries were split
-into batches (issue 21: the intake API's small batches). When an earlier photo's candidates reach a cap
-(``max_confirm``, ``max_candidates``), the new photo may push another one out, so that photo is queried
-again in full instead. So the stored rows, and the flags, are those of one batch of every photo, whatever
-the batches and their order (measured in docs/api.md; a pair that only the earlier photo's hashes find,
-e.g. a mirrored variant one way only, is still found only if its photos share a batch). A rerun of a batch
-queries nothing again; a new round queries only its new photos and the answers of the photos they meet.
+not symmetric (the local features are matched and compared in the queried photo's frame and the
+signature difference is measured from the queried photo's side, so the two ends' facts differ and their
+verdicts can), so without the second end a pair would be decided from both ends inside a batch but from
+the later end only across batches, and the flags (their order, and their facts) would depend on how the
+entries were split into batches (issue 21: the intake API's small batches). When an earlier photo's
+candidates reach a cap (``max_confirm``, ``max_candidates``), the new photo may push another one out of its
+checks, so that photo is queried again in full instead. So the stored rows, and the flags, are those of one
+batch of every photo, whatever the batches and their order (measured in docs/api.md). Not covered: a pair
+that only the earlier photo's hashes find (a dihedral variant or crop window of it near the new photo, but
+none of the new photo's near it) is found only when both photos are queried in one run. A rerun of a batch
+queries nothing again; a new round queries its new photos and the answers of the earlier photos they meet.
 The matching key covers the hash version and every ``[dedup]`` setting, so a change of threshold
 re-queries everything under the new key.
 
