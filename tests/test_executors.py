@@ -93,7 +93,7 @@ def test_local_pool_exports_the_same_bytes_and_reruns_decode_nothing(sample, ser
     (jsonl, csv), _ = serial
     with _RecordingPool(workers=2) as ex, Workspace(tmp_path / "ws") as ws:
         first = run_batch(sample.root, ws, Config(), quiet=True, executor=ex)
-        assert ex.calls == ["_execute", "match_chunk", "_score_compute"]  # pass 1, 2 and 3 on this pool
+        assert ex.calls == ["_execute", "query_chunk", "_score_compute"]  # pass 1, 2 and 3 on this pool
         workers = set(ex.pool._processes)
         assert (export.to_jsonl(ws), export.to_csv(ws)) == (jsonl, csv)
         again = run_batch(sample.root, ws, Config(), quiet=True, executor=ex)

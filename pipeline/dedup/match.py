@@ -127,12 +127,22 @@ def candidates(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Candi
     out = [c for c in out if c.other != me]
     if not out:
         return out
+    # ties between photos go by sha256, never by index position (which follows arrival): the photos kept
+    # under the caps do not depend on the order in which photos entered the workspace
+    out.sort(key=lambda c: (c.distance, KIND_RANK[c.kind], index.shas[c.other]))
     best = {}
-    for c in sorted(out, key=lambda c: (c.distance, KIND_RANK[c.kind])):
+    for c in out:
         best.setdefault(c.other, c)
-    keep = sorted(best, key=lambda o: best[o].distance)[:cfg.max_candidates]
-    allowed = set(keep)
-    return [c for c in sorted(out, key=lambda c: (c.distance, KIND_RANK[c.kind])) if c.other in allowed]
+    allowed = set(list(best)[:cfg.max_candidates])
+    return [c for c in out if c.other in allowed]
+
+
+def capped(cands: list[Candidate], cfg: DedupConfig) -> bool:
+    """Whether a photo's candidates may have been cut by a cap (``max_candidates``, ``max_confirm``): then
+    which other photos :func:`match_one` checks depends on the rest of the index, else each other photo's
+    verdict depends on the pair alone."""
+    others = len({c.other for c in cands})
+    return others >= cfg.max_candidates or (cfg.match_reuse and others > cfg.max_confirm)
 
 
 def _hits(mi, codes: list, radii: list[int]):
@@ -167,8 +177,12 @@ def verify_candidate(index: HashIndex, h: DedupHashes, c: Candidate, cfg: DedupC
 OLD_KINDS = ("same_image", "mirrored_rotated", "cropped")
 
 
-def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[VerifiedMatch]:
-    """The verified matches of one photo against the index, one per other photo (the best kind).
+def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig,
+              only: set[int] | None = None) -> list[VerifiedMatch]:
+    """The verified matches of one photo against the index, one per other photo (the best kind); with
+    ``only`` (index positions), just those of the photos ``only`` (exactly what the full call finds for
+    them when the candidates are not :func:`capped`: then each other photo's verdict depends on the pair
+    alone).
 
     With ``cfg.match_reuse`` every other photo with a hash hit (at most ``cfg.max_confirm``, nearest first)
     is confirmed on local features (:func:`pipeline.dedup.confirm.confirm`) first. Hash hits of the
@@ -182,6 +196,8 @@ def match_one(index: HashIndex, h: DedupHashes, cfg: DedupConfig) -> list[Verifi
     are confirmed too (at most ``max_confirm`` more), so that no copy is reported that the features would
     call the same spot. When the features cannot align the pair, the signature verdict stands."""
     cands = candidates(index, h, cfg)
+    if only is not None:
+        cands = [c for c in cands if c.other in only]
     confirmed = confirm_others(index, h, cands, cfg) if cfg.match_reuse and h.view else {}
     found: dict[int, VerifiedMatch] = {}
     for c in cands:
@@ -333,28 +349,35 @@ def reduce_matches(index: HashIndex, found: list[tuple[str, VerifiedMatch]],
                    same_bytes: dict[str, int] | None = None,
                    ) -> tuple[list[DuplicateMatch], dict[tuple[str, str], float]]:
     """Verified matches ``(queried photo, match)``, possibly found from both ends of a pair, as one
-    :class:`DuplicateMatch` per unordered pair: the best kind, and between the two ends of one kind the one
-    whose queried photo arrived later (``first_seen == "other"``); so the result does not depend on the
-    order of ``found``, only the order of the list does. Plus the ``exact`` self-matches of ``same_bytes``
-    and the signature difference per (photo, other) in both orders."""
+    :class:`DuplicateMatch` per unordered pair: the best kind; between the two ends of one kind, the
+    facts (distance, hash, signature difference) of the end with the lower (difference, distance), then the
+    smaller sha256 of its queried photo, oriented so that ``photo_sha256`` is the later arrival
+    (``first_seen == "other"``). So the result depends neither on the order of ``found`` (only the order of
+    the list does) nor, given the same rows, on the order in which the photos arrived. Plus the ``exact``
+    self-matches of ``same_bytes`` and the signature difference per (photo, other) in both orders."""
     pairs: dict[frozenset, DuplicateMatch] = {}
     diffs: dict[tuple[str, str], float] = {}
     for sha, uses in (same_bytes or {}).items():
         if uses > 1:
             pairs[frozenset((sha,))] = DuplicateMatch(sha, sha, "exact", 0, "sha256", "other")
             diffs[(sha, sha)] = 0.0
+    ends: dict[frozenset, list[tuple[str, VerifiedMatch]]] = {}  # in order of first appearance in ``found``
     for sha, m in found:
-        pos, other_pos = index.position(sha), index.position(m.other_sha256)
-        if pos is None or other_pos is None:
-            continue
-        key = frozenset((sha, m.other_sha256))
-        dm = DuplicateMatch(sha, m.other_sha256, m.kind, m.distance, m.hash_name,
-                            "other" if index.order[other_pos] < index.order[pos] else "this", m.region, m.other_region)
-        old = pairs.get(key)
-        if old is None or KIND_RANK[dm.kind] < KIND_RANK[old.kind] or \
-                (old.first_seen == "this" and dm.first_seen == "other" and dm.kind == old.kind):
-            pairs[key] = dm
-            diffs[(sha, m.other_sha256)] = diffs[(m.other_sha256, sha)] = m.difference
+        if index.position(sha) is not None and index.position(m.other_sha256) is not None:
+            ends.setdefault(frozenset((sha, m.other_sha256)), []).append((sha, m))
+
+    def seen_after(photo: str, other: str) -> bool:  # ``photo`` arrived after ``other``
+        return bool(index.order[index.position(other)] < index.order[index.position(photo)])
+
+    for key, rows in ends.items():
+        sha, m = min(rows, key=lambda r: (KIND_RANK[r[1].kind], float(r[1].difference), r[1].distance, r[0]))
+        later = [s for s, x in rows if x.kind == m.kind and seen_after(s, x.other_sha256)]
+        photo, other = (later[0], next(iter(key - {later[0]}))) if later else (sha, m.other_sha256)
+        # the regions as the chosen end stored them (``region`` in ``sha``), turned to ``photo``'s side
+        region, other_region = (m.region, m.other_region) if photo == sha else (m.other_region, m.region)
+        pairs[key] = DuplicateMatch(photo, other, m.kind, m.distance, m.hash_name,
+                                    "other" if seen_after(photo, other) else "this", region, other_region)
+        diffs[(sha, m.other_sha256)] = diffs[(m.other_sha256, sha)] = m.difference
     return list(pairs.values()), diffs
 
 

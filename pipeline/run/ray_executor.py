@@ -1,7 +1,7 @@
 """The ``ray`` executor: the run's pure work as Ray tasks (optional extra: ``pip install cleanup-verify[ray]``).
 
 Only the driver (the process running ``cleanup-verify run``) writes the workspace; tasks get plain values
-and return plain values (:mod:`pipeline.run.work`, :func:`pipeline.dedup.query.match_chunk`, the entry stages of
+and return plain values (:mod:`pipeline.run.work`, :func:`pipeline.dedup.query.query_chunk`, the entry stages of
 :mod:`pipeline.stages`). Workers read the
 photo files themselves, so the batch folder must be at the same path on every node (shared storage), and
 cleanup-verify (with its models) must be installed on every node. Each Ray worker process loads the detector

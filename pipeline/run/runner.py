@@ -9,7 +9,7 @@ serial, a local process pool, Ray; the same executor and its workers serve all t
    execute = decode each photo that misses something once, run the photo stages it needs, verify the
    entry (:mod:`pipeline.run.work`); commit = one transaction per entry;
 2. the batch's new photos against the workspace's hash index: plan = the photos not yet queried and the
-   index; execute = the pixel checks (:func:`pipeline.dedup.query.match_chunk`); commit = one transaction
+   index; execute = the pixel checks (:func:`pipeline.dedup.query.query_chunk`); commit = one transaction
    per chunk;
 3. per entry: plan = gather each entry stage's inputs (:data:`pipeline.stages.ENTRY_STAGES`: dedup facts,
    the score's stored results; reads only); execute = the stages' pure ``compute`` in order (dedup flags,

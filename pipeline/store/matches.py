@@ -43,9 +43,12 @@ def queried(ws: Workspace, key: str) -> set[str]:
     return {r[0] for r in ws.conn.execute("SELECT sha256 FROM dedup_queried WHERE key=?", (key,))}
 
 
-def put_matches(ws: Workspace, key: str, photos: list[str], found: list[StoredMatch]) -> None:
-    """Record that ``photos`` were queried under ``key`` and found ``found``, in one transaction."""
+def put_matches(ws: Workspace, key: str, photos: list[str], found: list[StoredMatch],
+                replace: list[str] = ()) -> None:
+    """Record that ``photos`` were queried under ``key`` and found ``found``, in one transaction; the rows
+    of the photos ``replace`` (queried again in full) are deleted first."""
     with ws.transaction() as c:
+        c.executemany("DELETE FROM dedup_matches WHERE key=? AND photo=?", [(key, s) for s in replace])
         c.executemany("INSERT OR REPLACE INTO dedup_matches(key, photo, other, kind, distance, hash_name, "
                       "difference, region, other_region) VALUES (?,?,?,?,?,?,?,?,?)",
                       [(key, m.photo, m.other, m.kind, m.distance, m.hash_name, float(m.difference),
