@@ -319,3 +319,16 @@ def test_dedup_flags_come_from_facts_without_a_workspace():
     # the same pair differing more than the UNCHANGED_AFTER limit is no such flag
     loose = DedupFacts(**{**facts.__dict__, "diffs": {("sa", "sb"): 1.5, ("sb", "sa"): 1.5}})
     assert [f.code for f in dedup_result(loose, DedupConfig()).flags] == ["DUPLICATE_PHOTO"]
+
+
+@needs_ray
+@pytest.mark.slow
+def test_a_local_rays_workers_run_at_the_runs_priority():
+    """Ray starts its workers at nice 15 unless told otherwise; then any other job on the machine (even a
+    niced one) took their CPU first and a Ray run took twice the pool's time. The local Ray the executor
+    starts runs its workers at the driver's own priority, like the pool's workers."""
+    from pipeline.run.ray_executor import RayExecutor
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    with RayExecutor(workers=1) as ex:  # fn(shared, item) = os.getpriority(PRIO_PROCESS, 0) in the worker
+        assert list(ex.imap(os.getpriority, [0, 0], shared=os.PRIO_PROCESS)) == [mine, mine]

@@ -47,8 +47,13 @@ class RayExecutor:
             if address:
                 ray.init(address=address, log_to_driver=False, configure_logging=False)
             else:
+                # worker_niceness 0: Ray's workers otherwise run at nice 15 (Ray's default, to keep its own
+                # processes responsive), so any other job on the machine took their CPU first: under one niced
+                # background job a run took 26-30 s against the pool's 15 (docs/scale.md). At 0 they
+                # inherit the run's priority, like the pool's workers.
                 ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
-                         _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
+                         _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False,
+                         _system_config={"worker_niceness": 0})
             self._owns = True
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.window = window or 2 * self.workers
