@@ -164,9 +164,21 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"Log: {Path(args.workspace) / 'logs'}")
     for p in s.batch_problems:
         print(f"  batch problem {p.code}: {p.message}", file=sys.stderr)
+    if s.entries_failed:
+        print(failed_entries_text(s.entries_failed, Path(args.workspace) / "logs"), file=sys.stderr)
     print(f"Results: cleanup-verify export --workspace {args.workspace} --out results.jsonl "
           f"(or 'status', 'report', 'serve')")
     return 0
+
+
+def failed_entries_text(entry_ids: list[str], logs: Path) -> str:
+    """One line for the operator: entries whose processing failed in this run (scored from what is stored;
+    judges see them as needing review) and what to do."""
+    n = len(entry_ids)
+    shown = ", ".join(entry_ids[:5]) + (f" and {n - 5} more" if n > 5 else "")
+    return (f"  {n} {'entry' if n == 1 else 'entries'} failed in processing ({shown}) and {'was' if n == 1 else 'were'} "
+            f"scored from what is stored; the error is in {logs}. Run the same command again to retry "
+            f"{'it' if n == 1 else 'them'}.")
 
 
 def photo_counts_text(c: dict[str, int]) -> str:

@@ -176,3 +176,32 @@ def test_default_detector_ranks_the_clean_ups(sample, sample_ws):
         codes = {f["code"] for f in by_id[entry_id]["flags"]}
         assert expected <= codes, (entry_id, expected, codes)
         assert not (sample.forbidden_with_detector[entry_id] & codes), (entry_id, codes)
+
+
+def test_a_worker_failure_is_named_and_the_next_run_retries_it(sample, sample_ws, tmp_path, monkeypatch):
+    """A detector that fails once in a worker (as when two workers raced on one font file): that entry is
+    scored from what is stored and named in the summary; the next run of the batch computes what is
+    missing and the export equals a clean run's."""
+    from pipeline.commands import failed_entries_text
+    from pipeline.stages import detect as detect_stage
+
+    _, _, clean = sample_ws
+    real = detect_stage.process_detector
+    failed = []
+
+    def once(cfg):
+        if not failed:
+            failed.append(True)
+            raise FileNotFoundError("a detector that cannot load, once")
+        return real(cfg)
+
+    monkeypatch.setattr(detect_stage, "process_detector", once)
+    with Workspace(tmp_path / "ws") as ws:
+        first = run_batch(sample.root, ws, Config(), quiet=True, executor="serial")
+        assert first.entries_failed == [clean[0]["entry_id"]]  # the first entry of the batch met the failure
+        assert list(export.records(ws)) != clean  # that entry lost its detections and its same-place check
+        again = run_batch(sample.root, ws, Config(), quiet=True, executor="serial")
+        assert again.entries_failed == [] and again.photos_decoded > 0
+        assert list(export.records(ws)) == clean
+    line = failed_entries_text(first.entries_failed, tmp_path / "ws" / "logs")
+    assert first.entries_failed[0] in line and "again" in line and "\n" not in line

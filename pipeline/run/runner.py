@@ -70,6 +70,9 @@ class RunSummary:
     entries_scored: int = 0
     entries_needs_review: int = 0
     entries_error: int = 0
+    #: entries whose pass-1 work failed (an exception in a worker: a detector that could not load, a bug);
+    #: they are scored from what is stored, and the next run of the batch computes what is missing
+    entries_failed: list[str] = field(default_factory=list)
     batch_problems: list[Problem] = field(default_factory=list)
     elapsed_s: float = 0.0
     model_id: str = ""
@@ -81,7 +84,8 @@ class RunSummary:
             "photos_decoded": self.photos_decoded, "photos_failed": self.photos_failed,
             "photos_matched": self.photos_matched,
             "entries_scored": self.entries_scored, "entries_needs_review": self.entries_needs_review,
-            "entries_error": self.entries_error, "elapsed_s": round(self.elapsed_s, 2),
+            "entries_error": self.entries_error, "entries_failed": list(self.entries_failed),
+            "elapsed_s": round(self.elapsed_s, 2),
             "batch_problems": [p.to_dict() for p in self.batch_problems],
             "model_id": self.model_id, "config_hash": self.config_hash,
         }
@@ -210,8 +214,9 @@ def commit_entry(ws: Workspace, plan: EntryPlan, outcome: EntryOutcome | None, k
     if outcome is not None:
         summary.photos_decoded += outcome.decoded
         if outcome.error:
-            log.error("%s: processing failed; the entry will be scored from what is stored:\n%s", entry_id,
-                      outcome.error)
+            summary.entries_failed.append(entry_id)
+            log.error("%s: processing failed; the entry will be scored from what is stored (the next run of "
+                      "the batch retries what is missing):\n%s", entry_id, outcome.error)
 
 
 def _execute(cfg: Config, task: EntryTask) -> EntryOutcome:
