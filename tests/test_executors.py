@@ -336,22 +336,37 @@ def test_a_local_rays_workers_run_at_the_runs_priority():
 
 @needs_ray
 @pytest.mark.slow
-def test_closing_a_local_ray_stops_its_monitor_without_waiting_for_it():
-    """``ray.shutdown`` sends Ray's autoscaler monitor a SIGTERM that it ignores, then waits a second before
-    killing it: most of what closing a local Ray cost. The executor stops that one child itself, and closing
-    leaves no process it started behind."""
+def test_a_local_ray_listens_on_loopback_only_and_closes_without_waiting_for_its_monitor():
+    """The local Ray a run starts listens on the loopback address only (Ray otherwise turns the loopback
+    address it is given into the machine's address and its GCS, raylet and workers listened on every
+    interface). ``ray.shutdown`` sends Ray's autoscaler monitor a SIGTERM that it ignores, then waits a second
+    before killing it: most of what closing a local Ray cost. The executor stops that one child itself, and
+    closing leaves no process it started behind."""
+    import ipaddress
+
     import psutil
 
-    from pipeline.run.ray_executor import MONITOR_SCRIPT, RayExecutor, stop_autoscaler_monitor
+    from pipeline.run.ray_executor import CLUSTER_SWITCH, MONITOR_SCRIPT, RayExecutor, stop_autoscaler_monitor
 
     def monitors() -> list:
         return [c for c in psutil.Process().children() if any(a.endswith(MONITOR_SCRIPT) for a in c.cmdline())]
 
+    def loopback(ip: str) -> bool:
+        a = ipaddress.ip_address(ip.split("%")[0])
+        return a.is_loopback or bool(getattr(a, "ipv4_mapped", None) and a.ipv4_mapped.is_loopback)
+
+    switch_before = os.environ.get(CLUSTER_SWITCH)
     before = {c.pid for c in psutil.Process().children()}
     ex = RayExecutor(workers=1)
     try:
-        assert len(monitors()) == 1  # a local Ray starts one (if a Ray version stops doing so, drop the trick)
+        assert os.environ.get(CLUSTER_SWITCH) == switch_before  # a later run may join a real cluster
         assert list(ex.imap(os.getpriority, [0], shared=os.PRIO_PROCESS)) == [os.getpriority(os.PRIO_PROCESS, 0)]
+        ours = {psutil.Process().pid} | {c.pid for c in psutil.Process().children(recursive=True)}
+        listening = [c for c in psutil.net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN and c.pid in ours]
+        assert len(listening) >= 3, listening  # GCS, raylet, a worker at least: the check sees Ray's sockets
+        assert all(loopback(c.laddr.ip) for c in listening), [c for c in listening if not loopback(c.laddr.ip)]
+        assert len(monitors()) == 1  # a local Ray starts one (if a Ray version stops doing so, drop the trick)
         assert stop_autoscaler_monitor() == 1 and monitors() == []
         assert stop_autoscaler_monitor() == 0
     finally:
