@@ -8,7 +8,7 @@ from __future__ import annotations
 from .confirm import Confirmation
 
 #: the kinds issue 22 adds to :data:`pipeline.dedup.match.COPY_KINDS`
-HARD_COPY_KINDS = ("collage", "overlaid", "filtered")
+HARD_COPY_KINDS = ("collage", "overlaid", "filtered", "screen_photo")
 #: a crop keeps under this share of the other photo's area; a copy of the whole photo covers ~all of it
 DEEP_CROP_AREA = 0.9
 

@@ -13,7 +13,9 @@ multi-index-hashing radius search (:class:`pipeline.dedup.mih.MultiIndex`) built
 * ``overlaid``: a window of the query within it of the same window of another photo (a sticker or a text
   panel covers the rest);
 * ``collage``: a picture found in the query within it of another photo's pHash, or the query's pHash within
-  it of a picture found in another photo.
+  it of a picture found in another photo;
+* ``screen_photo``: the same with the photo found on a photographed screen (a picture of kind ``screen``),
+  ``SCREEN_EXTRA_BITS`` wider.
 
 Each is then confirmed on local features (:func:`pipeline.dedup.match.confirm_others`); pictures on their
 own views.
@@ -30,6 +32,11 @@ from .mih import MultiIndex
 from .regions import REGION_BOXES, SAME_SLOT, Picture, RegionHashes
 
 R = len(REGION_BOXES)
+SCREEN = "screen"  # the kind of a picture that is the photo on a photographed screen (pipeline.dedup.screen)
+#: the photo on a photographed screen is searched this many bits wider than ``region_threshold``: glare, moire
+#: and the corners found a few pixels off move its pHash (tuning part of the calibration set: 8 of 17 within 10
+#: bits, 11 within 14)
+SCREEN_EXTRA_BITS = 4
 
 
 @dataclass
@@ -128,11 +135,23 @@ def region_candidates(index, h, phash_mih: MultiIndex, radius: int) -> list:
         q, ids, d = _query(phash_mih, list(r.windows), radius)
         out.extend(Candidate(int(i), "deep_crop", "phash_region", int(di), 0, int(qi), True)
                    for qi, i, di in zip(q, ids, d))
-    # collages: a panel of the query is another photo, or the query is a panel of another photo
-    pics = [p.phash for p in r.pictures]
-    q, ids, d = _query(phash_mih, pics, radius)
-    out.extend(Candidate(int(i), "collage", "phash_panel", int(di), q_pic=int(qi)) for qi, i, di in zip(q, ids, d))
-    q, ids, d = _query(ri.mih("pics"), [h.phash], radius)
-    out.extend(Candidate(int(ri.pic_owner[j]), "collage", "phash_panel", int(di), o_pic=int(ri.pic_slot[j]))
-               for j, di in zip(ids, d))
+    # collages: a panel of the query is another photo, or the query is a panel of another photo; photos of a
+    # screen: the photo on the query's screen is another photo, or the query is shown on another's screen
+    wide = radius + SCREEN_EXTRA_BITS
+    q, ids, d = _query(phash_mih, [p.phash for p in r.pictures], wide)
+    for qi, i, di in zip(q, ids, d):
+        screen = r.pictures[qi].kind == SCREEN
+        if screen or di <= radius:
+            out.append(Candidate(int(i), *_picture_kind(screen), int(di), q_pic=int(qi)))
+    q, ids, d = _query(ri.mih("pics"), [h.phash], wide)
+    for j, di in zip(ids, d):
+        owner, slot = int(ri.pic_owner[j]), int(ri.pic_slot[j])
+        screen = ri.pictures[owner][slot].kind == SCREEN
+        if screen or di <= radius:
+            out.append(Candidate(owner, *_picture_kind(screen), int(di), o_pic=slot))
     return out
+
+
+def _picture_kind(screen: bool) -> tuple[str, str]:
+    """(candidate kind, hash name) of a hit on a picture: a screen's photo or a collage's panel."""
+    return ("screen_photo", "phash_screen") if screen else ("collage", "phash_panel")
