@@ -68,7 +68,7 @@ class ConfirmConfig:
     harder: bool = True
     #: issue 22: a photo of a screen (confirmed with ``perspective``) is a copy when at most this share of
     #: the overlap changed after the screen's glare, moire and blur are discounted (:func:`screen_changed`)
-    screen_max_changed: float = 0.05
+    screen_max_changed: float = 0.006
 
 
 @dataclass(frozen=True)
@@ -364,7 +364,7 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
     else:
         verdict = DIFFERENT
     in_a = _box_of(m, b.grey.shape, a.grey.shape)
-    in_b = _box_of(np.linalg.inv(_full(m))[:2] if m.shape[0] == 2 else np.linalg.inv(m), a.grey.shape, b.grey.shape)
+    in_b = _box_of(cv2.invertAffineTransform(m) if m.shape[0] == 2 else np.linalg.pinv(m), a.grey.shape, b.grey.shape)
     framed = False
     if verdict == COPY:  # the smaller part of the bigger view: does it end at a seam (a collage's panel)?
         big, box = (a.grey, in_a) if zoom < 1 else (b.grey, in_b)
@@ -419,7 +419,8 @@ def _full(m: np.ndarray) -> np.ndarray:
 def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Points (k x 2) mapped by a 2x3 affine or a 3x3 homography."""
     p = np.asarray(pts, np.float64).reshape(-1, 2) @ _full(m)[:, :2].T + _full(m)[:, 2]
-    return p[:, :2] / p[:, 2:3]
+    w = p[:, 2:3]
+    return p[:, :2] / np.where(np.abs(w) < 1e-9, 1e-9, w)
 
 
 def _warp(img: np.ndarray, m: np.ndarray, size: tuple[int, int], flags: int) -> np.ndarray:

@@ -32,10 +32,14 @@ import numpy as np
 DETECT_SIDE = 512  # px: longest side of the grey image the quads are looked for in
 DARK_LEVELS = (60, 40, 85)  # grey levels under which a pixel may be the bezel (or a dark screen)
 SHARP_GRADIENT = 4.0  # grey levels a pixel (at DETECT_SIDE, after a 1-px blur): the screen's content
+#: each quad is also tried this much bigger (about its centre): a quad of the screen or of the photo on it
+#: takes in the bezel around it then
+GROW = (1.0, 1.08)
 MIN_AREA, MAX_AREA = 0.08, 0.95  # of the image, a quad's hull
 MIN_FILL = 0.9  # the quad's area over its hull's
 RECT_SIDE = 320  # px: longest side of the rectified screen
-FLAT_GRADIENT = 1.0  # grey levels a pixel: median gradient of a row or column of bezel or screen is under it
+FLAT_GRADIENT = 1.5  # grey levels a pixel: median gradient of a row or column of bezel or screen is under it
+TRIM_BLUR = 1.0  # px (at RECT_SIDE): the blur before the gradient, that takes the moire of a white screen out
 MIN_RUN = 0.05  # a run of busy rows (columns) at least this share of the side is the photo's
 MIN_MARGIN = 0.015  # of the rectified quad's longest side: the flat margin (a bezel) found on every side
 INSET = 0.015  # of the trimmed photo's side, taken off each edge (the edge's own gradient rows)
@@ -92,9 +96,11 @@ def _hull_quad(mask: np.ndarray) -> np.ndarray | None:
 
 def candidate_quads(g: np.ndarray) -> list[np.ndarray]:
     """Quads (4 x 2 px of ``g``, a grey image at ``DETECT_SIDE``) that may be a phone or its screen, in
-    the order tried: the dark blobs at the first level, the sharp blob, the dark blobs at the others."""
-    return [*_dark_quads(g, DARK_LEVELS[0]), *_sharp_quads(g),
-            *(q for level in DARK_LEVELS[1:] for q in _dark_quads(g, level))]
+    the order tried: the dark blobs at the first level, the sharp blob, the dark blobs at the others; each
+    as found and grown by ``GROW``."""
+    found = [*_dark_quads(g, DARK_LEVELS[0]), *_sharp_quads(g),
+             *(q for level in DARK_LEVELS[1:] for q in _dark_quads(g, level))]
+    return [q.mean(0) + (q - q.mean(0)) * grow for q in found for grow in GROW]
 
 
 def _dark_quads(g: np.ndarray, level: int) -> list[np.ndarray]:
@@ -115,7 +121,7 @@ def _sharp_quads(g: np.ndarray) -> list[np.ndarray]:
     n, lab, stats, _ = cv2.connectedComponentsWithStats(m)
     if n > 1:
         q = _hull_quad((lab == 1 + int(np.argmax(stats[1:, 4]))).astype(np.uint8))
-        if q is not None:
+        if q is not None:  # the photo on the screen, or the phone
             out.append(q)
     return out
 
@@ -130,7 +136,7 @@ def trim_flat(r: np.ndarray) -> tuple[int, int, int, int] | None:
     """The photo inside a rectified screen ``r`` (grey uint8) as (x0, y0, x1, y1) px: the flat border
     (bezel, status bar, empty screen) trimmed (see the module docstring); None when nothing is busy or
     some side has no flat margin."""
-    b = cv2.GaussianBlur(r.astype(np.float32), (0, 0), 1.0)
+    b = cv2.GaussianBlur(r.astype(np.float32), (0, 0), TRIM_BLUR)
     grad = np.hypot(cv2.Sobel(b, cv2.CV_32F, 1, 0), cv2.Sobel(b, cv2.CV_32F, 0, 1)) / 8
     h, w = r.shape
     rows = _runs(np.median(grad, axis=1) > FLAT_GRADIENT, max(4, int(MIN_RUN * h)))
