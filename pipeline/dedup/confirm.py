@@ -68,7 +68,7 @@ class ConfirmConfig:
     harder: bool = True
     #: issue 22: a photo of a screen (confirmed with ``perspective``) is a copy when at most this share of
     #: the overlap changed after the screen's glare, moire and blur are discounted (:func:`screen_changed`)
-    screen_max_changed: float = 0.006
+    screen_max_changed: float = 0.003
 
 
 @dataclass(frozen=True)
@@ -407,7 +407,7 @@ def screen_changed(a: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> floa
 
 SCREEN_BLUR = 0.006  # of the view's side: the Gaussian that takes a screen's moire out (2 px at 320)
 SCREEN_LOCAL = 0.05  # of the view's side: the window of the local mean and contrast
-SCREEN_Z = 1.5  # local standard deviations that count as a change
+SCREEN_Z = 1.2  # local standard deviations that count as a change
 SCREEN_MIN_LEFT = 0.4  # of the overlap, left once the glare is out
 
 

@@ -336,7 +336,7 @@ def reuse_hashes(grey: Image.Image, small: Image.Image) -> dict[str, Any]:
     hash base: the inner photo of a screenshot, small rotations, caption-free parts, grey views."""
     box = photo_box(np.asarray(small))
     out: dict[str, Any] = {"rot_phashes": rotated_phashes(small), "part_phashes": part_phashes(small),
-                           "view": grey_view(grey), "regions": region_hashes(grey, small)}
+                           "view": grey_view(grey), "regions": region_hashes(grey, small, screenshot=box is not None)}
     if box is not None:
         w, h = grey.size
         inner = grey.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
@@ -351,10 +351,11 @@ def reuse_hashes(grey: Image.Image, small: Image.Image) -> dict[str, Any]:
     return out
 
 
-def region_hashes(grey: Image.Image, small: Image.Image, *, views: bool = True) -> RegionHashes:
+def region_hashes(grey: Image.Image, small: Image.Image, *, views: bool = True, screenshot: bool = False) -> RegionHashes:
     """Region-window pHashes of ``small`` (the grey hash base), the collage panels of ``grey`` (the grey
     analysis image) and the photos on a photographed screen in it (:func:`pipeline.dedup.screen.find_screens`,
-    rectified), each picture with its pHash and, with ``views``, its grey view."""
+    rectified; not in a ``screenshot``, whose inner photo is found already), each picture with its pHash and,
+    with ``views``, its grey view."""
     windows = crop_phashes(small, REGION_BOXES)
     pictures = []
     w, h = grey.size
@@ -363,7 +364,7 @@ def region_hashes(grey: Image.Image, small: Image.Image, *, views: bool = True) 
         g32 = np.asarray(_reduce_to(crop, CROP_GRID_SIDE).resize((32, 32), Image.Resampling.LANCZOS))
         pictures.append(Picture("panel", tuple(round(v, 4) for v in box), phash_stack(g32[None])[0],
                                 grey_view(crop) if views else b""))
-    for scr in find_screens(np.asarray(grey)):
+    for scr in find_screens(np.asarray(grey)) if not screenshot else ():
         shown = Image.fromarray(scr.grey)
         g32 = np.asarray(_reduce_to(shown, CROP_GRID_SIDE).resize((32, 32), Image.Resampling.LANCZOS))
         pictures.append(Picture("screen", scr.box, phash_stack(g32[None])[0], grey_view(shown) if views else b""))

@@ -35,6 +35,7 @@ SHARP_GRADIENT = 4.0  # grey levels a pixel (at DETECT_SIDE, after a 1-px blur):
 #: each quad is also tried this much bigger (about its centre): a quad of the screen or of the photo on it
 #: takes in the bezel around it then
 GROW = (1.0, 1.08)
+OUTSIDE = 0.01  # of the image's side: a quad with a corner further out is left out
 MIN_AREA, MAX_AREA = 0.08, 0.95  # of the image, a quad's hull
 MIN_FILL = 0.9  # the quad's area over its hull's
 RECT_SIDE = 320  # px: longest side of the rectified screen
@@ -183,6 +184,8 @@ def find_screens(grey: np.ndarray) -> list[Screen]:
     seen: list[np.ndarray] = []
     for q in candidate_quads(small):
         q = q / f
+        if (q < -OUTSIDE * max(H, W)).any() or (q[:, 0] > W * (1 + OUTSIDE)).any() or (q[:, 1] > H * (1 + OUTSIDE)).any():
+            continue  # grown past the image: the warp would add a black margin of its own
         r, back = rectify(g, q)
         box = trim_flat(r)
         if box is None:
