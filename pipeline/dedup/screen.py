@@ -105,10 +105,18 @@ def candidate_quads(g: np.ndarray) -> list[np.ndarray]:
 
 
 def _dark_quads(g: np.ndarray, level: int) -> list[np.ndarray]:
-    """Quads of the two largest blobs darker than ``level``."""
+    """Quads of the two largest blobs darker than ``level`` and of the two largest holes in them (the
+    screen inside the bezel, when the bezel's blob runs into a dark surface around the phone)."""
     m = cv2.morphologyEx((g < level).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     n, lab, stats, _ = cv2.connectedComponentsWithStats(m)
-    quads = (_hull_quad((lab == i).astype(np.uint8)) for i in np.argsort(-stats[1:, 4])[:2] + 1)
+    quads = [_hull_quad((lab == i).astype(np.uint8)) for i in np.argsort(-stats[1:, 4])[:2] + 1]
+    cs, hier = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hier is not None:
+        holes = sorted((c for c, hh in zip(cs, hier[0]) if hh[3] >= 0), key=cv2.contourArea, reverse=True)[:2]
+        for c in holes:
+            hole = np.zeros_like(m)
+            cv2.drawContours(hole, [c], -1, 1, -1)
+            quads.append(_hull_quad(hole))
     return [q for q in quads if q is not None]
 
 
