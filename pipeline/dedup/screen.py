@@ -5,22 +5,27 @@ A photo of a screen is the photo on a phone (a dark bezel, a status bar, a light
 some surface, taken at a slant: the photo inside is a quadrilateral, seen through moire, glare and blur.
 No hash of the whole shot is near the original's. :func:`find_screens` takes the grey analysis image and:
 
-1. finds quadrilaterals that may be the phone or the photo on it, at ``DETECT_SIDE`` px: the convex hull
-   of each large dark blob (the bezel, and a dark screen) at a few grey levels (``DARK_LEVELS``), and of
-   the largest sharp blob (the screen's content: the surface around a phone is out of focus, its bezel
-   flat), each hull reduced to four corners (``cv2.approxPolyDP``); a quad is kept when it covers
-   ``MIN_AREA`` to ``MAX_AREA`` of the image and fills at least ``MIN_FILL`` of its hull;
+1. finds quadrilaterals that may be the phone or its screen, at ``DETECT_SIDE`` px: at a few grey levels
+   (``DARK_LEVELS``), the convex hull of each of the two largest dark blobs (the bezel, with a dark screen)
+   and of the two largest holes in them (a light screen inside the bezel, when the bezel's blob runs into
+   a dark surface around the phone; grown by ``HOLE_GROW`` to take the bezel in), each hull reduced to four
+   corners (``cv2.approxPolyDP``); a quad is kept when its hull covers ``MIN_AREA`` to ``MAX_AREA`` of the
+   image, it fills at least ``MIN_FILL`` of its hull and it lies inside the image;
 2. warps each quad to an upright rectangle of its mean side lengths (longest side ``RECT_SIDE`` px), from
    the full analysis image;
 3. trims the flat border off the rectified image (the bezel, the status bar, the screen around the
    photo: rows and columns whose median gradient is under ``FLAT_GRADIENT`` grey levels a pixel, the
    photo's rows and columns have texture), first to last run of busy rows at least ``MIN_RUN`` of the side,
-   then the columns within them, and ``INSET`` more.
+   then the columns within them, and ``INSET`` more; a quad without a flat margin of ``MIN_MARGIN`` on
+   every side (a bezel) is no screen.
 
 The rectified, trimmed photo is hashed and matched like a collage's panel (a :class:`regions.Picture` of
 kind ``screen``); the confirmation allows a residual perspective (the corners found are a few pixels off).
-Ordinary photos rarely give a quad that passes: a dark doorway or a window may, and then its picture is one
-more candidate the local features reject. Pure NumPy / OpenCV, ~3-5 ms a photo.
+Ordinary photos rarely give a quad that passes (2 of the 714 originals of ../shared/data): a dark doorway
+or a window may, and then its picture is one more candidate the local features reject. What it misses
+(measured on the tuning part of the calibration set, docs/dedup-calibration.md): a photo whose own edges
+are flat or dark (a white sky, a black corner) is trimmed too far; a white screen's moire looks busy, so
+its status bar is not trimmed; a dark surface that swallows the bezel hides the quad. Pure OpenCV.
 """
 from __future__ import annotations
 
@@ -30,11 +35,8 @@ import cv2
 import numpy as np
 
 DETECT_SIDE = 512  # px: longest side of the grey image the quads are looked for in
-DARK_LEVELS = (60, 40, 85)  # grey levels under which a pixel may be the bezel (or a dark screen)
-SHARP_GRADIENT = 4.0  # grey levels a pixel (at DETECT_SIDE, after a 1-px blur): the screen's content
-#: each quad is also tried this much bigger (about its centre): a quad of the screen or of the photo on it
-#: takes in the bezel around it then
-GROW = (1.0, 1.08)
+DARK_LEVELS = (85, 60, 40)  # grey levels under which a pixel may be the bezel (or a dark screen)
+HOLE_GROW = 1.08  # a hole's quad (the screen) is grown by this about its centre to take in the bezel
 OUTSIDE = 0.01  # of the image's side: a quad with a corner further out is left out
 MIN_AREA, MAX_AREA = 0.08, 0.95  # of the image, a quad's hull
 MIN_FILL = 0.9  # the quad's area over its hull's
@@ -79,13 +81,11 @@ def _quad_of(hull: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _hull_quad(mask: np.ndarray) -> np.ndarray | None:
-    """The quad of a blob (uint8 mask), when its hull is large enough and the quad fills it."""
-    h, w = mask.shape
-    cs, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not cs:
-        return None
-    hull = cv2.convexHull(max(cs, key=cv2.contourArea))
+def _hull_quad(contour: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """The quad of a blob's outline (or a hole's) in an image of ``shape``, when its hull is large enough
+    and the quad fills it."""
+    h, w = shape
+    hull = cv2.convexHull(contour)
     area = cv2.contourArea(hull)
     if not MIN_AREA * h * w < area < MAX_AREA * h * w:
         return None
@@ -97,42 +97,26 @@ def _hull_quad(mask: np.ndarray) -> np.ndarray | None:
 
 def candidate_quads(g: np.ndarray) -> list[np.ndarray]:
     """Quads (4 x 2 px of ``g``, a grey image at ``DETECT_SIDE``) that may be a phone or its screen, in
-    the order tried: the dark blobs at the first level, the sharp blob, the dark blobs at the others; each
-    as found and grown by ``GROW``."""
-    found = [*_dark_quads(g, DARK_LEVELS[0]), *_sharp_quads(g),
-             *(q for level in DARK_LEVELS[1:] for q in _dark_quads(g, level))]
-    return [q.mean(0) + (q - q.mean(0)) * grow for q in found for grow in GROW]
-
-
-def _dark_quads(g: np.ndarray, level: int) -> list[np.ndarray]:
-    """Quads of the two largest blobs darker than ``level`` and of the two largest holes in them (the
-    screen inside the bezel, when the bezel's blob runs into a dark surface around the phone)."""
-    m = cv2.morphologyEx((g < level).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(m)
-    quads = [_hull_quad((lab == i).astype(np.uint8)) for i in np.argsort(-stats[1:, 4])[:2] + 1]
-    cs, hier = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if hier is not None:
-        holes = sorted((c for c, hh in zip(cs, hier[0]) if hh[3] >= 0), key=cv2.contourArea, reverse=True)[:2]
-        for c in holes:
-            hole = np.zeros_like(m)
-            cv2.drawContours(hole, [c], -1, 1, -1)
-            quads.append(_hull_quad(hole))
-    return [q for q in quads if q is not None]
-
-
-def _sharp_quads(g: np.ndarray) -> list[np.ndarray]:
-    """The quad of the largest sharp blob (closed, opened), if any."""
+    the order tried: at each of ``DARK_LEVELS``, the two largest blobs darker than it (the bezel, with a
+    dark screen) and, grown by ``HOLE_GROW`` to take in the bezel, the two largest holes in them (the screen
+    inside a bezel that runs into a dark surface around the phone)."""
     out = []
-    b = cv2.GaussianBlur(g.astype(np.float32), (0, 0), 1.0)
-    sharp = np.hypot(cv2.Sobel(b, cv2.CV_32F, 1, 0), cv2.Sobel(b, cv2.CV_32F, 0, 1)) / 8 > SHARP_GRADIENT
-    m = cv2.morphologyEx(sharp.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
-    m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(m)
-    if n > 1:
-        q = _hull_quad((lab == 1 + int(np.argmax(stats[1:, 4]))).astype(np.uint8))
-        if q is not None:  # the photo on the screen, or the phone
-            out.append(q)
+    for level in DARK_LEVELS:
+        m = cv2.morphologyEx((g < level).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+        cs, hier = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        if hier is None:
+            continue
+        outer = [c for c, hh in zip(cs, hier[0]) if hh[3] < 0]
+        holes = [c for c, hh in zip(cs, hier[0]) if hh[3] >= 0]
+        out += [q for q in (_hull_quad(c, g.shape) for c in _largest(outer, 2)) if q is not None]
+        out += [q.mean(0) + (q - q.mean(0)) * HOLE_GROW
+                for q in (_hull_quad(c, g.shape) for c in _largest(holes, 2)) if q is not None]
     return out
+
+
+def _largest(contours, n: int) -> list[np.ndarray]:
+    """The ``n`` contours of the largest area (outlines of fewer than 4 points left out)."""
+    return sorted((c for c in contours if len(c) >= 4), key=cv2.contourArea, reverse=True)[:n]
 
 
 def _runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int]]:
@@ -148,11 +132,12 @@ def trim_flat(r: np.ndarray) -> tuple[int, int, int, int] | None:
     b = cv2.GaussianBlur(r.astype(np.float32), (0, 0), TRIM_BLUR)
     grad = np.hypot(cv2.Sobel(b, cv2.CV_32F, 1, 0), cv2.Sobel(b, cv2.CV_32F, 0, 1)) / 8
     h, w = r.shape
-    rows = _runs(np.median(grad, axis=1) > FLAT_GRADIENT, max(4, int(MIN_RUN * h)))
+    busy = grad > FLAT_GRADIENT  # a row's (column's) median is over the level: over half its pixels are
+    rows = _runs(busy.mean(axis=1) > 0.5, max(4, int(MIN_RUN * h)))
     if not rows:
         return None
     y0, y1 = rows[0][0], rows[-1][1]
-    cols = _runs(np.median(grad[y0:y1], axis=0) > FLAT_GRADIENT, max(4, int(MIN_RUN * w)))
+    cols = _runs(busy[y0:y1].mean(axis=0) > 0.5, max(4, int(MIN_RUN * w)))
     if not cols:
         return None
     x0, x1 = cols[0][0], cols[-1][1]
