@@ -121,7 +121,7 @@ def test_a_photo_of_a_screen_is_drawn_on_the_phone():
     shot (the phone fills 55-85 % of a side), not all of it."""
     from test_dedup_hard import screen_shot
 
-    img, shot = screen_shot(0)
+    img, shot = screen_shot(1)
     found = regions_found(img, shot)
     for end in ("from_copy", "from_original"):
         assert [k for k, _, _ in found[end]] == ["screen_photo"], found

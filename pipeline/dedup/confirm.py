@@ -386,16 +386,17 @@ def _local_z(g: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def screen_changed(a: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> float | None:
-    """The changed share of the overlap of view ``a`` and the photo on a screen ``warped`` onto it (issue
-    22): glare (an added light, up to white), moire (a fine ripple) and a blur are what a screen and a
+    """The changed share of the overlap of view ``a`` and view ``warped`` onto it, one of them the photo
+    on a screen (issue 22): glare (an added light, up to white), moire (a fine ripple) and a blur are what a screen and a
     camera add. Both blurred (``SCREEN_BLUR`` of the side: the ripple gone), glare-blown pixels of the
-    screen (>= 245 where ``a`` is not, and their 2-px ring) left out, each normalised by its local mean and contrast
+    screen (>= 245 in one view where the other is not, and their 2-px ring) left out, each normalised by its local mean and contrast
     (``SCREEN_LOCAL`` of the side); a pixel changed where the two differ by over ``SCREEN_Z`` local standard
     deviations. None when under ``SCREEN_MIN_LEFT`` of the overlap is left."""
     side = max(a.shape)
     ga = cv2.GaussianBlur(a.astype(np.float32), (0, 0), SCREEN_BLUR * side)
     gb = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), SCREEN_BLUR * side)
-    blown = cv2.dilate(((warped >= 245) & (a < 235)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    blown = ((warped >= 245) & (a < 235)) | ((a >= 245) & (warped < 235))  # either end may be the screen
+    blown = cv2.dilate(blown.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     mask = valid & ~blown
     if mask.sum() < SCREEN_MIN_LEFT * valid.sum() or mask.sum() < 400:
         return None

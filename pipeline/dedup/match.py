@@ -305,7 +305,7 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
             ov = index.view_features(other, c.o_inner, 0, c.o_pic)
             if qv is None or ov is None:
                 continue
-            conf = confirm(ov, qv, ccfg, perspective=c.kind == "screen_photo")
+            conf = _confirm_pair(ov, qv, ccfg, c)
             if best is None or _better(conf, best[1]):
                 best = (c, conf)
             if conf.verdict == COPY:
@@ -313,6 +313,16 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
         if best is not None:
             out[o] = best
     return out
+
+
+def _confirm_pair(ov, qv, ccfg: ConfirmConfig, c: Candidate) -> Confirmation:
+    """``confirm(other's view, query's view)``; a photo of a screen is always compared in the frame of the
+    photo it shows (the screen's view second, whichever end holds it, so that both ends see the same
+    facts), the boxes turned back to (in the other's view, in the query's)."""
+    if c.kind != "screen_photo" or c.o_pic < 0:
+        return confirm(ov, qv, ccfg, perspective=c.kind == "screen_photo")
+    conf = confirm(qv, ov, ccfg, perspective=True)
+    return replace(conf, box_in_a=conf.box_in_b, box_in_b=conf.box_in_a)
 
 
 def _view_variant(c: Candidate) -> int:
