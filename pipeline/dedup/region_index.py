@@ -15,7 +15,8 @@ multi-index-hashing radius search (:class:`pipeline.dedup.mih.MultiIndex`) built
 * ``collage``: a picture found in the query within it of another photo's pHash, or the query's pHash within
   it of a picture found in another photo;
 * ``screen_photo``: the same with the photo found on a photographed screen (a picture of kind ``screen``),
-  ``SCREEN_EXTRA_BITS`` wider.
+  ``SCREEN_EXTRA_BITS`` wider; and that photo within ``region_threshold`` of a window of another photo, or
+  a window of the query within it of the photo on another's screen (the screen's photo trimmed too far).
 
 Each is then confirmed on local features (:func:`pipeline.dedup.match.confirm_others`); pictures on their
 own views.
@@ -49,6 +50,7 @@ class RegionIndex:
     pic_owner: np.ndarray  # (m,) int64
     pic_slot: np.ndarray  # (m,) int16
     pictures: dict[int, tuple[Picture, ...]] = field(default_factory=dict)  # by row, photos with pictures only
+    has_screens: bool = False  # some picture is the photo on a screen
     _mih: dict[str, MultiIndex] = field(default_factory=dict)
 
     @classmethod
@@ -76,7 +78,8 @@ class RegionIndex:
                 owner.append(i)
                 slot.append(k)
         return cls(windows, has, np.array(pics, np.uint64).reshape(-1), np.array(owner, np.int64).reshape(-1),
-                   np.array(slot, np.int16).reshape(-1), pictures)
+                   np.array(slot, np.int16).reshape(-1), pictures,
+                   any(p.kind == SCREEN for pp in pictures.values() for p in pp))
 
     def regions_of(self, row: int) -> RegionHashes:
         """The region hashes of the photo in row ``row`` (empty when it has none)."""
@@ -149,6 +152,18 @@ def region_candidates(index, h, phash_mih: MultiIndex, radius: int) -> list:
         screen = ri.pictures[owner][slot].kind == SCREEN
         if screen or di <= radius:
             out.append(Candidate(owner, *_picture_kind(screen), int(di), o_pic=slot))
+    # the photo on a screen trimmed too far (a flat or dark edge of the photo taken for the screen's): it is
+    # a deep crop of the other photo, or one of the query's windows is the photo on another's screen
+    screens = [k for k, p in enumerate(r.pictures) if p.kind == SCREEN]
+    q, ids, d = _query(ri.mih("windows"), [r.pictures[k].phash for k in screens], radius)
+    out.extend(Candidate(int(o), "screen_photo", "phash_screen", int(di), q_pic=screens[qi])
+               for qi, o, di in zip(q, ids // R, d) if ri.has_windows[o])
+    if len(r.windows) == R and ri.has_screens:
+        q, ids, d = _query(ri.mih("pics"), list(r.windows), radius)
+        for j, di in zip(ids, d):
+            owner, slot = int(ri.pic_owner[j]), int(ri.pic_slot[j])
+            if ri.pictures[owner][slot].kind == SCREEN:
+                out.append(Candidate(owner, "screen_photo", "phash_screen", int(di), o_pic=slot))
     return out
 
 
