@@ -35,8 +35,8 @@ from .regions import REGION_BOXES, SAME_SLOT, Picture, RegionHashes
 R = len(REGION_BOXES)
 SCREEN = "screen"  # the kind of a picture that is the photo on a photographed screen (pipeline.dedup.screen)
 #: the photo on a photographed screen is searched this many bits wider than ``region_threshold``: glare, moire
-#: and the corners found a few pixels off move its pHash (tuning part of the calibration set: 8 of 17 within 10
-#: bits, 11 within 14, 12 within 16)
+#: and the corners found a few pixels off move its pHash (tuning part of the calibration set: 10 of 17 within
+#: 10 bits, 12 within 16)
 SCREEN_EXTRA_BITS = 6
 
 
