@@ -1,7 +1,9 @@
 """The kind of a copy that cheats harder (issue 22), from the candidate that found it and what the
 local-feature confirmation saw. Facts only: the words for judges are in :mod:`pipeline.flagtext`
 (``KIND_EN`` / ``KIND_VI``: "part of a collage", "a copy with a sticker or text over it", "a filtered copy",
-"a cropped copy").
+"a cropped copy", "a photo of a screen showing"). ``screen_photo`` is named by
+:func:`pipeline.dedup.match.copy_kind` from its candidate (the photo found on a photographed screen,
+:mod:`pipeline.dedup.screen`), before these rules.
 """
 from __future__ import annotations
 
