@@ -19,7 +19,8 @@ from pipeline.dedup import region_codec
 from pipeline.store import regions as store_regions
 from pipeline.dedup.hashing import DedupHashes, compute_hashes, hamming
 from pipeline.dedup.match import COPY_KINDS, match_one, match_photos
-from pipeline.dedup.regions import REGION_BOXES, SAME_SLOT, RegionHashes, find_panels
+from pipeline.dedup import region_index
+from pipeline.dedup.regions import CELL_BOXES, REGION_BOXES, SAME_SLOT, RegionHashes, find_panels, split_codes
 from pipeline.dedup.screen import find_screens
 from pipeline.flagtext import KIND_EN, KIND_VI
 from pipeline.load import load_photo
@@ -90,7 +91,8 @@ def test_a_deep_crops_phash_is_near_one_region_window_of_the_original(cut):
 def test_regions_round_trip_through_dict_and_store(tmp_path):
     rng = np.random.default_rng(1)
     h = hashes_of(jpeg(hard.collage(picture(3), [picture(4)], rng)[0]))
-    assert len(h.regions.windows) == len(REGION_BOXES)
+    assert len(h.regions.windows) == len(REGION_BOXES) and len(h.regions.cells) == len(CELL_BOXES)
+    assert any(h.regions.cells)
     assert DedupHashes.from_dict(h.to_dict()).regions == h.regions
     with Workspace(tmp_path / "ws") as ws:
         dindex.add(ws, h)
@@ -98,6 +100,25 @@ def test_regions_round_trip_through_dict_and_store(tmp_path):
         assert dindex.get(ws, h.sha256).regions == h.regions
         assert dindex.load_index(ws).hashes(h.sha256).regions == h.regions
     assert RegionHashes.from_dict({"v": "old"}) == RegionHashes()  # an older version is not read
+    assert split_codes(h.regions.windows) == (h.regions.windows, ())  # windows stored without cells
+
+
+def test_cell_codes_survive_a_sticker_outside_it_and_flat_cells_have_none():
+    """Every cell the sticker does not touch keeps its code (within CELL_RADIUS bits, after a JPEG round
+    trip); a flat photo has no coded cell; an unrelated scene shares too few cells to be a candidate."""
+    img = picture(61)
+    out, box = hard.overlaid(img, np.random.default_rng(11))
+    ho, hc, hx = hashes_of(jpeg(img)), hashes_of(jpeg(out)), hashes_of(jpeg(picture(62)))
+    clear = [k for k, b in enumerate(CELL_BOXES) if b.x1 <= box[0] or b.x0 >= box[2] or b.y1 <= box[1] or b.y0 >= box[3]]
+    assert len(clear) >= region_index.CELL_MIN_SHARED
+    assert all(ho.regions.cells[k] and hamming(ho.regions.cells[k], hc.regions.cells[k]) <= region_index.CELL_RADIUS
+               for k in clear)
+    flat = hashes_of(jpeg(np.full((480, 640, 3), 128, np.uint8)))
+    assert flat.regions.cells == (0,) * len(CELL_BOXES)
+    index = dindex.HashIndex.from_hashes([ho, hx, flat])
+    found = region_index.cell_candidates(index.regions, hc.regions.cells, CFG.dedup.region_threshold)
+    assert [index.shas[c.other] for c in found] == [ho.sha256]
+    assert found[0].kind == "overlaid" and found[0].hash_name == "dhash_cells"
 
 
 @pytest.mark.parametrize("separator", ["white", "none"])
@@ -162,6 +183,19 @@ def test_a_copy_with_a_sticker_or_panel_over_a_quarter_is_found(seed):
     assert (box[2] - box[0]) * (box[3] - box[1]) >= 0.2
     found = kinds_found(jpeg(img), jpeg(out))
     assert found["from_copy"] == {"overlaid"} and found["from_original"] == {"overlaid"}
+
+
+def test_a_badge_across_the_middle_is_found_through_the_cells_and_called_overlaid(monkeypatch):
+    """A badge across the middle of the photo touches every region window; the cells it leaves clean find
+    the original, and the confirmation names the copy (without the cells: no candidate, not found)."""
+    rng = np.random.default_rng(11)
+    img = picture(61)
+    out, box = hard.overlaid(img, rng)
+    assert box[0] < 0.5 < box[2] and box[1] < 0.5 < box[3]
+    found = kinds_found(jpeg(img), jpeg(out))
+    assert found["from_copy"] == {"overlaid"} and found["from_original"] == {"overlaid"}
+    monkeypatch.setattr(region_index, "CELL_MIN_SHARED", len(CELL_BOXES) + 1)
+    assert kinds_found(jpeg(img), jpeg(out)) == {"from_copy": set(), "from_original": set()}
 
 
 def screen_shot(seed: int) -> tuple[np.ndarray, np.ndarray]:

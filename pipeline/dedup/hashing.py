@@ -43,11 +43,12 @@ from ..config import DedupConfig
 from ..digests import digest
 from ..types import PhotoHashes
 from .frame import photo_box
-from .regions import REGION_BOXES, Picture, RegionHashes, find_panels
+from .regions import CELL_BOXES, CELL_MIN_STD, REGION_BOXES, Picture, RegionHashes, dhash_cells, find_panels
 from .screen import find_screens
 
-STAGE_VERSION = "dedup-hash-5"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views;
-# 4: region windows and collage panels (issue 22); 5: the photo on a photographed screen (issue 22)
+STAGE_VERSION = "dedup-hash-6"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views;
+# 4: region windows and collage panels (issue 22); 5: the photo on a photographed screen (issue 22);
+# 6: cell codes (stickers and panels anywhere, issue 22)
 
 
 def cache_key(load_key: str, cfg: DedupConfig) -> tuple[str, str]:
@@ -234,17 +235,19 @@ def phash_stack(gray32s: np.ndarray) -> tuple[int, ...]:
     return tuple(int.from_bytes(row.tobytes(), "big") for row in packed)
 
 
-def window_grids(gray: np.ndarray, windows: tuple[CropWindow, ...] = CROP_WINDOWS, side: int = 32) -> np.ndarray:
-    """Each window of a grey image (H, W) resampled to ``side`` x ``side`` by area averaging (box filter over
-    cells whose edges are rounded to whole pixels), all windows at once from one integral image: (k, side,
-    side) float64."""
+def window_grids(gray: np.ndarray, windows: tuple[CropWindow, ...] = CROP_WINDOWS, side: int = 32,
+                 cols: int | None = None) -> np.ndarray:
+    """Each window of a grey image (H, W) resampled to ``side`` x ``side`` (``side`` rows x ``cols`` columns
+    when given) by area averaging (box filter over cells whose edges are rounded to whole pixels), all
+    windows at once from one integral image: (k, side, cols or side) float64."""
     g = np.asarray(gray, dtype=np.float64)
     h, w = g.shape
     ii = np.zeros((h + 1, w + 1))
     ii[1:, 1:] = g.cumsum(0).cumsum(1)
     t = np.linspace(0.0, 1.0, side + 1)
+    tx = np.linspace(0.0, 1.0, (cols or side) + 1)
     boxes = np.array([win.box(w, h) for win in windows])  # (k, 4)
-    xs = np.rint(boxes[:, 0:1] + (boxes[:, 2:3] - boxes[:, 0:1]) * t).astype(int)  # (k, side + 1)
+    xs = np.rint(boxes[:, 0:1] + (boxes[:, 2:3] - boxes[:, 0:1]) * tx).astype(int)  # (k, cols + 1)
     ys = np.rint(boxes[:, 1:2] + (boxes[:, 3:4] - boxes[:, 1:2]) * t).astype(int)
     xs[:, 1:] = np.maximum(xs[:, 1:], xs[:, :-1] + 1)  # every cell at least one pixel wide
     ys[:, 1:] = np.maximum(ys[:, 1:], ys[:, :-1] + 1)
@@ -368,4 +371,14 @@ def region_hashes(grey: Image.Image, small: Image.Image, *, views: bool = True, 
         shown = Image.fromarray(scr.grey)
         g32 = np.asarray(_reduce_to(shown, CROP_GRID_SIDE).resize((32, 32), Image.Resampling.LANCZOS))
         pictures.append(Picture("screen", scr.box, phash_stack(g32[None])[0], grey_view(shown) if views else b""))
-    return RegionHashes(windows, tuple(pictures))
+    return RegionHashes(windows, tuple(pictures), cell_codes(small))
+
+
+def cell_codes(small: Image.Image) -> tuple[int, ...]:
+    """The dHash of each cell of ``regions.CELL_BOXES`` over ``small`` (the grey hash base; each cell
+    averaged down to 8 rows x 9 columns), 0 for a cell whose 32 x 32 average has a standard deviation under
+    ``regions.CELL_MIN_STD`` grey levels (too flat for its bits to mean anything)."""
+    g = np.asarray(small)
+    textured = window_grids(g, CELL_BOXES).reshape(len(CELL_BOXES), -1).std(axis=1) >= CELL_MIN_STD
+    codes = dhash_cells(window_grids(g, CELL_BOXES, 8, 9))
+    return tuple(c if t else 0 for c, t in zip(codes, textured))

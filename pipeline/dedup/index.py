@@ -168,7 +168,7 @@ class HashIndex:
                   dhash=np.array([h.dhash for h in hashes], np.uint64).reshape(n),
                   pdq=pdq, pdq_quality=q, crops=crops, has_crops=has,
                   thumbs={h.sha256: getattr(h, "thumb", b"") for h in hashes}, **_alt_arrays(alt))
-        idx.regions = RegionIndex.build(idx.shas, [(h.sha256, h.regions.windows, h.regions.pictures) for h in hashes
+        idx.regions = RegionIndex.build(idx.shas, [(h.sha256, h.regions.codes(), h.regions.pictures) for h in hashes
                                                    if isinstance(getattr(h, "regions", None), RegionHashes)])
         idx._extra = {h.sha256: h if isinstance(h, DedupHashes) else DedupHashes.from_dict(h.to_dict())
                       for h in hashes}

@@ -1,7 +1,8 @@
 """Region hashes (:mod:`pipeline.dedup.regions`) to and from their stored rows (:mod:`pipeline.store.regions`,
 table ``dedup_regions``, one row per photo hashed with them). Workspaces made before issue 22 get the table by
 migration 4; their photos simply have no row and are matched as before.
-Windows are big-endian 8-byte pHashes; the pictures (collage panels) are JSON (kind, box) with their pHashes
+Windows are big-endian 8-byte pHashes, followed in the same blob by the cell codes (big-endian 8-byte dHashes,
+``dedup-regions-3``: no schema change); the pictures (collage panels) are JSON (kind, box) with their pHashes
 and views side by side.
 """
 from __future__ import annotations
@@ -26,16 +27,17 @@ def row_values(sha256: str, r: RegionHashes) -> tuple:
     from .regions import STAGE_VERSION
 
     meta = [{"kind": p.kind, "box": list(p.box), "view_bytes": len(p.view)} for p in r.pictures]
-    return (sha256, STAGE_VERSION, _u64s(r.windows), json.dumps(meta), _u64s(p.phash for p in r.pictures),
+    return (sha256, STAGE_VERSION, _u64s(r.codes()), json.dumps(meta), _u64s(p.phash for p in r.pictures),
             b"".join(p.view for p in r.pictures))
 
 
 def _from_row(version: str, windows: bytes, pictures: str, phashes: bytes, views: bytes) -> RegionHashes:
-    from .regions import STAGE_VERSION
+    from .regions import STAGE_VERSION, split_codes
 
     if version != STAGE_VERSION:
         return RegionHashes()
-    return RegionHashes(_ints(windows), _pictures(pictures, phashes, views))
+    win, cells = split_codes(_ints(windows))
+    return RegionHashes(win, _pictures(pictures, phashes, views), cells)
 
 
 def _pictures(pictures: str, phashes: bytes, views: bytes) -> tuple[Picture, ...]:
@@ -56,7 +58,8 @@ def from_row(row: tuple | None) -> RegionHashes | None:
 
 
 def load_all(rows: Iterable[tuple]) -> Iterator[tuple[str, bytes, tuple[Picture, ...]]]:
-    """Every stored photo's region hashes as (sha256, windows as stored: big-endian 8-byte codes, pictures),
+    """Every stored photo's region hashes as (sha256, windows and cells as stored: big-endian 8-byte codes,
+    pictures),
     rows of another version left out. Raw bytes, not Python ints: a million photos' windows are 512 MB as
     bytes, several GB as tuples of ints."""
     from .regions import STAGE_VERSION

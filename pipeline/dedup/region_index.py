@@ -11,7 +11,8 @@ multi-index-hashing radius search (:class:`pipeline.dedup.mih.MultiIndex`) built
   deep crop of it), or a window of the query within it of another photo's pHash (the other is a crop of
   the query);
 * ``overlaid``: a window of the query within it of the same window of another photo (a sticker or a text
-  panel covers the rest);
+  panel covers the rest); or at least ``CELL_MIN_SHARED`` cells of the query's grid within ``CELL_RADIUS``
+  of the same cells of another photo (a sticker or a panel anywhere: the cells it does not touch);
 * ``collage``: a picture found in the query within it of another photo's pHash, or the query's pHash within
   it of a picture found in another photo;
 * ``screen_photo``: the same with the photo found on a photographed screen (a picture of kind ``screen``),
@@ -30,9 +31,17 @@ import numpy as np
 
 from .candidate import Candidate
 from .mih import MultiIndex
-from .regions import REGION_BOXES, SAME_SLOT, Picture, RegionHashes
+from .regions import CELL_BOXES, REGION_BOXES, SAME_SLOT, Picture, RegionHashes
 
 R = len(REGION_BOXES)
+C = len(CELL_BOXES)
+#: a cell of the query matches the same cell of another photo within this many bits of its dHash (of 64; on
+#: the tuning part of the calibration set the cells a sticker leaves clean are 0-4 bits from the original's)
+CELL_RADIUS = 4
+#: another photo is a candidate when at least this many coded cells match, slot to slot (tuning part: every
+#: sticker copy shares 7 or more of 25 with its original; clean-up after photos share none; distinct photos
+#: 4 or more only as frames of one street video, which other hashes find anyway)
+CELL_MIN_SHARED = 4
 SCREEN = "screen"  # the kind of a picture that is the photo on a photographed screen (pipeline.dedup.screen)
 #: the photo on a photographed screen is searched this many bits wider than ``region_threshold``: glare, moire
 #: and the corners found a few pixels off move its pHash (tuning part of the calibration set: 10 of 17 within
@@ -49,6 +58,7 @@ class RegionIndex:
     pics: np.ndarray  # (m,) uint64
     pic_owner: np.ndarray  # (m,) int64
     pic_slot: np.ndarray  # (m,) int16
+    cells: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # (n * C,) uint64, 0: no code
     pictures: dict[int, tuple[Picture, ...]] = field(default_factory=dict)  # by row, photos with pictures only
     has_screens: bool = False  # some picture is the photo on a screen
     _mih: dict[str, MultiIndex] = field(default_factory=dict)
@@ -60,6 +70,7 @@ class RegionIndex:
         pos = {s: i for i, s in enumerate(shas)}
         n = len(shas)
         windows = np.zeros(n * R, np.uint64)
+        cells = np.zeros(n * C, np.uint64)
         has = np.zeros(n, bool)
         pics, owner, slot = [], [], []
         pictures: dict[int, tuple[Picture, ...]] = {}
@@ -68,9 +79,11 @@ class RegionIndex:
             if i is None:
                 continue
             w = np.frombuffer(win, ">u8") if isinstance(win, bytes) else np.array(win, np.uint64)
-            if len(w) == R:
-                windows[i * R:(i + 1) * R] = w
+            if len(w) in (R, R + C):
+                windows[i * R:(i + 1) * R] = w[:R]
                 has[i] = True
+            if len(w) == R + C:
+                cells[i * C:(i + 1) * C] = w[R:]
             if pp:
                 pictures[i] = tuple(pp)
             for k, p in enumerate(pp):
@@ -78,29 +91,41 @@ class RegionIndex:
                 owner.append(i)
                 slot.append(k)
         return cls(windows, has, np.array(pics, np.uint64).reshape(-1), np.array(owner, np.int64).reshape(-1),
-                   np.array(slot, np.int16).reshape(-1), pictures,
+                   np.array(slot, np.int16).reshape(-1), cells, pictures,
                    any(p.kind == SCREEN for pp in pictures.values() for p in pp))
 
     def regions_of(self, row: int) -> RegionHashes:
         """The region hashes of the photo in row ``row`` (empty when it has none)."""
         if not self.has_windows[row]:
             return RegionHashes((), self.pictures.get(row, ()))
-        return RegionHashes(tuple(int(v) for v in self.windows[row * R:(row + 1) * R]), self.pictures.get(row, ()))
+        cells = self.cells[row * C:(row + 1) * C]
+        return RegionHashes(tuple(int(v) for v in self.windows[row * R:(row + 1) * R]), self.pictures.get(row, ()),
+                            tuple(int(v) for v in cells) if cells.any() else ())
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_mih"] = {}  # rebuilt where it is used
+        state.pop("_coded", None)
         return state
 
     def mih(self, name: str) -> MultiIndex:
-        """The radius-search index over ``windows`` or ``pics`` (built on first use)."""
+        """The radius-search index over ``windows``, ``pics`` or ``cells`` (built on first use)."""
         if name not in self._mih:
-            self._mih[name] = MultiIndex((self.windows if name == "windows" else self.pics)[:, None])
+            codes = self.cells[self.coded_cells()] if name == "cells" else \
+                (self.windows if name == "windows" else self.pics)
+            self._mih[name] = MultiIndex(codes[:, None])
         return self._mih[name]
+
+    def coded_cells(self) -> np.ndarray:
+        """Rows of ``cells`` that hold a code (the ``cells`` search holds these only: the many flat cells'
+        zeros would fill one bucket), ascending; ids of the ``cells`` search index into it."""
+        if "_coded" not in self.__dict__:
+            self.__dict__["_coded"] = np.flatnonzero(self.cells)
+        return self.__dict__["_coded"]
 
     def nbytes(self) -> int:
         """Bytes held by the arrays and the built radius-search indexes (not the views)."""
-        total = self.windows.nbytes + self.pics.nbytes + self.pic_owner.nbytes + self.pic_slot.nbytes
+        total = self.windows.nbytes + self.cells.nbytes + self.pics.nbytes + self.pic_owner.nbytes + self.pic_slot.nbytes
         for mi in self._mih.values():
             total += mi.codes.nbytes + sum(o.nbytes for o in mi._order) + sum(s.nbytes for s in mi._starts)
         return total
@@ -133,6 +158,7 @@ def region_candidates(index, h, phash_mih: MultiIndex, radius: int) -> list:
             out.append(Candidate(int(o), "deep_crop", "phash_region", int(di), 0, int(w), False))
         elif SAME_SLOT[qi - 1] == w:
             out.append(Candidate(int(o), "overlaid", "phash_region", int(di), 0, int(w), False))
+    out.extend(cell_candidates(ri, r.cells, radius))
     # another photo is a deep crop of the query
     if len(r.windows) == R:
         q, ids, d = _query(phash_mih, list(r.windows), radius)
@@ -170,3 +196,21 @@ def region_candidates(index, h, phash_mih: MultiIndex, radius: int) -> list:
 def _picture_kind(screen: bool) -> tuple[str, str]:
     """(candidate kind, hash name) of a hit on a picture: a screen's photo or a collage's panel."""
     return ("screen_photo", "phash_screen") if screen else ("collage", "phash_panel")
+
+
+def cell_candidates(ri: RegionIndex, cells: tuple[int, ...], radius: int) -> list[Candidate]:
+    """``overlaid`` candidates of the query's cell codes ``cells`` (``CELL_BOXES`` order, 0: none): the other
+    photos with at least ``CELL_MIN_SHARED`` coded cells within ``CELL_RADIUS`` bits of the query's same cells.
+    Their distance: the query's coded cells that do not match, at most ``radius`` (the region windows' own
+    bound), so that a copy with a small drawing ranks near, one with many cells covered behind the hash hits."""
+    if len(cells) != C or len(ri.cells) == 0:
+        return []
+    slots = [k for k, v in enumerate(cells) if v]
+    if len(slots) < CELL_MIN_SHARED:
+        return []
+    q, ids, _ = _query(ri.mih("cells"), [cells[k] for k in slots], CELL_RADIUS)
+    ids = ri.coded_cells()[ids]
+    ok = ids % C == np.array(slots, np.int64)[q]
+    owners, counts = np.unique(ids[ok] // C, return_counts=True)
+    return [Candidate(int(o), "overlaid", "dhash_cells", min(radius, len(slots) - int(n)))
+            for o, n in zip(owners, counts) if n >= CELL_MIN_SHARED and ri.has_windows[o]]

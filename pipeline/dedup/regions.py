@@ -11,6 +11,11 @@ and its hash base, longest side <= ``hashing.CROP_GRID_SIDE`` px); no database, 
   sticker or a text panel over a quarter to a third of it keeps some windows clean (a half, a quadrant, the
   70 % away from a band): window k of the copy is then within a few bits of window k of the original
   (``SAME_SLOT``).
+- **Cells** (:func:`cell_codes`): a dHash of each cell of a fixed ``CELL_GRID`` x ``CELL_GRID`` grid over
+  the photo, for a sticker or a panel anywhere (a disc across the middle touches every window): a copy with
+  something drawn over a third of it keeps the original's geometry, so every cell the drawing does not
+  touch is the same cell of the original, re-encoded. Cells with too little texture (sky, a wall: shared
+  by many photos) get no code (0).
 - **Pictures inside a photo** (:func:`find_panels`): the panels of a collage, split at separators (runs of
   flat rows or columns) or at seams (a row or column across which the picture does not continue), each
   with its pHash and a grey view for the local-feature confirmation. A photo of a collage's panel is
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-STAGE_VERSION = "dedup-regions-2"  # 2: pictures of kind "screen" (pipeline.dedup.screen)
+STAGE_VERSION = "dedup-regions-3"  # 2: pictures of kind "screen" (pipeline.dedup.screen); 3: cell codes
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,16 @@ REGION_BOXES: tuple[FracBox, ...] = _boxes()
 SAME_SLOT: tuple[int, ...] = tuple(k for k, b in enumerate(REGION_BOXES) if _same_slot(b))
 
 
+#: cells per side of the grid of :func:`cell_codes` (5 x 5 = 25 codes, 200 bytes a photo)
+CELL_GRID = 5
+#: a cell is coded only when its grey levels (averaged down to 32 x 32) have at least this standard
+#: deviation; a flat cell's dHash bits are noise
+CELL_MIN_STD = 10.0
+#: the cells of the grid, row-major (slot k of every photo is the same cell)
+CELL_BOXES: tuple[FracBox, ...] = tuple(FracBox(i / CELL_GRID, j / CELL_GRID, (i + 1) / CELL_GRID, (j + 1) / CELL_GRID)
+                                        for j in range(CELL_GRID) for i in range(CELL_GRID))
+
+
 @dataclass(frozen=True)
 class Picture:
     """A picture found inside a photo (``kind`` "panel": a collage's panel; "screen": the photo on a
@@ -90,13 +105,20 @@ class Picture:
 
 @dataclass(frozen=True)
 class RegionHashes:
-    """The region-window pHashes (``REGION_BOXES`` order; empty when not computed) and the pictures found."""
+    """The region-window pHashes (``REGION_BOXES`` order; empty when not computed), the pictures found and
+    the cell codes (``CELL_BOXES`` order, 0: a flat cell; empty when not computed)."""
 
     windows: tuple[int, ...] = ()
     pictures: tuple[Picture, ...] = ()
+    cells: tuple[int, ...] = ()
+
+    def codes(self) -> tuple[int, ...]:
+        """The windows, then the cells: the order they are stored in (one blob, :mod:`region_codec`)."""
+        return self.windows + self.cells
 
     def to_dict(self) -> dict[str, Any]:
         return {"v": STAGE_VERSION, "windows": [f"{v:016x}" for v in self.windows],
+                "cells": [f"{v:016x}" for v in self.cells],
                 "pictures": [{"kind": p.kind, "box": list(p.box), "phash": f"{p.phash:016x}",
                               "view": base64.b64encode(p.view).decode("ascii")} for p in self.pictures]}
 
@@ -106,7 +128,24 @@ class RegionHashes:
             return cls()
         return cls(tuple(int(v, 16) for v in d.get("windows", [])),
                    tuple(Picture(p["kind"], tuple(float(v) for v in p["box"]), int(p["phash"], 16),
-                                 base64.b64decode(p.get("view") or "")) for p in d.get("pictures", [])))
+                                 base64.b64decode(p.get("view") or "")) for p in d.get("pictures", [])),
+                   tuple(int(v, 16) for v in d.get("cells", [])))
+
+
+def split_codes(codes: tuple[int, ...] | np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(windows, cells) of the stored codes (:meth:`RegionHashes.codes`): ``len(REGION_BOXES)`` windows, then
+    ``len(CELL_BOXES)`` cells when stored (rows of ``dedup-regions-2`` and older had windows only)."""
+    r = len(REGION_BOXES)
+    codes = tuple(int(v) for v in codes)
+    return codes[:r], (codes[r:] if len(codes) == r + len(CELL_BOXES) else ())
+
+
+def dhash_cells(grids: np.ndarray) -> tuple[int, ...]:
+    """The dHash (64 bits: each of 8 x 8 pixels brighter than its left neighbour, row-major, first bit most
+    significant) of each 8-row, 9-column grid of ``grids`` (k, 8, 9)."""
+    bits = grids[:, :, 1:] > grids[:, :, :-1]
+    packed = np.packbits(bits.reshape(len(grids), 64), axis=1)
+    return tuple(int.from_bytes(row.tobytes(), "big") for row in packed)
 
 
 # ------------------------------------------------------------------------------------------ panels
