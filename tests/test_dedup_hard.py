@@ -198,6 +198,17 @@ def test_a_badge_across_the_middle_is_found_through_the_cells_and_called_overlai
     assert kinds_found(jpeg(img), jpeg(out)) == {"from_copy": set(), "from_original": set()}
 
 
+@pytest.mark.parametrize("seed", [0, 7])
+def test_a_big_star_across_the_middle_is_found_and_called_overlaid(seed):
+    """A star over a third of the photo: its convex hull is over half of it (its own outline is forgiven
+    instead) and its anti-aliased tips reach past the forgiven edge (forgiven as touching it)."""
+    img = picture(50 + seed)
+    out, box = hard.overlaid(img, np.random.default_rng(seed))
+    assert box[2] - box[0] > 0.6 and box[3] - box[1] > 0.6  # the star's square spans most of the photo
+    found = kinds_found(jpeg(img), jpeg(out))
+    assert found["from_copy"] == {"overlaid"} and found["from_original"] == {"overlaid"}
+
+
 def screen_shot(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A drawn scene and a photo of a phone showing it (on a grey surface for even seeds, on another
     scene for odd ones)."""

@@ -483,6 +483,7 @@ def harder_copy(ga: np.ndarray, wb: np.ndarray, left: np.ndarray, changed: np.nd
     occluded = float(occ.sum()) / max(1, int(left.sum()))
     if occ.any():
         again, _ = _changed(ga, wb, rest, levels)
+        again &= ~_touching(again, occ, TIP_MAX * float(left.sum()))
         frac = float(again.sum()) / n
         if frac <= limit:
             return frac, occluded, False
@@ -490,3 +491,23 @@ def harder_copy(ga: np.ndarray, wb: np.ndarray, left: np.ndarray, changed: np.nd
     again, _ = _changed(ga, even, rest, levels)
     frac = float(again.sum()) / n
     return (frac, occluded, True) if frac <= limit else None
+
+
+#: a changed blob touching a drawn blob, at most this share of the overlap, is the drawing's own edge (the
+#: anti-aliased tips of a star's outline reach further out than ``overlay.EDGE``)
+TIP_MAX = 0.004
+TIP_GAP = 3  # px
+
+
+def _touching(changed: np.ndarray, occ: np.ndarray, max_px: float) -> np.ndarray:
+    """The connected blobs of ``changed`` (bool) of at most ``max_px`` pixels that touch ``occ`` (bool, the
+    drawn blobs; touching: within ``TIP_GAP`` pixels)."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(changed.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros_like(changed)
+    near = cv2.dilate(occ.astype(np.uint8), np.ones((2 * TIP_GAP + 1, 2 * TIP_GAP + 1), np.uint8)) > 0
+    hit = np.zeros(n, bool)
+    hit[np.unique(lab[near & changed])] = True
+    hit[0] = False
+    hit &= stats[:, cv2.CC_STAT_AREA] <= max_px
+    return hit[lab]

@@ -58,11 +58,17 @@ def occluders(changed: np.ndarray, a: np.ndarray, b: np.ndarray, valid: np.ndarr
         moved = float(changed[y:y + hh, x:x + w][region].mean())
         if max(sa, sb) >= MIN_FLAT and abs(sa - sb) >= FLAT_MARGIN and moved >= MIN_MOVED:
             # its convex hull: holes (the photo showing through a letter) and notches (a flat thing of the
-            # photo under its edge, flat in both) belong to it
+            # photo under its edge, flat in both) belong to it; when the hull is over MAX_AREA, the blob's
+            # outline filled (its holes, not its notches)
             pts = cv2.findNonZero(region.astype(np.uint8))
             hull = cv2.convexHull(pts + np.array([[x, y]], np.int32))
             mask = np.zeros(out.shape, np.uint8)
             cv2.fillConvexPoly(mask, hull, 1)
+            if mask.sum() > MAX_AREA * area:  # a large star: its hull is twice its area; its own outline, filled
+                mask[:] = 0
+                outline, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE,
+                                              offset=(int(x), int(y)))
+                cv2.drawContours(mask, outline, -1, 1, thickness=cv2.FILLED)
             if mask.sum() <= MAX_AREA * area:
                 out |= mask > 0
     if out.any():  # the anti-aliased edge, the outline, JPEG ringing
