@@ -217,7 +217,7 @@ DEDUP_REGIONS = """
 CREATE TABLE IF NOT EXISTS dedup_regions (
     sha256 TEXT PRIMARY KEY,
     version TEXT NOT NULL,        -- pipeline.dedup.regions.STAGE_VERSION
-    windows BLOB NOT NULL,        -- len(regions.REGION_BOXES) x 8 bytes
+    windows BLOB NOT NULL,        -- len(regions.REGION_BOXES) x 8 bytes, then len(regions.CELL_BOXES) x 8 (v3)
     pictures TEXT NOT NULL,       -- JSON [{"kind": "panel", "box": [x0, y0, x1, y1], "view_bytes": n}, ...]
     picture_phashes BLOB NOT NULL,-- one 8-byte pHash per picture
     picture_views BLOB NOT NULL   -- the pictures' grey JPEG views, concatenated
