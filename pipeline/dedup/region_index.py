@@ -17,7 +17,7 @@ once more in one search grouped by slot (a same-slot query searches n codes, not
   it of a picture found in another photo.
 
 The window searches probe as an exact search within ``EXACT_WITHIN`` (8) bits would and keep every code
-within ``region_threshold`` (10) that they meet: a query at 1M photos in ~4 ms instead of ~9 ms, all pairs
+within ``region_threshold`` (10) that they meet: a query at 1M photos in ~4 ms instead of ~7 ms, all pairs
 of real pHashes within 8 bits and most at 10 (docs/dedup-bench.md, issue 22); the collage searches are exact.
 Each is then confirmed on local features (:func:`pipeline.dedup.match.confirm_others`); pictures on their
 own views.
