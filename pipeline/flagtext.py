@@ -24,7 +24,6 @@ KIND_EN = {  # what a copy is, as a judge says it ("... is an exact copy of the 
     "filtered": "a filtered copy",
     "overlaid": "a copy with a sticker or text over it",
     "collage": "part of a collage",
-    # issue 22 names it; the matcher does not find photos of a screen yet (docs/dedup-calibration.md)
     "screen_photo": "a photo of a screen showing",
 }
 KIND_VI = {

@@ -260,7 +260,7 @@ class PhotoHashes:
 
 
 MatchKind = Literal["exact", "same_image", "mirrored_rotated", "cropped", "straightened", "screenshot", "captioned",
-                    "filtered", "overlaid", "collage", "same_spot"]  # same_spot: the same place moments apart, NOT a copy
+                    "filtered", "overlaid", "collage", "screen_photo", "same_spot"]  # same_spot: the same place moments apart, NOT a copy
 
 
 REGION_DIGITS = 3  # decimals of a stored region's fractions (0.1 % of a side)

@@ -37,6 +37,13 @@ step by step in a fresh process (:func:`startup`):
 
     python scripts/bench_pipeline.py --cold --entries 52 --rounds 3 --json cold.json
 
+``--cold --ray-cluster`` adds ``ray-cluster``: a run that joins a Ray already running on this machine
+(``--ray-address``, the way an operator runs batches on a cluster: ``ray start --head`` once, then
+``cleanup-verify run --executor ray --ray-address auto`` per batch). The benchmark starts that Ray once,
+before the first round and outside every clock (2 CPUs, loopback, no dashboard, workers at the driver's
+priority, as the executor's own local Ray), and stops it after the last; each run still starts its own Ray
+workers (Ray's workers belong to one job) and loads their detectors inside its clock.
+
 Other modes:
 
 * ``--interleave ROUNDS``: only the local pool and Ray, alternately (pool, ray, pool, ray, ...), ROUNDS
@@ -60,6 +67,7 @@ import time
 _T0 = time.perf_counter()  # this process's clock from its first line (--cold: the start-up is timed too)
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
@@ -67,6 +75,7 @@ import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -307,12 +316,20 @@ def cold(kind: str, batch: Path, ws: Path, workers: int) -> dict:
     make_executor, run_batch, _, Workspace = _run_api()
     cfg = Config()
     t = _lap(phases, "import_s", t)
-    ex = make_executor(kind, workers=workers)
+    if kind == "ray-cluster":  # join the Ray that cold_sequence keeps running
+        # an explicit address never turns Ray's token authentication on by itself (Ray 2.60); the token is
+        # the one the kept Ray wrote to ~/.ray/auth_token. That Ray listens on loopback only, so this
+        # driver must take the loopback address as its own too, or it waits for a raylet at the machine's.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        ex = make_executor("ray", workers=workers, ray_address=os.environ[RAY_ADDRESS_VAR])
+    else:
+        ex = make_executor(kind, workers=workers)
     t = _lap(phases, "executor_s", t)
     with Workspace(ws) as w:
         s = run_batch(batch, w, cfg, quiet=True, executor=ex)
     t = _lap(phases, "run_s", t)
-    ray_peak = _ray_workers_peak() if kind == "ray" else None  # not our children: ask while they live
+    ray_peak = _ray_workers_peak() if kind.startswith("ray") else None  # not our children: ask while they live
     ex.close()
     _lap(phases, "close_s", t)
     took = time.perf_counter() - _T0
@@ -390,6 +407,40 @@ def _fresh_cold(kind: str, batch: Path, ws: Path, workers: int) -> dict:
     return out
 
 
+#: the variable that gives a ``ray-cluster`` run the address of the Ray that ``cold_sequence`` keeps running
+RAY_ADDRESS_VAR = "CV_BENCH_RAY_ADDRESS"
+
+_HOLD_RAY = """
+import os, sys
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+import ray
+ray.init(num_cpus=int(sys.argv[1]), include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+         configure_logging=False, _system_config={"worker_niceness": 0})
+print(ray.get_runtime_context().gcs_address, flush=True)
+sys.stdin.read()  # until the benchmark closes our stdin
+ray.shutdown()
+"""
+
+
+@contextlib.contextmanager
+def running_ray(cpus: int) -> Iterator[str]:
+    """A local Ray kept running by a child process for as long as the block lasts; yields its address."""
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # loopback only (pipeline.run.ray_executor)
+    p = subprocess.Popen([sys.executable, "-c", _HOLD_RAY, str(cpus)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        address = p.stdout.readline().strip()
+        if not address:
+            raise SystemExit("could not start a Ray to join (see the messages above)")
+        yield address
+    finally:
+        p.stdin.close()
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def cold_sequence(batch: Path, tmp: Path, n: int, args: argparse.Namespace) -> dict:
     """``--cold``: detector, serial, local, ray, ``args.rounds`` times in turn, each a fresh process timed
     from its start to its end (imports, model loads, workers' start-up included), then the start-up probe
@@ -398,12 +449,15 @@ def cold_sequence(batch: Path, tmp: Path, n: int, args: argparse.Namespace) -> d
     import statistics
 
     kinds = ["detector", "serial", "local"] + ([] if args.skip_ray else ["ray"])
+    kinds += ["ray-cluster"] if args.ray_cluster else []
     runs: dict[str, list[dict]] = {k: [] for k in kinds}
-    for r in range(args.rounds):
-        for k in kinds:
-            runs[k].append(_fresh_cold(k, batch, tmp / f"ws-cold-{k}-{r}", args.workers))
-            shutil.rmtree(tmp / f"ws-cold-{k}-{r}", ignore_errors=True)
-            print(f"round {r + 1} {k}: {runs[k][-1]['seconds']:.1f} s", file=sys.stderr)
+    with running_ray(args.workers) if args.ray_cluster else contextlib.nullcontext("") as address:
+        os.environ[RAY_ADDRESS_VAR] = address
+        for r in range(args.rounds):
+            for k in kinds:
+                runs[k].append(_fresh_cold(k, batch, tmp / f"ws-cold-{k}-{r}", args.workers))
+                shutil.rmtree(tmp / f"ws-cold-{k}-{r}", ignore_errors=True)
+                print(f"round {r + 1} {k}: {runs[k][-1]['seconds']:.1f} s", file=sys.stderr)
     res: dict = {"mode": "cold: start-up included on both sides", "rounds": args.rounds}
     for k in kinds:
         ordered = sorted(runs[k], key=lambda x: x["seconds"])
@@ -417,8 +471,11 @@ def cold_sequence(batch: Path, tmp: Path, n: int, args: argparse.Namespace) -> d
         res[k]["x_detector_per_round"] = [round(x["seconds"] / d["seconds"], 2)
                                           for x, d in zip(runs[k], runs["detector"])]
     res["local_speedup_vs_serial"] = round(res["serial"]["seconds"] / res["local"]["seconds"], 2)
-    if "ray" in res:
-        res["ray_vs_local"] = round(res["ray"]["seconds"] / res["local"]["seconds"], 2)
+    for k in ("ray", "ray-cluster"):
+        if k in res:
+            res[f"{k.replace('-', '_')}_vs_local"] = round(res[k]["seconds"] / res["local"]["seconds"], 2)
+            res[k]["vs_local_per_round"] = [round(x["seconds"] / p["seconds"], 2)
+                                            for x, p in zip(runs[k], runs["local"])]
     shas = {(x["export_jsonl_sha256"], x["export_csv_sha256"]) for k in kinds[1:] for x in runs[k]}
     res["exports_identical_across_executors_and_rounds"] = len(shas) == 1
     res["startup"] = _fresh_cold("startup" if args.skip_ray else "startup-ray", batch, tmp / "ws-startup",
@@ -647,6 +704,8 @@ def main() -> None:
     ap.add_argument("--memory", type=int, metavar="ENTRIES",
                     help="only a long local-pool run of ENTRIES entries (2 photos each), RSS of every process")
     ap.add_argument("--malloc-arena-max", metavar="N", help="MALLOC_ARENA_MAX for the --memory run's processes")
+    ap.add_argument("--ray-cluster", action="store_true",
+                    help="--cold: also time runs that join a Ray kept running (started once, outside the clocks)")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--batch", help=argparse.SUPPRESS)

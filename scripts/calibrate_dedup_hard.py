@@ -67,7 +67,7 @@ SOURCE_FOLDERS = ["litter/aquatrash/train/images", "litter/trash_collection/trai
                   "scenes/street_pov_litter"]
 #: what each kind should be called (pipeline.flagtext.KIND_EN), for the "named" column
 EXPECTED = {"deep_crop": {"cropped"}, "collage": {"collage"}, "filtered": {"filtered", "same_image"},
-            "overlaid": {"overlaid", "captioned"}, "screen_photo": {"screenshot"},
+            "overlaid": {"overlaid", "captioned"}, "screen_photo": {"screen_photo"},
             "jpeg_q30_95": {"same_image"}, "resize_0.25_2x": {"same_image"}, "crop_5_10": {"cropped"},
             "mirror": {"mirrored_rotated"}, "rotate_1_5deg_zoom": {"straightened"},
             "screenshot_app_light": {"screenshot"}, "caption_band": {"captioned"},

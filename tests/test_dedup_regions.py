@@ -116,6 +116,20 @@ def test_a_screenshot_is_drawn_on_the_photo_inside_it():
     assert_drawn(regions_found(img, shot), "screenshot", (0, 0, 1, 1), box, (0.9, 0.8))
 
 
+def test_a_photo_of_a_screen_is_drawn_on_the_phone():
+    """The original is matched whole; in the shot, the region is the photo on the phone: a part of the
+    shot (the phone fills 55-85 % of a side), not all of it."""
+    from test_dedup_hard import screen_shot
+
+    img, shot = screen_shot(1)
+    found = regions_found(img, shot)
+    for end in ("from_copy", "from_original"):
+        assert [k for k, _, _ in found[end]] == ["screen_photo"], found
+        _, in_original, in_shot = found[end][0]
+        assert in_original is not None and iou(in_original, (0, 0, 1, 1)) > 0.8, (end, in_original)
+        assert in_shot is not None and 0.1 < (in_shot[2] - in_shot[0]) * (in_shot[3] - in_shot[1]) < 0.7, (end, in_shot)
+
+
 def test_a_mirrored_copys_region_is_right_or_absent():
     """A mirrored copy with 6 % cut off its left side (its right side once mirrored back): the region in the
     original is the 94 % kept, on the correct side (a region drawn without undoing the mirror would sit on

@@ -66,6 +66,9 @@ class ConfirmConfig:
     #: issue 22: forgive a drawn sticker or text panel, and even out a filter's smooth change of light
     #: (pipeline/dedup/overlay.py), when the plain comparison finds too much changed in the same framing
     harder: bool = True
+    #: issue 22: a photo of a screen (confirmed with ``perspective``) is a copy when at most this share of
+    #: the overlap changed after the screen's glare, moire and blur are discounted (:func:`screen_changed`)
+    screen_max_changed: float = 0.003
 
 
 @dataclass(frozen=True)
@@ -263,9 +266,13 @@ def _changed(ga: np.ndarray, warped_blur: np.ndarray, valid: np.ndarray, levels:
     return cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0, gb
 
 
-def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig()) -> Confirmation:
+def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig(),
+            perspective: bool = False) -> Confirmation:
     """Whether view ``b`` is a copy of view ``a`` (see the module docstring). Symmetric up to which photo's
-    frame the comparison is made in (``a``'s)."""
+    frame the comparison is made in (``a``'s). With ``perspective`` (``b`` or ``a`` is the photo found on a
+    photographed screen, rectified from corners a few pixels off: :mod:`pipeline.dedup.screen`), the
+    similarity's inliers are refitted with a homography and the views compared through it; never the
+    parallax of a moving camera then (a flat screen has none)."""
     src, dst = _ratio_matches(b.features, a.features, cfg.ratio)
     n = len(src)
     if n < cfg.min_inliers:
@@ -274,24 +281,35 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
                                           maxIters=2000, confidence=0.995)
     inl = int(mask.sum()) if mask is not None else 0
     if m is None or inl < cfg.min_inliers or inl / n < cfg.min_inlier_ratio:
-        return Confirmation(DIFFERENT, inl, n)
-    zoom = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        if not perspective:
+            return Confirmation(DIFFERENT, inl, n)
+        m, mask, inl = None, None, 0
+    if perspective:  # refit on all the matches: the similarity may have missed the far corners' inliers
+        hm, hmask = cv2.findHomography(src, dst, cv2.RANSAC, cfg.ransac_px, maxIters=2000, confidence=0.995)
+        h_inl = int(hmask.sum()) if hmask is not None else 0
+        if hm is None or h_inl < max(inl, cfg.min_inliers) or h_inl / n < cfg.min_inlier_ratio or \
+                not _plausible(hm, b.grey.shape):
+            if m is None:
+                return Confirmation(DIFFERENT, max(inl, h_inl), n)
+        else:
+            m, mask, inl = hm, hmask, h_inl
     inl_mask = mask.reshape(-1).astype(bool)
-    proj = src[inl_mask] @ m[:, :2].T + m[:, 2]
+    zoom, angle = _zoom_angle(m, b.grey.shape)
+    proj = _apply(m, src[inl_mask])
     residual = float(np.median(np.linalg.norm(proj - dst[inl_mask], axis=1)))
-    angle = float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
     ha, wa = a.grey.shape
-    warped = cv2.warpAffine(b.grey, m, (wa, ha), flags=cv2.INTER_LINEAR)
-    valid = cv2.warpAffine(np.full(b.grey.shape, 255, np.uint8), m, (wa, ha), flags=cv2.INTER_NEAREST) > 0
-    # sub-pixel touch-up of the shift (ORB keypoints sit on pyramid pixels): phase correlation over the
-    # overlap, taken when it moves the view by under 2 px
-    win = np.where(valid, 1.0, 0.0).astype(np.float32)
-    (dx, dy), _ = cv2.phaseCorrelate(a.grey.astype(np.float32) * win, warped.astype(np.float32) * win)
-    if 0.05 < np.hypot(dx, dy) < 2.0:
-        m = m.copy()
-        m[:, 2] -= (dx, dy)
-        warped = cv2.warpAffine(b.grey, m, (wa, ha), flags=cv2.INTER_LINEAR)
-        valid = cv2.warpAffine(np.full(b.grey.shape, 255, np.uint8), m, (wa, ha), flags=cv2.INTER_NEAREST) > 0
+    warped = _warp(b.grey, m, (wa, ha), cv2.INTER_LINEAR)
+    valid = _warp(np.full(b.grey.shape, 255, np.uint8), m, (wa, ha), cv2.INTER_NEAREST) > 0
+    if m.shape[0] == 2:
+        # sub-pixel touch-up of the shift (ORB keypoints sit on pyramid pixels): phase correlation over the
+        # overlap, taken when it moves the view by under 2 px
+        win = np.where(valid, 1.0, 0.0).astype(np.float32)
+        (dx, dy), _ = cv2.phaseCorrelate(a.grey.astype(np.float32) * win, warped.astype(np.float32) * win)
+        if 0.05 < np.hypot(dx, dy) < 2.0:
+            m = m.copy()
+            m[:, 2] -= (dx, dy)
+            warped = cv2.warpAffine(b.grey, m, (wa, ha), flags=cv2.INTER_LINEAR)
+            valid = cv2.warpAffine(np.full(b.grey.shape, 255, np.uint8), m, (wa, ha), flags=cv2.INTER_NEAREST) > 0
     # 3 px in from every edge of the overlap, the view's own edges included (a screenshot's inner photo may
     # carry a sliver of the screen along its edge)
     valid = cv2.erode(valid.astype(np.uint8), np.ones((7, 7), np.uint8), borderType=cv2.BORDER_CONSTANT,
@@ -318,7 +336,7 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
     left = keep & ~text
     frac = float((changed & ~text).sum()) / max(1, int(left.sum()))
     forgiven = 1.0 - float(left.sum()) / max(1, int(valid.sum()))
-    parallax = residual >= cfg.parallax_px and abs(zoom - 1.0) <= cfg.parallax_zoom and abs(angle) <= cfg.parallax_angle
+    parallax = not perspective and residual >= cfg.parallax_px and abs(zoom - 1.0) <= cfg.parallax_zoom and abs(angle) <= cfg.parallax_angle
     limit = cfg.parallax_max_changed if parallax else cfg.copy_max_changed
     occluded, relit = 0.0, False
     solid = inl >= cfg.same_spot_min_inliers and inl >= 0.5 * n  # a second look only on a certain geometry
@@ -333,14 +351,20 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
             occluded *= float(base.sum()) / max(1, int(valid.sum()))
             if base is valid:
                 forgiven = 0.0
+    if perspective and not (frac <= min(limit, cfg.copy_max_changed) and forgiven <= 0.4) and solid:
+        screen = screen_changed(a.grey, warped, valid)
+        if screen is not None and screen <= cfg.screen_max_changed:
+            frac, forgiven = screen, 0.0
     if frac <= min(limit, cfg.copy_max_changed) and forgiven <= 0.4:
+        verdict = COPY
+    elif perspective and frac <= cfg.screen_max_changed and forgiven == 0.0 and solid:
         verdict = COPY
     elif inl >= cfg.same_spot_min_inliers:
         verdict = SAME_SPOT
     else:
         verdict = DIFFERENT
     in_a = _box_of(m, b.grey.shape, a.grey.shape)
-    in_b = _box_of(cv2.invertAffineTransform(m), a.grey.shape, b.grey.shape)
+    in_b = _box_of(cv2.invertAffineTransform(m) if m.shape[0] == 2 else np.linalg.pinv(m), a.grey.shape, b.grey.shape)
     framed = False
     if verdict == COPY:  # the smaller part of the bigger view: does it end at a seam (a collage's panel)?
         big, box = (a.grey, in_a) if zoom < 1 else (b.grey, in_b)
@@ -351,11 +375,94 @@ def confirm(a: ViewFeatures, b: ViewFeatures, cfg: ConfirmConfig = ConfirmConfig
                         tuple(round(v, 4) for v in in_a), tuple(round(v, 4) for v in in_b))
 
 
-def _box_of(m: np.ndarray, shape: tuple[int, int], into: tuple[int, int]) -> tuple[float, float, float, float]:
-    """The bounding box of a view of ``shape`` (H, W) mapped by the 2x3 affine ``m`` into a view of
-    ``into``, as fractions of ``into``, clipped to [0, 1]."""
+def _local_z(g: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """``g`` less its local mean, over its local standard deviation (+4 levels), both taken over ``mask``
+    only (normalised convolution, Gaussian of ``sigma`` px)."""
+    m = mask.astype(np.float32)
+    w = cv2.GaussianBlur(m, (0, 0), sigma) + 1e-6
+    mean = cv2.GaussianBlur(g * m, (0, 0), sigma) / w
+    var = cv2.GaussianBlur(g * g * m, (0, 0), sigma) / w - mean * mean
+    return (g - mean) / (np.sqrt(np.maximum(var, 0.0)) + 4.0)
+
+
+def screen_changed(a: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> float | None:
+    """The changed share of the overlap of view ``a`` and view ``warped`` onto it, one of them the photo
+    on a screen (issue 22): glare (an added light, up to white), moire (a fine ripple) and a blur are what a screen and a
+    camera add. Both blurred (``SCREEN_BLUR`` of the side: the ripple gone), glare-blown pixels of the
+    screen (>= 245 in one view where the other is not, and their 2-px ring) left out, each normalised by its local mean and contrast
+    (``SCREEN_LOCAL`` of the side); a pixel changed where the two differ by over ``SCREEN_Z`` local standard
+    deviations. None when under ``SCREEN_MIN_LEFT`` of the overlap is left."""
+    side = max(a.shape)
+    ga = cv2.GaussianBlur(a.astype(np.float32), (0, 0), SCREEN_BLUR * side)
+    gb = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), SCREEN_BLUR * side)
+    blown = ((warped >= 245) & (a < 235)) | ((a >= 245) & (warped < 235))  # either end may be the screen
+    blown = cv2.dilate(blown.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    mask = valid & ~blown
+    if mask.sum() < SCREEN_MIN_LEFT * valid.sum() or mask.sum() < 400:
+        return None
+    sigma = SCREEN_LOCAL * side
+    diff = np.abs(_local_z(ga, mask, sigma) - _local_z(gb, mask, sigma)) > SCREEN_Z
+    diff = cv2.morphologyEx((diff & mask).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    return float(diff.sum()) / float(mask.sum())
+
+
+SCREEN_BLUR = 0.006  # of the view's side: the Gaussian that takes a screen's moire out (2 px at 320)
+SCREEN_LOCAL = 0.05  # of the view's side: the window of the local mean and contrast
+SCREEN_Z = 1.2  # local standard deviations that count as a change
+SCREEN_MIN_LEFT = 0.4  # of the overlap, left once the glare is out
+
+
+def _full(m: np.ndarray) -> np.ndarray:
+    """A 2x3 affine as a 3x3 matrix (a 3x3 as it is)."""
+    return m if m.shape[0] == 3 else np.vstack([m, [0.0, 0.0, 1.0]])
+
+
+def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Points (k x 2) mapped by a 2x3 affine or a 3x3 homography."""
+    p = np.asarray(pts, np.float64).reshape(-1, 2) @ _full(m)[:, :2].T + _full(m)[:, 2]
+    w = p[:, 2:3]
+    return p[:, :2] / np.where(np.abs(w) < 1e-9, 1e-9, w)
+
+
+def _warp(img: np.ndarray, m: np.ndarray, size: tuple[int, int], flags: int) -> np.ndarray:
+    if m.shape[0] == 2:
+        return cv2.warpAffine(img, m, size, flags=flags)
+    return cv2.warpPerspective(img, m, size, flags=flags)
+
+
+def _zoom_angle(m: np.ndarray, shape: tuple[int, int]) -> tuple[float, float]:
+    """Zoom and rotation (degrees) of ``m``: of its linear part, or for a homography of its local affine
+    at the centre of the view of ``shape`` (H, W)."""
+    if m.shape[0] == 2:
+        lin = m[:, :2]
+    else:
+        h, w = shape
+        c = np.array([w / 2, h / 2])
+        eps = 1.0
+        p = _apply(m, np.array([c, c + (eps, 0), c + (0, eps)]))
+        lin = np.column_stack([(p[1] - p[0]) / eps, (p[2] - p[0]) / eps])
+    return float(np.sqrt(abs(np.linalg.det(lin)))), float(np.degrees(np.arctan2(lin[1, 0], lin[0, 0])))
+
+
+def _plausible(hm: np.ndarray, shape: tuple[int, int]) -> bool:
+    """A homography that keeps the view of ``shape`` (H, W) a convex quad with no corner moved by more than
+    a mild slant (the rectified screen is nearly upright: its corners were found): the perspective terms
+    under 1e-3 a pixel."""
+    if not np.isfinite(hm).all() or abs(hm[2, 2]) < 1e-9:
+        return False
+    hm = hm / hm[2, 2]
     h, w = shape
-    pts = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64) @ m[:, :2].T + m[:, 2]
+    if np.abs(hm[2, :2]).max() * max(h, w) > 0.3:
+        return False
+    q = _apply(hm, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)).astype(np.float32)
+    return bool(cv2.isContourConvex(q.reshape(-1, 1, 2)))
+
+
+def _box_of(m: np.ndarray, shape: tuple[int, int], into: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The bounding box of a view of ``shape`` (H, W) mapped by ``m`` (a 2x3 affine or a 3x3 homography)
+    into a view of ``into``, as fractions of ``into``, clipped to [0, 1]."""
+    h, w = shape
+    pts = _apply(m, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
     H, W = into
     x0, x1 = np.clip([pts[:, 0].min() / W, pts[:, 0].max() / W], 0, 1)
     y0, y1 = np.clip([pts[:, 1].min() / H, pts[:, 1].max() / H], 0, 1)

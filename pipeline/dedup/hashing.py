@@ -44,9 +44,10 @@ from ..digests import digest
 from ..types import PhotoHashes
 from .frame import photo_box
 from .regions import REGION_BOXES, Picture, RegionHashes, find_panels
+from .screen import find_screens
 
-STAGE_VERSION = "dedup-hash-4"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views;
-# 4: region windows and collage panels (issue 22)
+STAGE_VERSION = "dedup-hash-5"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views;
+# 4: region windows and collage panels (issue 22); 5: the photo on a photographed screen (issue 22)
 
 
 def cache_key(load_key: str, cfg: DedupConfig) -> tuple[str, str]:
@@ -335,7 +336,7 @@ def reuse_hashes(grey: Image.Image, small: Image.Image) -> dict[str, Any]:
     hash base: the inner photo of a screenshot, small rotations, caption-free parts, grey views."""
     box = photo_box(np.asarray(small))
     out: dict[str, Any] = {"rot_phashes": rotated_phashes(small), "part_phashes": part_phashes(small),
-                           "view": grey_view(grey), "regions": region_hashes(grey, small)}
+                           "view": grey_view(grey), "regions": region_hashes(grey, small, screenshot=box is not None)}
     if box is not None:
         w, h = grey.size
         inner = grey.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
@@ -350,9 +351,11 @@ def reuse_hashes(grey: Image.Image, small: Image.Image) -> dict[str, Any]:
     return out
 
 
-def region_hashes(grey: Image.Image, small: Image.Image, *, views: bool = True) -> RegionHashes:
-    """Region-window pHashes of ``small`` (the grey hash base) and the collage panels of ``grey`` (the grey
-    analysis image), each panel with its pHash and, with ``views``, its grey view."""
+def region_hashes(grey: Image.Image, small: Image.Image, *, views: bool = True, screenshot: bool = False) -> RegionHashes:
+    """Region-window pHashes of ``small`` (the grey hash base), the collage panels of ``grey`` (the grey
+    analysis image) and the photos on a photographed screen in it (:func:`pipeline.dedup.screen.find_screens`,
+    rectified; not in a ``screenshot``, whose inner photo is found already), each picture with its pHash and,
+    with ``views``, its grey view."""
     windows = crop_phashes(small, REGION_BOXES)
     pictures = []
     w, h = grey.size
@@ -361,4 +364,8 @@ def region_hashes(grey: Image.Image, small: Image.Image, *, views: bool = True) 
         g32 = np.asarray(_reduce_to(crop, CROP_GRID_SIDE).resize((32, 32), Image.Resampling.LANCZOS))
         pictures.append(Picture("panel", tuple(round(v, 4) for v in box), phash_stack(g32[None])[0],
                                 grey_view(crop) if views else b""))
+    for scr in find_screens(np.asarray(grey)) if not screenshot else ():
+        shown = Image.fromarray(scr.grey)
+        g32 = np.asarray(_reduce_to(shown, CROP_GRID_SIDE).resize((32, 32), Image.Resampling.LANCZOS))
+        pictures.append(Picture("screen", scr.box, phash_stack(g32[None])[0], grey_view(shown) if views else b""))
     return RegionHashes(windows, tuple(pictures))

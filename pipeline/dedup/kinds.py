@@ -1,14 +1,16 @@
 """The kind of a copy that cheats harder (issue 22), from the candidate that found it and what the
 local-feature confirmation saw. Facts only: the words for judges are in :mod:`pipeline.flagtext`
 (``KIND_EN`` / ``KIND_VI``: "part of a collage", "a copy with a sticker or text over it", "a filtered copy",
-"a cropped copy").
+"a cropped copy", "a photo of a screen showing"). ``screen_photo`` is named by
+:func:`pipeline.dedup.match.copy_kind` from its candidate (the photo found on a photographed screen,
+:mod:`pipeline.dedup.screen`), before these rules.
 """
 from __future__ import annotations
 
 from .confirm import Confirmation
 
 #: the kinds issue 22 adds to :data:`pipeline.dedup.match.COPY_KINDS`
-HARD_COPY_KINDS = ("collage", "overlaid", "filtered")
+HARD_COPY_KINDS = ("collage", "overlaid", "filtered", "screen_photo")
 #: a crop keeps under this share of the other photo's area; a copy of the whole photo covers ~all of it
 DEEP_CROP_AREA = 0.9
 

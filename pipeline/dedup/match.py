@@ -33,11 +33,12 @@ from .candidate import Candidate
 from .region_index import region_candidates
 
 KIND_RANK = {"exact": 0, "same_image": 1, "mirrored_rotated": 2, "cropped": 3, "straightened": 4,
-             "screenshot": 5, "captioned": 6, "filtered": 7, "overlaid": 8, "collage": 8, "same_spot": 9,
+             "screenshot": 5, "captioned": 6, "filtered": 7, "overlaid": 8, "collage": 8, "screen_photo": 8,
+             "same_spot": 9,
              "deep_crop": 3}  # deep_crop: a candidate's kind only (its copies are "cropped"; pipeline.dedup.kinds)
 #: kinds that say "copy" (``same_spot`` is the same place at another moment, not a copy)
 COPY_KINDS = ("exact", "same_image", "mirrored_rotated", "cropped", "straightened", "screenshot", "captioned",
-              "filtered", "overlaid", "collage")
+              "filtered", "overlaid", "collage", "screen_photo")
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,8 @@ def copy_kind(c: Candidate, conf: Confirmation) -> str:
     else the kind of the hash hit."""
     if c.q_inner or c.o_inner:
         return "screenshot"
+    if c.kind == "screen_photo":  # the photo found on a photographed screen matched (issue 22)
+        return "screen_photo"
     hard = confirmed_kind(c.q_pic >= 0 or c.o_pic >= 0, conf)  # a collage, a sticker, a filter (issue 22)
     if hard is not None:
         return hard
@@ -294,7 +297,7 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
         tried: set[tuple] = set()
         best: tuple[Candidate, Confirmation] | None = None
         for c in per_other[o]:
-            key = (c.q_inner, c.o_inner, _view_variant(c), c.q_pic, c.o_pic)
+            key = (c.q_inner, c.o_inner, _view_variant(c), c.q_pic, c.o_pic, c.kind == "screen_photo")
             if key in tried or len(tried) >= 3:
                 continue
             tried.add(key)
@@ -302,7 +305,7 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
             ov = index.view_features(other, c.o_inner, 0, c.o_pic)
             if qv is None or ov is None:
                 continue
-            conf = confirm(ov, qv, ccfg)
+            conf = _confirm_pair(ov, qv, ccfg, c)
             if best is None or _better(conf, best[1]):
                 best = (c, conf)
             if conf.verdict == COPY:
@@ -310,6 +313,16 @@ def confirm_others(index: HashIndex, h: DedupHashes, cands: list[Candidate],
         if best is not None:
             out[o] = best
     return out
+
+
+def _confirm_pair(ov, qv, ccfg: ConfirmConfig, c: Candidate) -> Confirmation:
+    """``confirm(other's view, query's view)``; a photo of a screen is always compared in the frame of the
+    photo it shows (the screen's view second, whichever end holds it, so that both ends see the same
+    facts), the boxes turned back to (in the other's view, in the query's)."""
+    if c.kind != "screen_photo" or c.o_pic < 0:
+        return confirm(ov, qv, ccfg, perspective=c.kind == "screen_photo")
+    conf = confirm(qv, ov, ccfg, perspective=True)
+    return replace(conf, box_in_a=conf.box_in_b, box_in_b=conf.box_in_a)
 
 
 def _view_variant(c: Candidate) -> int:

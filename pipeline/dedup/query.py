@@ -53,8 +53,8 @@ from .match import KIND_RANK, VerifiedMatch, candidates, capped, match_one, redu
 #: the matcher's own version, part of the match key: a change of what the confirmation calls a copy re-queries
 #: (2: keypoints spread over a grid, more lettering forgiven, the parallax of a moving camera is no copy;
 #: 3: the matched region of a copy is stored with it; earlier photos answer back the photos that arrive
-#: later, candidates tie by sha256, not arrival)
-MATCH_VERSION = "3"
+#: later, candidates tie by sha256, not arrival; 4: photos of a screen, confirmed through a homography)
+MATCH_VERSION = "4"
 COMMIT_EVERY = 100  # photos per transaction: a killed run loses at most this many queries
 
 

@@ -14,7 +14,10 @@ once more in one search grouped by slot (a same-slot query searches n codes, not
 * ``overlaid``: a window of the query within it of the same window of another photo (a sticker or a text
   panel covers the rest);
 * ``collage``: a picture found in the query within it of another photo's pHash, or the query's pHash within
-  it of a picture found in another photo.
+  it of a picture found in another photo;
+* ``screen_photo``: the same with the photo found on a photographed screen (a picture of kind ``screen``),
+  ``SCREEN_EXTRA_BITS`` wider; and that photo within ``region_threshold`` of a window of another photo, or
+  a window of the query within it of the photo on another's screen (the screen's photo trimmed too far).
 
 The window searches probe as an exact search within ``EXACT_WITHIN`` (8) bits would and keep every code
 within ``region_threshold`` (10) that they meet: a query at 1M photos in ~4 ms instead of ~7 ms, all pairs
@@ -34,6 +37,11 @@ from .mih import MultiIndex, query_chunk_bits
 from .regions import REGION_BOXES, SAME_SLOT, Picture, RegionHashes
 
 R = len(REGION_BOXES)
+SCREEN = "screen"  # the kind of a picture that is the photo on a photographed screen (pipeline.dedup.screen)
+#: the photo on a photographed screen is searched this many bits wider than ``region_threshold``: glare, moire
+#: and the corners found a few pixels off move its pHash (tuning part of the calibration set: 10 of 17 within
+#: 10 bits, 12 within 16)
+SCREEN_EXTRA_BITS = 6
 
 
 @dataclass
@@ -46,6 +54,7 @@ class RegionIndex:
     pic_owner: np.ndarray  # (m,) int64
     pic_slot: np.ndarray  # (m,) int16
     pictures: dict[int, tuple[Picture, ...]] = field(default_factory=dict)  # by row, photos with pictures only
+    has_screens: bool = False  # some picture is the photo on a screen
     _mih: dict[str, MultiIndex] = field(default_factory=dict)
 
     @classmethod
@@ -73,7 +82,8 @@ class RegionIndex:
                 owner.append(i)
                 slot.append(k)
         return cls(windows, has, np.array(pics, np.uint64).reshape(-1), np.array(owner, np.int64).reshape(-1),
-                   np.array(slot, np.int16).reshape(-1), pictures)
+                   np.array(slot, np.int16).reshape(-1), pictures,
+                   any(p.kind == SCREEN for pp in pictures.values() for p in pp))
 
     def regions_of(self, row: int) -> RegionHashes:
         """The region hashes of the photo in row ``row`` (empty when it has none)."""
@@ -152,11 +162,35 @@ def region_candidates(index, h, phash_mih: MultiIndex, radius: int, exact: int |
         q, ids, d = _query(phash_mih, list(r.windows), radius, exact)
         out.extend(Candidate(int(i), "deep_crop", "phash_region", int(di), 0, int(qi), True)
                    for qi, i, di in zip(q, ids, d))
-    # collages: a panel of the query is another photo, or the query is a panel of another photo
-    pics = [p.phash for p in r.pictures]
-    q, ids, d = _query(phash_mih, pics, radius)
-    out.extend(Candidate(int(i), "collage", "phash_panel", int(di), q_pic=int(qi)) for qi, i, di in zip(q, ids, d))
-    q, ids, d = _query(ri.mih("pics"), [h.phash], radius)
-    out.extend(Candidate(int(ri.pic_owner[j]), "collage", "phash_panel", int(di), o_pic=int(ri.pic_slot[j]))
-               for j, di in zip(ids, d))
+    # collages: a panel of the query is another photo, or the query is a panel of another photo; photos of a
+    # screen: the photo on the query's screen is another photo, or the query is shown on another's screen
+    wide = radius + SCREEN_EXTRA_BITS
+    q, ids, d = _query(phash_mih, [p.phash for p in r.pictures], wide)
+    for qi, i, di in zip(q, ids, d):
+        screen = r.pictures[qi].kind == SCREEN
+        if screen or di <= radius:
+            out.append(Candidate(int(i), *_picture_kind(screen), int(di), q_pic=int(qi)))
+    q, ids, d = _query(ri.mih("pics"), [h.phash], wide)
+    for j, di in zip(ids, d):
+        owner, slot = int(ri.pic_owner[j]), int(ri.pic_slot[j])
+        screen = ri.pictures[owner][slot].kind == SCREEN
+        if screen or di <= radius:
+            out.append(Candidate(owner, *_picture_kind(screen), int(di), o_pic=slot))
+    # the photo on a screen trimmed too far (a flat or dark edge of the photo taken for the screen's): it is
+    # a deep crop of the other photo, or one of the query's windows is the photo on another's screen
+    screens = [k for k, p in enumerate(r.pictures) if p.kind == SCREEN]
+    q, ids, d = _query(ri.mih("windows"), [r.pictures[k].phash for k in screens], radius)
+    out.extend(Candidate(int(o), "screen_photo", "phash_screen", int(di), q_pic=screens[qi])
+               for qi, o, di in zip(q, ids // R, d) if ri.has_windows[o])
+    if len(r.windows) == R and ri.has_screens:
+        q, ids, d = _query(ri.mih("pics"), list(r.windows), radius)
+        for j, di in zip(ids, d):
+            owner, slot = int(ri.pic_owner[j]), int(ri.pic_slot[j])
+            if ri.pictures[owner][slot].kind == SCREEN:
+                out.append(Candidate(owner, "screen_photo", "phash_screen", int(di), o_pic=slot))
     return out
+
+
+def _picture_kind(screen: bool) -> tuple[str, str]:
+    """(candidate kind, hash name) of a hit on a picture: a screen's photo or a collage's panel."""
+    return ("screen_photo", "phash_screen") if screen else ("collage", "phash_panel")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-STAGE_VERSION = "dedup-regions-1"
+STAGE_VERSION = "dedup-regions-2"  # 2: pictures of kind "screen" (pipeline.dedup.screen)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ SAME_SLOT: tuple[int, ...] = tuple(k for k, b in enumerate(REGION_BOXES) if _sam
 
 @dataclass(frozen=True)
 class Picture:
-    """A picture found inside a photo (a collage's panel): its box as fractions (x0, y0, x1, y1), its pHash
+    """A picture found inside a photo (``kind`` "panel": a collage's panel; "screen": the photo on a
+    photographed screen, rectified, its box bounding the quad): its box as fractions (x0, y0, x1, y1), its pHash
     and its grey view (JPEG, ``hashing.VIEW_SIDE`` px)."""
 
     kind: str

@@ -7,8 +7,8 @@ photo files themselves, so the batch folder must be at the same path on every no
 cleanup-verify (with its models) must be installed on every node. Each Ray worker process loads the detector
 once and keeps it for the tasks it runs.
 
-* ``address=None``: a local Ray is started for the run (``num_cpus`` = workers, loopback only, no
-  dashboard, no usage statistics) and stopped after it;
+* ``address=None``: a local Ray is started for the run (``num_cpus`` = workers, listening on the loopback
+  address only, no dashboard, no usage statistics, workers at the run's priority) and stopped after it;
 * ``address="auto"`` or ``"HOST:PORT"``: join a running cluster (``ray start --head`` / ``ray start
   --address=HOST:PORT`` on the workers; docs/scale.md); leaving it disconnects without stopping it.
 
@@ -16,6 +16,7 @@ A Ray already initialised by the caller (tests, notebooks) is used as it is and 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -37,11 +38,69 @@ def _call(fn: Callable[[Any, Any], Any], shared: Any, item: Any) -> Any:
     return fn(shared, item)
 
 
+#: the script of Ray's autoscaler monitor, as it appears in that process's command line
+MONITOR_SCRIPT = os.path.join("autoscaler", "_private", "monitor.py")
+
+
+def stop_autoscaler_monitor() -> int:
+    """Kill the autoscaler monitor that a local ``ray.init`` started as a child of this process; returns how
+    many were stopped (0 or 1).
+
+    A local Ray started for one run has a fixed size, so its monitor has nothing to scale and holds nothing
+    the run needs. But it ignores the SIGTERM of ``ray.shutdown``, which waits a full second before killing
+    it: 1.0 of the 1.1-1.4 s that closing a local Ray took (docs/scale.md). Found by its command line among
+    this process's children (what the operating system says, not Ray's private state), so a Ray version
+    that starts no monitor, or names it otherwise, only loses the saving."""
+    import psutil  # a dependency of Ray
+
+    stopped = 0
+    for child in psutil.Process().children():
+        try:
+            if any(part.endswith(MONITOR_SCRIPT) for part in child.cmdline()):
+                child.kill()
+                child.wait(timeout=5)
+                stopped += 1
+        except (psutil.Error, OSError):  # gone already, or not ours to see
+            continue
+    return stopped
+
+
+#: Ray's switch for multi-machine clusters; off, a node's address is the loopback address
+CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[None]:
+    """Make a Ray started inside the block listen on the loopback address only.
+
+    Ray replaces a loopback ``_node_ip_address`` by the machine's reachable address, and then its GCS,
+    raylet, agents and workers listened on every interface (measured with Ray 2.60: ``*:PORT``). Only with
+    its cluster switch off does it keep the loopback address, as it does by default on macOS and Windows. The
+    switch is read by the processes Ray starts (from the environment) and by this one (a constant read when
+    ``ray`` was imported), so both are set for the block and restored after it: a later run of this process
+    may join a real cluster, which needs the machine's address."""
+    from ray._private import ray_constants  # the switch's value in this process
+
+    before_env, before_const = os.environ.get(CLUSTER_SWITCH), getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[CLUSTER_SWITCH] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if before_env is None:
+            os.environ.pop(CLUSTER_SWITCH, None)
+        else:
+            os.environ[CLUSTER_SWITCH] = before_env
+        if before_const is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = before_const
+
+
 class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, workers: int | None = None, window: int | None = None):
         self._owns = False
+        self._local = False  # a Ray this executor started on this machine (not a cluster it joined)
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never report usage anywhere
             if address:
@@ -51,9 +110,11 @@ class RayExecutor:
                 # processes responsive), so any other job on the machine took their CPU first: under one niced
                 # background job a run took 26-30 s against the pool's 15 (docs/scale.md). At 0 they
                 # inherit the run's priority, like the pool's workers.
-                ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
-                         _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False,
-                         _system_config={"worker_niceness": 0})
+                with loopback_only():
+                    ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
+                             _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False,
+                             _system_config={"worker_niceness": 0})
+                self._local = True
             self._owns = True
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.window = window or 2 * self.workers
@@ -75,6 +136,8 @@ class RayExecutor:
 
     def close(self) -> None:
         if self._owns and ray.is_initialized():
+            if self._local:
+                stop_autoscaler_monitor()
             ray.shutdown()
             self._owns = False
 
