@@ -210,8 +210,9 @@ def test_compiled_and_numpy_queries_equal_brute_force(clustered, w, per_word, co
     # both query paths (numba, NumPy) and both builds, every chunk layout, at radii below and above the number
     # of chunks (the refined pigeonhole leaves chunks out, or probes them one bit less)
     from pipeline.dedup import mih
+    monkeypatch.setattr(mih, "COMPILED_FROM", 0)  # the compiled path on small indexes too
     mih._compiled()
-    assert mih._probe_query is not None and mih._bucket_order is not None  # numba: a test dependency
+    assert mih._probe_query is not None and mih._bucket_order is not None  # numba: a dependency
     rng = np.random.default_rng(11 * w + (per_word or 0) + clustered)
     n = 2500
     codes = _clustered_codes(rng, n, w) if clustered else _random_codes(rng, n, w, 12 * w, n // 10)
@@ -241,6 +242,7 @@ def test_a_query_exact_to_a_smaller_radius_keeps_what_its_probes_meet(clustered,
     # every code within ``exact`` bits; one within the radius only where a chunk agrees within the chunk radius
     # of the exact search; the same on both query paths
     from pipeline.dedup import mih
+    monkeypatch.setattr(mih, "COMPILED_FROM", 0)  # the compiled path on small indexes too
     mih._compiled()
     rng = np.random.default_rng(5 + per_word + clustered)
     n = 3000
@@ -270,6 +272,7 @@ def test_a_query_exact_to_a_smaller_radius_keeps_what_its_probes_meet(clustered,
 
 def test_a_grouped_index_searches_only_the_group_asked(monkeypatch):
     from pipeline.dedup import mih
+    monkeypatch.setattr(mih, "COMPILED_FROM", 0)  # the compiled path on small indexes too
     mih._compiled()
     rng = np.random.default_rng(17)
     codes = _clustered_codes(rng, 3 * 1500, 1)  # 3 groups of 1,500; the clusters span the groups

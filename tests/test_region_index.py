@@ -2,6 +2,9 @@
 gives, on uniform random codes and on clustered ones (as real window pHashes are: many near one code)."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -64,6 +67,7 @@ def _scan(ri: RegionIndex, phash: np.ndarray, q_phash: int, q_windows: tuple, q_
 @pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("clustered", [False, True])
 def test_region_candidates_equal_a_linear_scan(clustered, compiled, monkeypatch):
+    monkeypatch.setattr(mih, "COMPILED_FROM", 0)  # the compiled path on this small index too
     if not compiled:
         monkeypatch.setattr(mih, "_probe_query", None)
     rng = np.random.default_rng(3 + clustered)
@@ -84,7 +88,11 @@ def test_region_candidates_equal_a_linear_scan(clustered, compiled, monkeypatch)
     owner = np.repeat(rng.choice(n, 30, replace=False), 2)
     pics = _codes(rng, len(owner), clustered)
     pics[::2] = phash[owner[::2] + 1 - (owner[::2] == n - 1) * n] ^ np.uint64(0b111)  # panels of other photos
-    ri = RegionIndex(windows, has, pics, owner.astype(np.int64), np.tile(np.array([0, 1], np.int16), 30))
+    slots = np.tile(np.array([0, 1], np.int16), 30)
+    by_owner: dict[int, list[Picture]] = {}
+    for o, c in zip(owner, pics):
+        by_owner.setdefault(int(o), []).append(Picture("panel", (0, 0, 0.5, 1), int(c)))
+    ri = RegionIndex(windows, has, pics, owner.astype(np.int64), slots, {o: tuple(p) for o, p in by_owner.items()})
     index = SimpleNamespace(regions=ri)
     ph_mi = phash_search(phash)
     found = 0
@@ -101,3 +109,21 @@ def test_region_candidates_equal_a_linear_scan(clustered, compiled, monkeypatch)
         assert set(fast) <= set(got) and {c for c in got if c.distance <= EXACT_WITHIN} <= set(fast)
         assert {c for c in got if c.kind == "collage"} <= set(fast)  # the collage searches stay exact
     assert found > 100  # the planted and the clustered near codes are there to be found
+
+
+def test_a_contest_sized_index_never_loads_numba():
+    """numba costs a process ~0.5 s to load (and a machine 5-7 s to compile once), and every pool worker of a
+    run queries the index: an index the size of a contest's answers in NumPy without importing it."""
+    code = (
+        "import sys, numpy as np\n"
+        "from pipeline.dedup.mih import MultiIndex, COMPILED_FROM\n"
+        "rng = np.random.default_rng(0)\n"
+        "codes = rng.integers(0, 2**63, size=(COMPILED_FROM - 1, 1), dtype=np.uint64)\n"
+        "q, ids, d = MultiIndex(codes).query_many(codes[:5], 10)\n"
+        "assert set(ids[q == 0]) >= {0}, ids\n"
+        "print('numba' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       cwd=Path(__file__).parents[1])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "False"

@@ -34,6 +34,11 @@ import numpy as np
 #: import; ``cleanup-verify --help`` must not); None without numba: then the NumPy ones (same answers, slower)
 _UNSET = object()
 _probe_query = _bucket_order = _UNSET
+#: indexes of fewer codes than this build and answer in NumPy: a contest's index (up to ~2,000 photos, 64
+#: windows each) then never imports numba, which costs a process ~0.5 s to load and a machine
+#: ~5-7 s to compile the first time (every pool worker of a run queries the index), for queries that take
+#: well under a millisecond either way
+COMPILED_FROM = 1 << 17
 
 
 def _compiled() -> None:
@@ -133,10 +138,12 @@ class MultiIndex:
         np.cumsum([(groups << ch.bits) + 1 for ch in self.chunks], out=self._base[1:])
         self._order_all = np.empty((len(self.chunks), n), itype)
         self._starts_all = np.zeros(int(self._base[-1]), itype)
-        _compiled()
+        compiled = n >= COMPILED_FROM
+        if compiled:
+            _compiled()
         for ci, ch in enumerate(self.chunks):
             starts = self._starts_all[self._base[ci]:self._base[ci + 1]]
-            if _bucket_order is not None:  # compiled counting sort: no n-sized temporaries (64M windows)
+            if compiled and _bucket_order is not None:  # compiled counting sort: no n-sized temporaries (64M windows)
                 _bucket_order(codes, ch.word, np.uint64(ch.shift), np.uint64((1 << ch.bits) - 1), ch.bits,
                               self.group_size, starts, self._order_all[ci])
                 continue
@@ -197,8 +204,9 @@ class MultiIndex:
         some chunk c (most do; see docs/dedup-bench.md, issue 22), for far fewer probes and candidates.
         ``group`` ((k,) or one int): the group each code searches (ids are still rows of all the codes).
 
-        Compiled (:mod:`pipeline.dedup._probe`) where numba is installed, else :meth:`_query_numpy`; the
-        same exact answer either way (tests compare both with brute force)."""
+        Compiled (:mod:`pipeline.dedup._probe`) for an index of :data:`COMPILED_FROM` codes or more where numba
+        is installed, else :meth:`_query_numpy`; the same exact answer either way (tests compare both with
+        brute force)."""
         codes = np.asarray(codes, dtype=np.uint64).reshape(-1, self.words)
         k = len(codes)
         radii = np.broadcast_to(np.asarray(radii, np.int64), (k,))
@@ -207,9 +215,10 @@ class MultiIndex:
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32))
         if len(self.codes) == 0 or k == 0 or radii.max() < 0:
             return empty
-        _compiled()
-        if _probe_query is not None:
-            return self._query_compiled(codes, radii, probe, group)
+        if len(self.codes) >= COMPILED_FROM:
+            _compiled()
+            if _probe_query is not None:
+                return self._query_compiled(codes, radii, probe, group)
         return self._query_numpy(codes, radii, probe, group)
 
     def _query_compiled(self, codes: np.ndarray, radii: np.ndarray, probe: np.ndarray, group: np.ndarray,
