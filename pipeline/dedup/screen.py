@@ -48,6 +48,7 @@ MIN_MARGIN = 0.015  # of the rectified quad's longest side: the flat margin (a b
 INSET = 0.015  # of the trimmed photo's side, taken off each edge (the edge's own gradient rows)
 MIN_PHOTO = 0.3  # the photo found covers at least this share of the rectified quad's side, both ways
 SAME_QUAD = 0.04  # corners within this share of the image's longest side: the same quad
+RETRY_GROW = 1.04  # a quad whose rectified image has no flat margin on every side is tried again this much larger
 MAX_SCREENS = 3
 
 
@@ -177,12 +178,20 @@ def find_screens(grey: np.ndarray) -> list[Screen]:
     seen: list[np.ndarray] = []
     for q in candidate_quads(small):
         q = q / f
-        if (q < -OUTSIDE * max(H, W)).any() or (q[:, 0] > W * (1 + OUTSIDE)).any() or (q[:, 1] > H * (1 + OUTSIDE)).any():
-            continue  # grown past the image: the warp would add a black margin of its own
-        r, back = rectify(g, q)
-        box = trim_flat(r)
-        if box is None:
+        found = None
+        for grow in (1.0, RETRY_GROW):  # a quad cut into the bezel on one side: taken a little larger
+            qq = q.mean(0) + (q - q.mean(0)) * grow
+            if (qq < -OUTSIDE * max(H, W)).any() or (qq[:, 0] > W * (1 + OUTSIDE)).any() or \
+                    (qq[:, 1] > H * (1 + OUTSIDE)).any():
+                break  # grown past the image: the warp would add a black margin of its own
+            r, back = rectify(g, qq)
+            box = trim_flat(r)
+            if box is not None:
+                found = r, back, box
+                break
+        if found is None:
             continue
+        r, back, box = found
         x0, y0, x1, y1 = box
         corners = cv2.perspectiveTransform(np.float32([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]]), back)[0]
         corners = corners / np.float32([W, H])
