@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-STAGE_VERSION = "dedup-regions-2"  # 2: pictures of kind "screen" (pipeline.dedup.screen)
+STAGE_VERSION = "dedup-regions-3"  # 2: pictures of kind "screen" (pipeline.dedup.screen); 3: more screens found
+# (the quads of the flat regions between edges, a quad retried larger)
 
 
 @dataclass(frozen=True)
