@@ -190,6 +190,128 @@ def test_query_many_equals_one_query_per_code_at_its_own_radius(n, w, chunk_bits
     assert [len(a) for a in idx.query_many(qs[:0], radius)] == [0, 0, 0]
 
 
+def _clustered_codes(rng, n, w):
+    """Codes as real window pHashes come: two thirds within 0-12 bits of one of 5 centres (smooth sky, road),
+    some identical, the rest uniform."""
+    codes = _random_codes(rng, n, w, 0, 0)
+    centres = codes[:5].copy()
+    for i in np.flatnonzero(rng.random(n) < 2 / 3):
+        c = centres[rng.integers(5)].copy()
+        for b in rng.choice(64 * w, rng.integers(0, 13), replace=False):
+            c[b // 64] ^= np.uint64(1) << np.uint64(b % 64)
+        codes[i] = c
+    return codes
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+@pytest.mark.parametrize("w,per_word,copies", [(1, None, False), (1, 3, False), (1, 4, True), (1, 5, False),
+                                               (1, 7, True), (4, None, True), (4, 3, False)])
+def test_compiled_and_numpy_queries_equal_brute_force(clustered, w, per_word, copies, monkeypatch):
+    # both query paths (numba, NumPy) and both builds, every chunk layout, at radii below and above the number
+    # of chunks (the refined pigeonhole leaves chunks out, or probes them one bit less)
+    from pipeline.dedup import mih
+    monkeypatch.setattr(mih, "COMPILED_FROM", 0)  # the compiled path on small indexes too
+    mih._compiled()
+    assert mih._probe_query is not None and mih._bucket_order is not None  # numba: a dependency
+    rng = np.random.default_rng(11 * w + (per_word or 0) + clustered)
+    n = 2500
+    codes = _clustered_codes(rng, n, w) if clustered else _random_codes(rng, n, w, 12 * w, n // 10)
+    top = 12 if w == 1 else 40
+    qs = np.concatenate([codes[rng.integers(n, size=25)], _random_codes(rng, 5, w, 0, 0)])
+    radii = rng.integers(0, top + 1, size=len(qs))
+    built = MultiIndex(codes, chunks_per_word=per_word, copies=copies)
+    monkeypatch.setattr(mih, "_bucket_order", None)
+    plain = MultiIndex(codes, chunks_per_word=per_word, copies=copies)  # argsort build: the same tables
+    assert np.array_equal(built._order_all, plain._order_all) and np.array_equal(built._starts_all, plain._starts_all)
+    answers = []
+    for compiled in (mih._probe_query, None):
+        monkeypatch.setattr(mih, "_probe_query", compiled)
+        q, ids, d = built.query_many(qs, radii)
+        assert ids.dtype == np.int64 and d.dtype == np.int32
+        for k, (c, r) in enumerate(zip(qs, radii)):
+            want = brute_force(codes, c, int(r))
+            assert np.array_equal(ids[q == k], want[0]) and np.array_equal(d[q == k], want[1])
+        answers.append((q, ids, d))
+    assert all(np.array_equal(a, b) for a, b in zip(*answers))
+    assert len(answers[0][0]) >= 25  # each stored code finds itself at least
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+@pytest.mark.parametrize("per_word,copies", [(3, False), (4, True)])
+def test_a_query_exact_to_a_smaller_radius_keeps_what_its_probes_meet(clustered, per_word, copies, monkeypatch):
+    # every code within ``exact`` bits; one within the radius only where a chunk agrees within the chunk radius
+    # of the exact search; the same on both query paths
+    from pipeline.dedup import mih
+    monkeypatch.setattr(mih, "COMPILED_FROM", 0)  # the compiled path on small indexes too
+    mih._compiled()
+    rng = np.random.default_rng(5 + per_word + clustered)
+    n = 3000
+    codes = _clustered_codes(rng, n, 1) if clustered else _random_codes(rng, n, 1, 12, n // 5)
+    qs = codes[rng.integers(n, size=40)]
+    radii, exact = np.full(40, 10), rng.integers(4, 11, size=40)
+    idx = MultiIndex(codes, chunks_per_word=per_word, copies=copies)
+    answers = []
+    for compiled in (mih._probe_query, None):
+        monkeypatch.setattr(mih, "_probe_query", compiled)
+        answers.append(idx.query_many(qs, radii, exact))
+    assert all(np.array_equal(a, b) for a, b in zip(*answers))
+    q, ids, d = answers[0]
+    loose = 0
+    for k, (c, e) in enumerate(zip(qs, exact)):
+        near, dist = brute_force(codes, c, 10)
+        rc = mih.chunk_radii(per_word, int(e))
+        x = codes[near, 0] ^ c[0]
+        met = np.zeros(len(near), bool)
+        for ch, r in zip(idx.chunks, rc):
+            met |= np.bitwise_count((x >> np.uint64(ch.shift)) & np.uint64((1 << ch.bits) - 1)) <= r
+        want = (dist <= e) | met
+        assert np.array_equal(ids[q == k], near[want]) and np.array_equal(d[q == k], dist[want])
+        loose += int((~want).sum())
+    assert loose > 0  # some codes within the radius are left out: the test can tell the two apart
+
+
+def test_a_grouped_index_searches_only_the_group_asked(monkeypatch):
+    from pipeline.dedup import mih
+    monkeypatch.setattr(mih, "COMPILED_FROM", 0)  # the compiled path on small indexes too
+    mih._compiled()
+    rng = np.random.default_rng(17)
+    codes = _clustered_codes(rng, 3 * 1500, 1)  # 3 groups of 1,500; the clusters span the groups
+    qs, groups = codes[rng.integers(len(codes), size=30)], rng.integers(3, size=30)
+    answers = []
+    for compiled in (mih._bucket_order, None):  # both builds, both query paths
+        monkeypatch.setattr(mih, "_bucket_order", compiled)
+        monkeypatch.setattr(mih, "_probe_query", compiled and mih._probe_query)
+        idx = MultiIndex(codes, 10, groups=3)
+        q, ids, d = idx.query_many(qs, 10, group=groups)
+        for k, (c, g) in enumerate(zip(qs, groups)):
+            want = brute_force(codes[g * 1500:(g + 1) * 1500], c, 10)
+            assert np.array_equal(ids[q == k], want[0] + g * 1500) and np.array_equal(d[q == k], want[1])
+        answers.append((q, ids, d))
+    assert all(np.array_equal(a, b) for a, b in zip(*answers)) and len(answers[0][0]) > 100
+    with pytest.raises(ValueError, match="equal groups"):
+        MultiIndex(codes[:100], groups=3)
+
+
+def test_chunk_radii_are_the_tightest_exact_ones():
+    # exact: chunk distances summing to the radius cannot all exceed their chunk radius (sum of r_c + 1 > r);
+    # tight: the sum is exactly r + 1, so no chunk probes a bit more than the pigeonhole needs
+    from pipeline.dedup.mih import chunk_radii
+    for chunks in range(1, 17):
+        for radius in range(0, 40):
+            rc = chunk_radii(chunks, radius)
+            assert sum(r + 1 for r in rc) == radius + 1 and max(rc) - min(rc) <= 1
+
+
+def test_compiled_query_returns_every_hit_of_a_crowded_bucket():
+    # 5,000 identical codes: more hits than the first output buffer holds; each reported once
+    codes = np.full((5000, 1), 0x0F0F_0F0F_0F0F_0F0F, np.uint64)
+    codes[::7] ^= np.uint64(0b1011)
+    q, ids, d = MultiIndex(codes).query_many(codes[[1, 0]], 3)  # an unchanged code, a changed one
+    assert np.array_equal(ids[q == 0], np.arange(5000)) and np.array_equal(ids[q == 1], np.arange(5000))
+    assert (d[q == 0] == 0).sum() == 5000 - len(codes[::7]) and (d[q == 1] == 0).sum() == len(codes[::7])
+    assert set(d.tolist()) == {0, 3}
+
+
 def test_pairs_within_reports_each_pair_once_across_chunks():
     # identical codes agree in every chunk: the join must still report each pair exactly once
     codes = np.array([[7], [7], [7], [2**63 + 7], [123456789]], np.uint64)

@@ -46,9 +46,10 @@ from .frame import photo_box
 from .regions import CELL_BOXES, CELL_MIN_STD, REGION_BOXES, Picture, RegionHashes, dhash_cells, find_panels
 from .screen import find_screens
 
-STAGE_VERSION = "dedup-hash-6"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views;
-# 4: region windows and collage panels (issue 22); 5: the photo on a photographed screen (issue 22);
-# 6: cell codes (stickers and panels anywhere, issue 22)
+STAGE_VERSION = "dedup-hash-7"  # 2: pHash/dHash from hash_base, not the analysis image; 3: reuse views;
+# 4: region windows and collage panels (issue 22); 5: the photo on a photographed screen (issue 22); 6: more
+# screens found (pipeline.dedup.screen: the flat bezel ring's outline, a quad retried larger); 7: cell codes
+# (stickers and panels anywhere, issue 22)
 
 
 def cache_key(load_key: str, cfg: DedupConfig) -> tuple[str, str]:

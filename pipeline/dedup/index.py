@@ -21,7 +21,7 @@ from ..store.workspace import Workspace
 from .hashing import CROP_WINDOWS, PART_BOXES, ROT_ANGLES, STAGE_VERSION, THUMB_SIDE, DedupHashes
 from .confirm import ViewFeatures, view_features
 from .hashing import decode_view
-from .mih import MultiIndex
+from .mih import MultiIndex, query_chunk_bits
 from . import region_codec
 from .pixel_check import dihedral
 from .region_index import RegionIndex
@@ -93,6 +93,14 @@ def alt_codes(h: PhotoHashes) -> list[tuple[int, int]]:
 def count(ws: Workspace) -> int:
     """Photos in the workspace index."""
     return stored.count_hashes(ws)
+
+
+def phash_search(phash: np.ndarray) -> MultiIndex:
+    """The radius search over the whole-photo pHashes ``(n,)`` or ``(n, 1)`` uint64. It answers dozens of
+    codes a photo (variants, crop windows, the 64 region windows of issue 22): fuller buckets with the codes
+    copied in bucket order (32 B a photo more) answer them fastest (docs/dedup-bench.md, issue 22)."""
+    codes = np.asarray(phash, np.uint64).reshape(-1, 1)
+    return MultiIndex(codes, query_chunk_bits(len(codes)), copies=True)
 
 
 @dataclass
@@ -213,7 +221,7 @@ class HashIndex:
         if name not in self._mih:
             codes = {"phash": lambda: self.phash[:, None], "pdq": lambda: self.pdq,
                      "crops": lambda: self.crops[:, None], "alt": lambda: self.alt[:, None]}[name]()
-            self._mih[name] = MultiIndex(codes)
+            self._mih[name] = phash_search(codes) if name == "phash" else MultiIndex(codes)
         return self._mih[name]
 
     # ------------------------------------------------------------------------------------- access

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-STAGE_VERSION = "dedup-regions-3"  # 2: pictures of kind "screen" (pipeline.dedup.screen); 3: cell codes
+STAGE_VERSION = "dedup-regions-4"  # 2: pictures of kind "screen" (pipeline.dedup.screen); 3: more screens found
+# (the quads of the flat regions between edges, a quad retried larger); 4: cell codes
 
 
 @dataclass(frozen=True)
