@@ -92,7 +92,8 @@ def test_region_candidates_equal_a_linear_scan(clustered, compiled, monkeypatch)
     by_owner: dict[int, list[Picture]] = {}
     for o, c in zip(owner, pics):
         by_owner.setdefault(int(o), []).append(Picture("panel", (0, 0, 0.5, 1), int(c)))
-    ri = RegionIndex(windows, has, pics, owner.astype(np.int64), slots, {o: tuple(p) for o, p in by_owner.items()})
+    ri = RegionIndex(windows, has, pics, owner.astype(np.int64), slots,
+                     pictures={o: tuple(p) for o, p in by_owner.items()})
     index = SimpleNamespace(regions=ri)
     ph_mi = phash_search(phash)
     found = 0
