@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline.dedup.index import phash_search  # noqa: E402
-from pipeline.dedup.region_index import EXACT_WITHIN, R, RegionIndex  # noqa: E402
+from pipeline.dedup.region_index import C, EXACT_WITHIN, R, RegionIndex, cell_candidates  # noqa: E402
 from pipeline.dedup.regions import SAME_SLOT  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -134,8 +134,20 @@ def old_mih(rev: str):
     return mod
 
 
+def draw_cells(n: int, kind: str, pool, rng: np.random.Generator) -> np.ndarray:
+    """Cell codes (n * C,) of n photos, 4 % of them flat (0: no code). Real cell dHashes are not in the pool:
+    the codes are mixed from its first C window columns (clustered like real hashes) or uniform random."""
+    cells = np.empty(n * C, np.uint64)
+    for s in range(0, n, BLOCK):
+        e = min(n, s + BLOCK)
+        cells[s * C:e * C] = (rand64(rng, (e - s) * C) if kind == "random"
+                              else mixed(rng, pool[1][:, :C], (e - s, C)).reshape(-1))
+    cells[rng.random(n * C) < 0.04] = 0
+    return cells
+
+
 def bench(n: int, radius: int, exact: int, queries: int, kind: str, pool, search: str, old_rev: str,
-          seed: int = 0) -> dict:
+          seed: int = 0, with_cells: bool = False) -> dict:
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     phash, windows, pics = draw(n, kind, pool, rng)
@@ -171,10 +183,13 @@ def bench(n: int, radius: int, exact: int, queries: int, kind: str, pool, search
         def crop_hits(code: int) -> np.ndarray:
             return win_mi.query_many(np.array([[code]], np.uint64), radius)[1]
     else:
+        cells = draw_cells(n, kind, pool, rng) if with_cells else np.zeros(0, np.uint64)
         ri = RegionIndex(windows, np.ones(n, bool), pics, pic_owner.astype(np.int64),
-                         np.tile(np.array([0, 1], np.int16), len(pic_owner) // 2))
+                         np.tile(np.array([0, 1], np.int16), len(pic_owner) // 2), cells=cells)
         ph_mi = phash_search(phash)
         ri.mih("windows"), ri.mih("pics"), ri.slots_mih()
+        if with_cells:
+            ri.mih("cells")
         mem = ri.nbytes() + ph_mi.nbytes()
         groups = np.arange(len(SAME_SLOT))
 
@@ -189,6 +204,9 @@ def bench(n: int, radius: int, exact: int, queries: int, kind: str, pool, search
             p = pics_of.get(q)
             out.append(ph_mi.query_many(p[:, None], radius) if p is not None else ())
             out.append(ri.mih("pics").query_many(np.array([[phash[q]]], np.uint64), radius))
+            if with_cells:  # stickers anywhere: the query's coded cells against the same cells of the others
+                found = cell_candidates(ri, tuple(int(v) for v in cells[q * C:(q + 1) * C]), radius)
+                out.append((np.array([c.other for c in found], np.int64),))
             return out
 
         def crop_hits(code: int) -> np.ndarray:
@@ -229,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="cache of the real photos' hashes (.npz; made on first use)")
     ap.add_argument("--search", choices=["new", "old"], default="new", help="old: the search before issue 22's rework")
     ap.add_argument("--old-rev", default="f0e366b", help="git revision whose mih.py is the old search")
+    ap.add_argument("--cells", action="store_true",
+                    help="also the cell codes (25 a photo) and their search, as region_candidates asks them")
     args = ap.parse_args(argv)
     pool = None
     if args.codes == "real":
@@ -242,9 +262,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.codes}" + (f" (mixed from {len(pool[0])} real photos)" if pool is not None else "") +
           f"; search: {args.search}")
     for n in args.n:
-        r = bench(n, args.radius, args.exact, args.queries, args.codes, pool, args.search, args.old_rev)
+        r = bench(n, args.radius, args.exact, args.queries, args.codes, pool, args.search, args.old_rev,
+                  with_cells=args.cells)
         print(f"n={n:,}: codes {r['make_s']:.1f} s, build {r['build_s']:.1f} s ({r['build_cpu_s']:.1f} s CPU), "
-              f"index {r['index_mib']:,.0f} MiB (windows, pictures, pHash; with the search tables); query of one "
+              f"index {r['index_mib']:,.0f} MiB (windows, pictures, pHash{', cells' if args.cells else ''}; with the search tables); query of one "
               f"photo: median {r['median_ms']:.2f} ms, p90 {r['p90_ms']:.2f} ms (CPU median {r['cpu_median_ms']:.2f} "
               f"ms); hits {r['hits']:,} (digest {r['digest']}); planted deep crops found {r['planted_found']}/100; "
               f"peak RSS {r['peak_mib']:,.0f} MiB", flush=True)
